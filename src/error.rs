@@ -1,0 +1,212 @@
+//! Errors: why a request was refused ([`AuthError`]) and why a configuration was refused
+//! ([`ConfigError`]).
+//!
+//! An [`AuthError`] carries the HTTP status it answers with and is attached to the extensions of
+//! every rejection response, so an outer layer (logging, metrics) can inspect it:
+//!
+//! ```
+//! use httpauth::{AuthError, AuthErrorKind};
+//! use http::StatusCode;
+//!
+//! let err = AuthError::new(AuthErrorKind::Forbidden);
+//! assert_eq!(err.status(), StatusCode::FORBIDDEN);
+//! assert_eq!(err.to_string(), "insufficient role");
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::StatusCode;
+
+/// What went wrong with a request's authentication or authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// The request carried no credentials for any scheme the route accepts (`401`).
+    MissingCredentials,
+    /// The credentials could not be parsed: bad base64, no colon, control characters, an
+    /// oversized or non-UTF-8 header, broken auth-params (`401`).
+    MalformedCredentials,
+    /// The credentials were well formed but the verify callback refused them (`401`).
+    InvalidCredentials,
+    /// The request carried more than one `Authorization` header, or a token in more than one
+    /// place (`400`): the request is ambiguous, so no credential is tried.
+    DuplicateCredentials,
+    /// The user authenticated but does not have the role the route requires (`403`).
+    Forbidden,
+}
+
+impl AuthErrorKind {
+    /// The status this kind answers with by default.
+    #[must_use]
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::MissingCredentials | Self::MalformedCredentials | Self::InvalidCredentials => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::DuplicateCredentials => StatusCode::BAD_REQUEST,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+        }
+    }
+
+    /// A short, stable, human readable reason (safe to show to clients and to log).
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing credentials",
+            Self::MalformedCredentials => "malformed credentials",
+            Self::InvalidCredentials => "invalid credentials",
+            Self::DuplicateCredentials => "duplicate credentials",
+            Self::Forbidden => "insufficient role",
+        }
+    }
+}
+
+/// Why a request was refused.
+///
+/// It never contains a password or a token: it is safe to log and to show. The rejection
+/// response carries a clone in its extensions; with [`optional`](crate::LoginRequired::optional)
+/// routes the request carries it instead, so the handler can tell "anonymous" from "wrong
+/// password".
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    status: StatusCode,
+    detail: Option<&'static str>,
+    scheme: Option<Arc<str>>,
+}
+
+impl AuthError {
+    /// An error of this kind with its default status.
+    #[must_use]
+    pub const fn new(kind: AuthErrorKind) -> Self {
+        Self {
+            kind,
+            status: kind.status(),
+            detail: None,
+            scheme: None,
+        }
+    }
+
+    /// Adds a short, static explanation (for logs; never contains the credential).
+    #[must_use]
+    pub const fn with_detail(mut self, detail: &'static str) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// Overrides the status (e.g. RFC 6750's `invalid_request` answers 400).
+    #[must_use]
+    pub const fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Records the name of the scheme that handled the request.
+    #[must_use]
+    pub fn with_scheme(mut self, scheme: Arc<str>) -> Self {
+        self.scheme = Some(scheme);
+        self
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub const fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// The status the default response answers with.
+    #[must_use]
+    pub const fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The short reason of [`AuthErrorKind::reason`].
+    #[must_use]
+    pub const fn reason(&self) -> &'static str {
+        self.kind.reason()
+    }
+
+    /// A more precise explanation, when the scheme gave one (e.g. `"invalid base64"`).
+    #[must_use]
+    pub const fn detail(&self) -> Option<&'static str> {
+        self.detail
+    }
+
+    /// The scheme that handled the request (`None` when no scheme matched the request).
+    #[must_use]
+    pub fn scheme(&self) -> Option<&str> {
+        self.scheme.as_deref()
+    }
+
+    pub(crate) fn missing() -> Self {
+        Self::new(AuthErrorKind::MissingCredentials)
+    }
+
+    pub(crate) fn malformed(detail: &'static str) -> Self {
+        Self::new(AuthErrorKind::MalformedCredentials).with_detail(detail)
+    }
+
+    pub(crate) fn invalid() -> Self {
+        Self::new(AuthErrorKind::InvalidCredentials)
+    }
+}
+
+impl fmt::Debug for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthError")
+            .field("kind", &self.kind)
+            .field("status", &self.status.as_u16())
+            .field("detail", &self.detail)
+            .field("scheme", &self.scheme)
+            .finish()
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.reason())?;
+        if let Some(detail) = self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// A configuration value was refused when an auth object was built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A realm (or another quoted challenge parameter) contained a control character, which
+    /// would allow header injection.
+    ControlCharacter {
+        /// The parameter that was refused (`"realm"`, ...).
+        param: &'static str,
+    },
+    /// A scheme or parameter name was not an RFC 9110 `token`.
+    NotAToken {
+        /// The name that was refused.
+        value: String,
+    },
+    /// A header name was not a valid HTTP field name.
+    InvalidHeaderName {
+        /// The name that was refused.
+        value: String,
+    },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ControlCharacter { param } => {
+                write!(f, "the {param} contains a control character")
+            }
+            Self::NotAToken { value } => write!(f, "{value:?} is not an RFC 9110 token"),
+            Self::InvalidHeaderName { value } => write!(f, "{value:?} is not a header name"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

@@ -1,0 +1,78 @@
+//! Server-side HTTP authentication for Rust web services: the
+//! [Flask-HTTPAuth](https://flask-httpauth.readthedocs.io/) feature set, as tower middleware
+//! with axum extractors.
+//!
+//! - **Basic** ([`BasicAuth`]): a verify-password callback returns your user type; or the
+//!   older get-password / hash-password callbacks.
+//! - **User roles**: one role, any-of, all-of ([`RoleRequirement`]), from an async or sync
+//!   get-user-roles callback; 403 when they fail.
+//! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
+//!   that keep the challenge, async or sync callbacks.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use httpauth::{BasicAuth, CurrentUser};
+//! # use tower::ServiceExt;
+//!
+//! let auth = BasicAuth::verify_password(|username: String, password: String| async move {
+//!     // Look the user up, verify the password hash (off the reactor for slow hashes).
+//!     (username == "john" && password == "hello").then_some(username)
+//! })
+//! .user_roles_sync(|user: &String| if user == "john" { vec!["user"] } else { vec![] });
+//!
+//! let app: Router = Router::new()
+//!     .route("/", get(|CurrentUser(user): CurrentUser<String>| async move { format!("Hello, {user}!") }))
+//!     .route_layer(auth.login_required())
+//!     .merge(Router::new().route("/admin", get(|| async { "admin" }).route_layer(auth.login_required().role("admin"))));
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let get = |path: &str| http::Request::get(path)
+//!     .header("authorization", "Basic am9objpoZWxsbw==")
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! assert_eq!(app.clone().oneshot(get("/")).await.unwrap().status(), 200);
+//! assert_eq!(app.oneshot(get("/admin")).await.unwrap().status(), 403);
+//! # });
+//! ```
+//!
+//! # How a request flows
+//!
+//! request → [`LoginRequired`] (the layer) → the [`Scheme`] that claims the request parses the
+//! credentials ([`header`]) and awaits your verify callback → roles → the user goes into the
+//! request extensions ([`CurrentUser`]) → your handler; or → the error response with the
+//! challenge ([`challenge`]) and the [`AuthError`] in its extensions.
+//!
+//! # Feature flags
+//!
+//! | Name | Description | Default? |
+//! |---|---|---|
+//! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)) | yes |
+//! | `axum` | [`CurrentUser`], `Option<CurrentUser<U>>` and [`Username`] are axum extractors | yes |
+//!
+//! # Differences from Flask-HTTPAuth
+//!
+//! Where this crate is stricter than Flask-HTTPAuth, it says so where the behaviour lives, and
+//! `docs/compatibility.md` lists every point with its reason.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod basic;
+pub mod challenge;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod header;
+pub mod roles;
+pub mod scheme;
+#[cfg(feature = "tower")]
+pub mod tower;
+
+pub use crate::basic::{BasicAuth, BasicCredentials, GetPassword, VerifyPassword};
+pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
+pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
+pub use crate::guard::{Decision, LoginRequired};
+pub use crate::roles::{RoleRequirement, Roles};
+pub use crate::scheme::{
+    default_error_response, AuthFuture, AuthRequest, BoxFuture, ErrorHandler, Identity, Scheme,
+    UserRoles, DEFAULT_REALM,
+};

@@ -1,0 +1,410 @@
+//! The [`Scheme`] trait every authentication scheme implements, and the callback traits shared
+//! by all of them ([`UserRoles`], [`ErrorHandler`]).
+//!
+//! A scheme turns a request into an [`Identity`] or an [`AuthError`], says which requests it
+//! [`claims`](Scheme::claims) (used to choose between several schemes on one route), looks up
+//! the user's roles, and renders its challenge and error response. Everything else (options,
+//! roles, optional routes, choosing among several schemes, the response) is done once, by
+//! [`LoginRequired`](crate::LoginRequired). To add a scheme, implement this trait; see
+//! `ARCHITECTURE.md`.
+//!
+//! Callbacks return an [`AuthFuture`]: [`AuthFuture::ready`] for an answer known at once (no
+//! allocation), [`AuthFuture::new`] for real async work.
+//!
+//! ```
+//! use httpauth::{AuthFuture, Roles, UserRoles};
+//!
+//! struct Directory;
+//! impl UserRoles<String> for Directory {
+//!     fn user_roles<'a>(&'a self, user: &'a String) -> AuthFuture<'a, Roles> {
+//!         AuthFuture::ready(if user == "susan" { Roles::from(["user", "admin"]) } else { Roles::from("user") })
+//!     }
+//! }
+//! # let roles = futures_lite_block_on(Directory.user_roles(&"susan".to_owned()));
+//! # assert!(roles.contains("admin"));
+//! # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response, Uri};
+
+use crate::error::{AuthError, ConfigError};
+use crate::roles::Roles;
+
+/// A boxed, `Send` future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The future every callback returns: either an answer that is already there (no allocation)
+/// or a boxed future.
+pub struct AuthFuture<'a, T> {
+    inner: Inner<'a, T>,
+}
+
+enum Inner<'a, T> {
+    Ready(std::future::Ready<T>),
+    Boxed(BoxFuture<'a, T>),
+}
+
+impl<'a, T> AuthFuture<'a, T> {
+    /// An answer available now.
+    pub fn ready(value: T) -> Self {
+        Self {
+            inner: Inner::Ready(std::future::ready(value)),
+        }
+    }
+
+    /// Wraps real async work (boxes it).
+    pub fn new<F>(future: F) -> Self
+    where
+        F: Future<Output = T> + Send + 'a,
+    {
+        Self {
+            inner: Inner::Boxed(Box::pin(future)),
+        }
+    }
+
+    /// The answer, when it is already there; the future otherwise.
+    pub fn into_ready(self) -> Result<T, Self> {
+        match self.inner {
+            Inner::Ready(ready) => Ok(ready.into_inner()),
+            inner @ Inner::Boxed(_) => Err(Self { inner }),
+        }
+    }
+
+    /// Maps the output, without an allocation when the answer is already there.
+    pub fn map<V, F>(self, f: F) -> AuthFuture<'a, V>
+    where
+        F: FnOnce(T) -> V + Send + 'a,
+        T: Send + 'a,
+        V: 'a,
+    {
+        match self.into_ready() {
+            Ok(value) => AuthFuture::ready(f(value)),
+            Err(fut) => AuthFuture::new(async move { f(fut.await) }),
+        }
+    }
+}
+
+impl<T> Future for AuthFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        match &mut self.get_mut().inner {
+            Inner::Ready(ready) => Pin::new(ready).poll(cx),
+            Inner::Boxed(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for AuthFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.inner {
+            Inner::Ready(_) => "AuthFuture::Ready",
+            Inner::Boxed(_) => "AuthFuture::Boxed",
+        })
+    }
+}
+
+/// The parts of a request an auth looks at, borrowed from whatever framework carries it.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthRequest<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request target.
+    pub uri: &'a Uri,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+}
+
+impl<'a> AuthRequest<'a> {
+    /// Borrows the head of an `http` request.
+    #[must_use]
+    pub fn from_parts(parts: &'a http::request::Parts) -> Self {
+        Self {
+            method: &parts.method,
+            uri: &parts.uri,
+            headers: &parts.headers,
+        }
+    }
+}
+
+/// Who authenticated: the application's user object and, when the scheme has one, the
+/// username the client sent.
+#[derive(Clone)]
+pub struct Identity<U> {
+    /// The user returned by the verify callback.
+    pub user: U,
+    /// The username from the credentials (Basic, Digest); `None` for tokens.
+    pub username: Option<String>,
+    /// Whether the response must not be stored by shared caches: set by schemes that read a
+    /// header other than `Authorization` (RFC 9111 §3.5 protects only that one).
+    pub private_cache: bool,
+}
+
+impl<U> Identity<U> {
+    /// An identity with a username.
+    pub fn new(user: U, username: Option<String>) -> Self {
+        Self {
+            user,
+            username,
+            private_cache: false,
+        }
+    }
+}
+
+impl<U: fmt::Debug> fmt::Debug for Identity<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identity")
+            .field("user", &self.user)
+            .field("username", &self.username)
+            .finish()
+    }
+}
+
+/// An authentication scheme (Basic, token, Digest, or your own).
+pub trait Scheme: Send + Sync + 'static {
+    /// The application's user type.
+    type User: Clone + Send + Sync + 'static;
+
+    /// The scheme name as sent in the challenge (`Basic`, `Bearer`, a custom name).
+    fn name(&self) -> &str;
+
+    /// Whether the request carries credentials meant for this scheme (its scheme word in
+    /// `Authorization`, or its custom header). Must be cheap: no callback, no parsing beyond
+    /// the scheme word.
+    fn claims(&self, req: &AuthRequest<'_>) -> bool;
+
+    /// Parses and verifies the credentials of a request this scheme claims.
+    fn authenticate<'a>(
+        &'a self,
+        req: AuthRequest<'a>,
+    ) -> AuthFuture<'a, Result<Identity<Self::User>, AuthError>>;
+
+    /// Whether a get-user-roles callback is configured.
+    fn has_user_roles(&self) -> bool;
+
+    /// The user's roles (empty when no callback is configured).
+    fn user_roles<'a>(&'a self, user: &'a Self::User) -> AuthFuture<'a, Roles>;
+
+    /// Appends this scheme's challenge(s) to `headers` as `WWW-Authenticate` lines.
+    fn challenge(&self, err: &AuthError, headers: &mut HeaderMap);
+
+    /// The response for a refused request, before the challenge is added (the custom error
+    /// handler, or the default `Unauthorized Access` body).
+    fn error_response(&self, err: &AuthError) -> Response<Bytes>;
+}
+
+/// The get-user-roles callback: the roles of an authenticated user.
+///
+/// Implemented for async closures `Fn(U) -> impl Future<Output = impl Into<Roles>>` (they get a
+/// clone of the user); sync closures are passed through the schemes' `user_roles_sync`.
+pub trait UserRoles<U>: Send + Sync + 'static {
+    /// The roles of `user`.
+    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles>;
+}
+
+impl<U, F, Fut, R> UserRoles<U> for F
+where
+    U: Clone + Send + Sync + 'static,
+    F: Fn(U) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+    R: Into<Roles>,
+{
+    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
+        let fut = self(user.clone());
+        AuthFuture::new(async move { fut.await.into() })
+    }
+}
+
+pub(crate) struct SyncUserRoles<F>(pub(crate) F);
+
+impl<U, F, R> UserRoles<U> for SyncUserRoles<F>
+where
+    F: Fn(&U) -> R + Send + Sync + 'static,
+    R: Into<Roles>,
+{
+    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
+        AuthFuture::ready((self.0)(user).into())
+    }
+}
+
+/// The custom error handler: builds the response for a refused request.
+///
+/// Whatever it returns is sent as is (status included), except that the scheme's challenge is
+/// added when the response has no `WWW-Authenticate` header of its own (a 401 must carry one,
+/// RFC 9110 §11.6.1), and the [`AuthError`] is attached to its extensions.
+pub trait ErrorHandler: Send + Sync + 'static {
+    /// The response for `err`.
+    fn error_response(&self, err: &AuthError) -> Response<Bytes>;
+}
+
+impl<F> ErrorHandler for F
+where
+    F: Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static,
+{
+    fn error_response(&self, err: &AuthError) -> Response<Bytes> {
+        self(err)
+    }
+}
+
+/// The default error response: the status of the error, body `Unauthorized Access` (as
+/// Flask-HTTPAuth) or `Bad Request` for a 400, as `text/plain; charset=utf-8`.
+#[must_use]
+pub fn default_error_response(err: &AuthError) -> Response<Bytes> {
+    let body: &'static str = if err.status() == http::StatusCode::BAD_REQUEST {
+        "Bad Request"
+    } else {
+        "Unauthorized Access"
+    };
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = err.status();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// Configuration every scheme shares: realm, roles callback, error handler.
+pub(crate) struct Common<U> {
+    pub(crate) realm: Arc<str>,
+    pub(crate) roles: Option<Arc<dyn UserRoles<U>>>,
+    pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl<U> Clone for Common<U> {
+    fn clone(&self) -> Self {
+        Self {
+            realm: self.realm.clone(),
+            roles: self.roles.clone(),
+            error_handler: self.error_handler.clone(),
+        }
+    }
+}
+
+/// Flask-HTTPAuth's default realm.
+pub const DEFAULT_REALM: &str = "Authentication Required";
+
+impl<U: 'static> Common<U> {
+    pub(crate) fn new() -> Self {
+        Self {
+            realm: Arc::from(DEFAULT_REALM),
+            roles: None,
+            error_handler: None,
+        }
+    }
+
+    pub(crate) fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
+        match &self.roles {
+            Some(cb) => cb.user_roles(user),
+            None => AuthFuture::ready(Roles::default()),
+        }
+    }
+
+    pub(crate) fn error_response(&self, err: &AuthError) -> Response<Bytes> {
+        match &self.error_handler {
+            Some(h) => h.error_response(err),
+            None => default_error_response(err),
+        }
+    }
+
+    /// Validates a realm the way the challenge will quote it.
+    pub(crate) fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
+        // An empty realm means the default, as in Flask-HTTPAuth.
+        let realm = if realm.is_empty() {
+            DEFAULT_REALM
+        } else {
+            realm
+        };
+        crate::header::quote(realm)
+            .map_err(|_| ConfigError::ControlCharacter { param: "realm" })?;
+        self.realm = Arc::from(realm);
+        Ok(())
+    }
+}
+
+/// Builder methods every scheme shares. The scheme type must have a `common: Common<U>` field
+/// and a `fn rebuild(&mut self) -> Result<(), ConfigError>` that re-renders its challenge.
+macro_rules! common_builder_methods {
+    ($user:ty) => {
+        /// Sets the realm sent in the challenge (default `Authentication Required`; an empty
+        /// string also means the default).
+        ///
+        /// # Panics
+        ///
+        /// If the realm contains a control character (it would allow header injection). Use
+        /// [`try_realm`](Self::try_realm) for realms that come from configuration.
+        #[must_use]
+        pub fn realm(self, realm: &str) -> Self {
+            match self.try_realm(realm) {
+                Ok(this) => this,
+                Err(err) => panic!("httpauth: invalid realm: {err}"),
+            }
+        }
+
+        /// Sets the realm, refusing control characters with an error.
+        pub fn try_realm(mut self, realm: &str) -> Result<Self, $crate::ConfigError> {
+            self.common.set_realm(realm)?;
+            self.rebuild()?;
+            Ok(self)
+        }
+
+        /// The get-user-roles callback: an async closure `Fn(User) -> impl Future<Output =
+        /// impl Into<Roles>>` or any [`UserRoles`](crate::UserRoles) implementation. Needed by
+        /// routes that require roles.
+        #[must_use]
+        pub fn user_roles<R>(mut self, roles: R) -> Self
+        where
+            R: $crate::UserRoles<$user>,
+        {
+            self.common.roles = Some(::std::sync::Arc::new(roles));
+            self
+        }
+
+        /// The get-user-roles callback as a plain function of the user.
+        #[must_use]
+        pub fn user_roles_sync<F, R>(mut self, roles: F) -> Self
+        where
+            F: Fn(&$user) -> R + Send + Sync + 'static,
+            R: Into<$crate::Roles>,
+        {
+            self.common.roles = Some(::std::sync::Arc::new($crate::scheme::SyncUserRoles(roles)));
+            self
+        }
+
+        /// A custom error handler: `Fn(&AuthError) -> http::Response<Bytes>` or any
+        /// [`ErrorHandler`](crate::ErrorHandler). The challenge is added unless the response
+        /// sets its own `WWW-Authenticate`.
+        #[must_use]
+        pub fn error_handler<H>(mut self, handler: H) -> Self
+        where
+            H: $crate::ErrorHandler,
+        {
+            self.common.error_handler = Some(::std::sync::Arc::new(handler));
+            self
+        }
+
+        /// The configured realm.
+        #[must_use]
+        pub fn realm_name(&self) -> &str {
+            &self.common.realm
+        }
+
+        /// Protects a route with this auth (Flask-HTTPAuth's `login_required`). Add roles,
+        /// `optional()` and more on the returned value; it is the tower layer.
+        #[must_use]
+        pub fn login_required(&self) -> $crate::LoginRequired<$user> {
+            $crate::LoginRequired::new(self.clone())
+        }
+    };
+}
+
+pub(crate) use common_builder_methods;

@@ -1,0 +1,165 @@
+//! The tower adapter: [`LoginRequired`] is a [`Layer`], [`AuthService`] the service it makes.
+//!
+//! Use it per route with axum's `route_layer` (unknown paths stay 404) or around a whole
+//! router or any tower service. The response body type only needs `From<Bytes>` (axum's
+//! `Body`, `http_body_util::Full<Bytes>`, ...).
+//!
+//! ```
+//! use std::convert::Infallible;
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use httpauth::BasicAuth;
+//! use tower::{ServiceBuilder, ServiceExt};
+//!
+//! let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(()));
+//! let svc = ServiceBuilder::new()
+//!     .layer(auth.login_required())
+//!     .service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("hi"))) });
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let res = svc.clone().oneshot(Request::new(())).await.unwrap();
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
+//! let res = svc
+//!     .oneshot(Request::get("/").header("authorization", "Basic am9objpoZWxsbw==").body(()).unwrap())
+//!     .await
+//!     .unwrap();
+//! assert_eq!(res.status(), 200);
+//! # });
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::CACHE_CONTROL;
+use http::{HeaderValue, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::extract::insert_identity;
+use crate::guard::{Decision, LoginRequired};
+use crate::scheme::{AuthRequest, BoxFuture};
+
+impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
+    type Service = AuthService<S, U>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            policy: Arc::new(self.clone()),
+        }
+    }
+}
+
+/// The service [`LoginRequired`] wraps around an inner service.
+pub struct AuthService<S, U> {
+    inner: S,
+    policy: Arc<LoginRequired<U>>,
+}
+
+impl<S: Clone, U> Clone for AuthService<S, U> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, U: Clone + Send + Sync + 'static> fmt::Debug for AuthService<S, U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("policy", &self.policy)
+            .finish()
+    }
+}
+
+impl<S, U> AuthService<S, U> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, U, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S, U>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    U: Clone + Send + Sync + 'static,
+    ReqBody: Send + 'static,
+    ResBody: From<Bytes>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<ResBody, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        // The inner service was driven to readiness: take that one, leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let policy = self.policy.clone();
+        ResponseFuture {
+            inner: Box::pin(async move {
+                let (mut parts, body) = req.into_parts();
+                let decision = policy.check(AuthRequest::from_parts(&parts)).await;
+                match decision {
+                    Decision::Allow { identity, error } => {
+                        let private = identity.as_ref().is_some_and(|id| id.private_cache);
+                        if let Some(identity) = identity {
+                            insert_identity(&mut parts.extensions, identity);
+                        }
+                        if let Some(error) = error {
+                            parts.extensions.insert(error);
+                        }
+                        let mut response = inner.call(Request::from_parts(parts, body)).await?;
+                        if private && !response.headers().contains_key(CACHE_CONTROL) {
+                            response
+                                .headers_mut()
+                                .insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+                        }
+                        Ok(response)
+                    }
+                    Decision::Deny(response) => Ok(response.map(ResBody::from)),
+                }
+            }),
+        }
+    }
+}
+
+/// The response future of [`AuthService`].
+pub struct ResponseFuture<B, E> {
+    inner: BoxFuture<'static, Result<Response<B>, E>>,
+}
+
+impl<B, E> Future for ResponseFuture<B, E> {
+    type Output = Result<Response<B>, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
