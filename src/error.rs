@@ -34,6 +34,15 @@ pub enum AuthErrorKind {
     DuplicateCredentials,
     /// The user authenticated but does not have the role the route requires (`403`).
     Forbidden,
+    /// The credentials were right but the server nonce they answer has expired (`401`, and a
+    /// Digest challenge with `stale=true`, so the client retries without asking the user).
+    StaleNonce,
+    /// The credentials contradict the request itself, e.g. a Digest `uri` that is not the
+    /// request target (`400`).
+    BadRequest,
+    /// The scheme needs the request body (Digest `qop=auth-int`) and it is larger than the
+    /// configured bound (`413`).
+    BodyTooLarge,
 }
 
 impl AuthErrorKind {
@@ -41,11 +50,13 @@ impl AuthErrorKind {
     #[must_use]
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::MalformedCredentials | Self::InvalidCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            Self::DuplicateCredentials => StatusCode::BAD_REQUEST,
+            Self::MissingCredentials
+            | Self::MalformedCredentials
+            | Self::InvalidCredentials
+            | Self::StaleNonce => StatusCode::UNAUTHORIZED,
+            Self::DuplicateCredentials | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -58,6 +69,9 @@ impl AuthErrorKind {
             Self::InvalidCredentials => "invalid credentials",
             Self::DuplicateCredentials => "duplicate credentials",
             Self::Forbidden => "insufficient role",
+            Self::StaleNonce => "stale nonce",
+            Self::BadRequest => "bad request",
+            Self::BodyTooLarge => "body too large",
         }
     }
 }

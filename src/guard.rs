@@ -222,7 +222,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 .with_detail("more than one Authorization header");
             return (None, Err((None, err)));
         }
-        let Some(index) = self.members.iter().position(|m| m.claims(&req)) else {
+        let Some(index) = self.select(&req) else {
             return (None, Err((None, AuthError::missing())));
         };
         let scheme = &self.members[index];
@@ -238,6 +238,37 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             }
         }
         (Some(index), Ok(identity))
+    }
+
+    /// The scheme that handles `req`: the first that claims it.
+    fn select(&self, req: &AuthRequest<'_>) -> Option<usize> {
+        self.members.iter().position(|m| m.claims(req))
+    }
+
+    /// Whether the scheme that will handle `req` needs its body, and how much it accepts (see
+    /// [`Scheme::body_limit`]). Adapters call this before [`check`](Self::check).
+    #[must_use]
+    pub fn body_limit(&self, req: AuthRequest<'_>) -> Option<usize> {
+        if self.skip_options && req.method == Method::OPTIONS {
+            return None;
+        }
+        self.select(&req)
+            .and_then(|i| self.members[i].body_limit(&req))
+    }
+
+    /// The rejection for a body the adapter could not buffer: 413 when it was larger than
+    /// [`body_limit`](Self::body_limit), 400 when it could not be read.
+    #[must_use]
+    pub fn reject_body(&self, req: AuthRequest<'_>, too_large: bool) -> Response<Bytes> {
+        let selected = self.select(&req);
+        let err = if too_large {
+            AuthError::new(AuthErrorKind::BodyTooLarge)
+        } else {
+            AuthError::new(AuthErrorKind::BadRequest)
+                .with_detail("the request body could not be read")
+        };
+        trace_failure(&err);
+        self.reject(selected, err)
     }
 
     /// The rejection: the handling scheme's error response (the first scheme's when none

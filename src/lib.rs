@@ -58,10 +58,12 @@
 
 pub mod basic;
 pub mod challenge;
+pub mod digest;
 pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod header;
+pub mod password;
 pub mod roles;
 pub mod scheme;
 #[cfg(feature = "tower")]

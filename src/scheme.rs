@@ -122,6 +122,9 @@ pub struct AuthRequest<'a> {
     pub uri: &'a Uri,
     /// The request headers.
     pub headers: &'a HeaderMap,
+    /// The request body, buffered by the adapter only when the handling scheme asked for it
+    /// with [`Scheme::body_limit`] (Digest `qop=auth-int`); `None` otherwise.
+    pub body: Option<&'a Bytes>,
 }
 
 impl<'a> AuthRequest<'a> {
@@ -132,7 +135,15 @@ impl<'a> AuthRequest<'a> {
             method: &parts.method,
             uri: &parts.uri,
             headers: &parts.headers,
+            body: None,
         }
+    }
+
+    /// The same request with its buffered body.
+    #[must_use]
+    pub fn with_body(mut self, body: Option<&'a Bytes>) -> Self {
+        self.body = body;
+        self
     }
 }
 
@@ -181,6 +192,14 @@ pub trait Scheme: Send + Sync + 'static {
     /// `Authorization`, or its custom header). Must be cheap: no callback, no parsing beyond
     /// the scheme word.
     fn claims(&self, req: &AuthRequest<'_>) -> bool;
+
+    /// Whether this scheme needs the request body to authenticate this (claimed) request, and
+    /// the most bytes it accepts. The adapter then buffers the body (answering 413 when it is
+    /// larger) and passes it in [`AuthRequest::body`]. Default: never.
+    fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
+        let _ = req;
+        None
+    }
 
     /// Parses and verifies the credentials of a request this scheme claims.
     fn authenticate<'a>(

@@ -37,6 +37,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Request, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -101,7 +102,9 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     U: Clone + Send + Sync + 'static,
-    ReqBody: Send + 'static,
+    ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
@@ -119,8 +122,25 @@ where
         let policy = self.policy.clone();
         ResponseFuture {
             inner: Box::pin(async move {
-                let (mut parts, body) = req.into_parts();
-                let decision = policy.check(AuthRequest::from_parts(&parts)).await;
+                let (mut parts, mut body) = req.into_parts();
+                let mut buffered = None;
+                if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
+                    match Limited::new(body, limit).collect().await {
+                        Ok(collected) => {
+                            let bytes = collected.to_bytes();
+                            body = ReqBody::from(bytes.clone());
+                            buffered = Some(bytes);
+                        }
+                        Err(err) => {
+                            let too_large = err.is::<LengthLimitError>();
+                            let response =
+                                policy.reject_body(AuthRequest::from_parts(&parts), too_large);
+                            return Ok(response.map(ResBody::from));
+                        }
+                    }
+                }
+                let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
+                let decision = policy.check(head).await;
                 match decision {
                     Decision::Allow { identity, error } => {
                         let private = identity.as_ref().is_some_and(|id| id.private_cache);

@@ -1,1 +1,94 @@
-fn main() {}
+//! The httpauth demo server: every Flask-HTTPAuth "Getting Started" example on its own path.
+//!
+//! Run with `cargo run --example demo` (port 3000), `PORT=8080 cargo run --example demo` or
+//! `cargo run --example demo -- --port 8080`. Then:
+//!
+//! ```text
+//! curl -u john:hello http://127.0.0.1:3000/basic     # Hello, john!
+//! curl -u john:hello http://127.0.0.1:3000/admin     # 403
+//! ```
+
+mod app;
+mod digest;
+mod users;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+
+fn usage() -> ! {
+    eprintln!("usage: demo [--port PORT]   (or PORT=... in the environment; default 3000)");
+    std::process::exit(2);
+}
+
+fn port() -> u16 {
+    let mut args = std::env::args().skip(1);
+    let mut port = std::env::var("PORT").ok();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
+            "-h" | "--help" => usage(),
+            other => {
+                eprintln!("unknown argument {other:?}");
+                usage()
+            }
+        }
+    }
+    match port {
+        None => 3000,
+        Some(p) => p.parse().unwrap_or_else(|_| usage()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let level = match std::env::var("DEMO_LOG").as_deref() {
+        Ok("debug") => tracing::Level::DEBUG,
+        Ok("info") => tracing::Level::INFO,
+        _ => tracing::Level::WARN,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let port = port();
+    let users = users::Users::new();
+    let listener =
+        match tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
+            Ok(l) => l,
+            Err(err) => {
+                eprintln!("cannot listen on 127.0.0.1:{port}: {err}");
+                std::process::exit(1);
+            }
+        };
+    let addr = listener
+        .local_addr()
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], port)));
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    if let Err(err) = axum::serve(listener, app::app(&users))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    {
+        eprintln!("server error: {err}");
+        std::process::exit(1);
+    }
+}

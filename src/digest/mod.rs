@@ -1,0 +1,1 @@
+//! HTTP Digest authentication (RFC 7616). Work in progress.

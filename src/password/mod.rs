@@ -1,0 +1,1 @@
+//! Password hashing, user files and the verified-credential cache. Work in progress.
