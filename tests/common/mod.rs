@@ -1,0 +1,92 @@
+//! Shared test helpers: serve a router on loopback, build credentials, talk raw HTTP.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+/// Serves `router` on an ephemeral loopback port; returns `http://127.0.0.1:PORT`.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    format!("http://{addr}")
+}
+
+/// `Basic base64(user:password)` over the given bytes (so tests can send Latin-1).
+pub fn basic_bytes(raw: &[u8]) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    basic_bytes(format!("{user}:{password}").as_bytes())
+}
+
+/// A reqwest client (no redirects, short timeout).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// GET `url` with an optional `Authorization` value; returns (status, WWW-Authenticate lines, body).
+pub async fn get(url: &str, authorization: Option<&str>) -> (u16, Vec<String>, String) {
+    let mut req = client().get(url);
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let challenges = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (status, challenges, res.text().await.unwrap())
+}
+
+/// Sends raw bytes as one HTTP/1.1 request head to `base` (`http://host:port`) and returns the
+/// whole response text (lossy). Used for bytes no client library will send.
+pub fn raw_request(base: &str, head: &[u8]) -> String {
+    let addr = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream.write_all(head).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A GET request head to `path` with extra header lines (each without CRLF), `Connection: close`.
+pub fn raw_get(path: &str, headers: &[&[u8]]) -> Vec<u8> {
+    let mut head =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n").into_bytes();
+    for h in headers {
+        head.extend_from_slice(h);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
+}
+
+/// The status code of a raw response.
+pub fn raw_status(response: &str) -> u16 {
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
