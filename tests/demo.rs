@@ -1,0 +1,320 @@
+//! The demo server against its contract (`shared/demo-contract.md`): the demo's own router over
+//! real HTTP with reqwest and curl, and the built demo binary as a black box.
+
+mod common;
+
+#[path = "../examples/demo/app.rs"]
+mod app;
+#[path = "../examples/demo/digest.rs"]
+mod digest;
+#[path = "../examples/demo/users.rs"]
+mod users;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{basic, get as http_get, serve};
+
+const DEFAULT: &str = r#"Basic realm="Authentication Required""#;
+
+async fn demo() -> String {
+    serve(app::app(&users::Users::new())).await
+}
+
+#[tokio::test]
+async fn public_needs_nothing() {
+    let base = demo().await;
+    assert_eq!(
+        http_get(&format!("{base}/public"), None).await,
+        (200, vec![], "Hello, world!".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn basic_route() {
+    let base = demo().await;
+    for (u, p) in [("john", "hello"), ("susan", "bye"), ("ana", "olá-ñ")] {
+        let (s, _, body) = http_get(&format!("{base}/basic"), Some(&basic(u, p))).await;
+        assert_eq!((s, body), (200, format!("Hello, {u}!")));
+    }
+    let (s, ch, body) = http_get(&format!("{base}/basic"), None).await;
+    assert_eq!(
+        (s, ch, body.as_str()),
+        (401, vec![DEFAULT.to_owned()], "Unauthorized Access")
+    );
+    let (s, ch, _) = http_get(&format!("{base}/basic"), Some(&basic("john", "bye"))).await;
+    assert_eq!((s, ch), (401, vec![DEFAULT.to_owned()]));
+    let (s, _, _) = http_get(&format!("{base}/basic"), Some(&basic("nobody", "hello"))).await;
+    assert_eq!(s, 401);
+}
+
+#[tokio::test]
+async fn reqwest_basic_auth_helper() {
+    let base = demo().await;
+    let res = common::client()
+        .get(format!("{base}/basic"))
+        .basic_auth("ana", Some("olá-ñ"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "Hello, ana!");
+}
+
+#[tokio::test]
+async fn basic_custom_route() {
+    let base = demo().await;
+    let (s, ch, _) = http_get(&format!("{base}/basic-custom"), None).await;
+    assert_eq!(
+        (s, ch),
+        (401, vec![r#"CustomBasic realm="custom realm""#.to_owned()])
+    );
+    let token = basic("john", "hello")
+        .trim_start_matches("Basic ")
+        .to_owned();
+    for scheme in ["CustomBasic", "Basic"] {
+        let (s, _, body) = http_get(
+            &format!("{base}/basic-custom"),
+            Some(&format!("{scheme} {token}")),
+        )
+        .await;
+        assert_eq!((s, body.as_str()), (200, "Hello, john!"));
+    }
+}
+
+#[tokio::test]
+async fn role_routes() {
+    let base = demo().await;
+    let john = basic("john", "hello");
+    let susan = basic("susan", "bye");
+    let ana = basic("ana", "olá-ñ");
+    let cases = [
+        ("/admin", &john, 403),
+        ("/admin", &susan, 200),
+        ("/admin", &ana, 403),
+        ("/staff", &john, 403),
+        ("/staff", &susan, 200),
+        ("/staff", &ana, 200),
+        ("/contrib", &john, 403),
+        ("/contrib", &susan, 200),
+        ("/contrib", &ana, 200),
+    ];
+    for (path, creds, status) in cases {
+        let (s, ch, body) = http_get(&format!("{base}{path}"), Some(creds)).await;
+        assert_eq!(s, status, "{path}");
+        if status == 403 {
+            assert_eq!(
+                (ch, body.as_str()),
+                (vec![DEFAULT.to_owned()], "Unauthorized Access")
+            );
+        }
+    }
+    let (s, ch, _) = http_get(&format!("{base}/admin"), None).await;
+    assert_eq!((s, ch), (401, vec![DEFAULT.to_owned()]));
+}
+
+#[tokio::test]
+async fn optional_route() {
+    let base = demo().await;
+    assert_eq!(
+        http_get(&format!("{base}/optional"), None).await.2,
+        "Hello, anonymous!"
+    );
+    assert_eq!(
+        http_get(&format!("{base}/optional"), Some(&basic("john", "hello")))
+            .await
+            .2,
+        "Hello, john!"
+    );
+    assert_eq!(
+        http_get(&format!("{base}/optional"), Some(&basic("john", "bad")))
+            .await
+            .2,
+        "Hello, anonymous!"
+    );
+}
+
+#[tokio::test]
+async fn json_errors_route() {
+    let base = demo().await;
+    for (creds, reason) in [
+        (None, "missing credentials"),
+        (Some(basic("john", "bad")), "invalid credentials"),
+    ] {
+        let res = common::client()
+            .get(format!("{base}/json-errors"))
+            .headers(
+                creds
+                    .iter()
+                    .map(|c| (http::header::AUTHORIZATION, c.parse().unwrap()))
+                    .collect(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        assert_eq!(res.headers()["www-authenticate"], DEFAULT);
+        let body: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        assert_eq!(body, serde_json::json!({"error": reason, "status": 401}));
+    }
+    let (s, _, body) = http_get(&format!("{base}/json-errors"), Some(&basic("susan", "bye"))).await;
+    assert_eq!((s, body.as_str()), (200, "Hello, susan!"));
+}
+
+#[tokio::test]
+async fn unknown_path_is_404() {
+    let base = demo().await;
+    assert_eq!(
+        http_get(&format!("{base}/nope"), Some(&basic("john", "hello")))
+            .await
+            .0,
+        404
+    );
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl is installed");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn curl_user_flag() {
+    let base = demo().await;
+    let b = base.clone();
+    let (hello, admin, wrong, anon) = tokio::task::spawn_blocking(move || {
+        (
+            curl(&["-u", "john:hello", &format!("{b}/basic")]),
+            curl(&[
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                "john:hello",
+                &format!("{b}/admin"),
+            ]),
+            curl(&[
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-u",
+                "john:nope",
+                &format!("{b}/basic"),
+            ]),
+            curl(&[&format!("{b}/optional")]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(hello, "Hello, john!");
+    assert_eq!(admin, "403");
+    assert_eq!(wrong, "401");
+    assert_eq!(anon, "Hello, anonymous!");
+    let utf8 =
+        tokio::task::spawn_blocking(move || curl(&["-u", "ana:olá-ñ", &format!("{base}/contrib")]))
+            .await
+            .unwrap();
+    assert_eq!(utf8, "Hello, ana!");
+}
+
+/// The demo binary built next to this test (`target/<profile>/examples/demo`).
+fn demo_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = dir.join("examples").join("demo");
+    assert!(
+        bin.exists(),
+        "build the demo first: cargo build --examples ({})",
+        bin.display()
+    );
+    bin
+}
+
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the demo binary and returns it with the address from its first stdout line.
+fn start_demo(args: &[&str], env_port: Option<&str>) -> (Running, String) {
+    let mut cmd = Command::new(demo_binary());
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
+    if let Some(p) = env_port {
+        cmd.env("PORT", p);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
+    (Running(child), addr)
+}
+
+#[test]
+fn binary_listens_answers_and_stops_on_sigterm() {
+    let (mut demo, addr) = start_demo(&[], Some("0"));
+    assert_eq!(
+        curl(&["-u", "john:hello", &format!("{addr}/basic")]),
+        "Hello, john!"
+    );
+    assert_eq!(
+        curl(&[
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            "john:hello",
+            &format!("{addr}/admin")
+        ]),
+        "403"
+    );
+    let pid = demo.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let start = Instant::now();
+    loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            assert!(status.success(), "demo exited with {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "demo did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn binary_port_flag() {
+    // A free port: bind, read it, release.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (_demo, addr) = start_demo(&["--port", &port], None);
+    assert_eq!(addr, format!("http://127.0.0.1:{port}"));
+    assert_eq!(curl(&[&format!("{addr}/public")]), "Hello, world!");
+}
