@@ -32,7 +32,7 @@
 //!         assert_eq!(res.status(), 403);
 //!         assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
 //!     }
-//!     Decision::Allow { .. } => panic!("john is not an admin"),
+//!     _ => panic!("john is not an admin"),
 //! }
 //! # });
 //! ```

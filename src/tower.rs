@@ -15,13 +15,15 @@
 //! let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(()));
 //! let svc = ServiceBuilder::new()
 //!     .layer(auth.login_required())
-//!     .service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("hi"))) });
+//!     .service_fn(|_req: Request<Full<Bytes>>| async {
+//!         Ok::<_, Infallible>(Response::new(Full::<Bytes>::from("hi")))
+//!     });
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let res = svc.clone().oneshot(Request::new(())).await.unwrap();
+//! let res = svc.clone().oneshot(Request::new(Full::default())).await.unwrap();
 //! assert_eq!(res.status(), 401);
 //! assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
 //! let res = svc
-//!     .oneshot(Request::get("/").header("authorization", "Basic am9objpoZWxsbw==").body(()).unwrap())
+//!     .oneshot(Request::get("/").header("authorization", "Basic am9objpoZWxsbw==").body(Full::default()).unwrap())
 //!     .await
 //!     .unwrap();
 //! assert_eq!(res.status(), 200);
