@@ -58,6 +58,7 @@
 //! password is hashed first. The two are compared in constant time; an unknown user still
 //! hashes the password, so it costs the same as a wrong one. The user is the username.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -87,26 +88,10 @@ impl BasicCredentials {
     /// Refuses non-canonical base64, a missing colon and control characters; decodes UTF-8, or
     /// Latin-1 when either part is not UTF-8.
     pub fn decode(token68: &str) -> Result<Self, &'static str> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(token68)
-            .map_err(|_| "invalid base64")?;
-        let colon = bytes
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or("no colon between username and password")?;
-        let (user, pass) = (&bytes[..colon], &bytes[colon + 1..]);
-        let (username, password) = match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
-            (Ok(u), Ok(p)) => (u.to_owned(), p.to_owned()),
-            _ => (latin1(user), latin1(pass)),
-        };
-        if username
-            .chars()
-            .chain(password.chars())
-            .any(char::is_control)
-        {
-            return Err("control character in credentials");
-        }
-        Ok(Self { username, password })
+        with_decoded(token68, |username, password| Self {
+            username: username.to_owned(),
+            password: password.to_owned(),
+        })
     }
 
     /// The user-id.
@@ -120,6 +105,44 @@ impl BasicCredentials {
     pub fn password(&self) -> &str {
         &self.password
     }
+}
+
+/// Credentials that decode to at most this many bytes are decoded on the stack.
+const STACK_DECODE: usize = 256;
+
+/// Decodes a Basic token68 and calls `f(username, password)` with borrowed strings: no heap
+/// allocation for UTF-8 credentials of ordinary size.
+fn with_decoded<R>(token68: &str, f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let mut stack = [0_u8; STACK_DECODE];
+    let heap;
+    let bytes: &[u8] = if base64::decoded_len_estimate(token68.len()) <= STACK_DECODE {
+        let len = engine
+            .decode_slice(token68, &mut stack)
+            .map_err(|_| "invalid base64")?;
+        &stack[..len]
+    } else {
+        heap = engine.decode(token68).map_err(|_| "invalid base64")?;
+        &heap
+    };
+    let colon = bytes
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or("no colon between username and password")?;
+    let (user, pass) = (&bytes[..colon], &bytes[colon + 1..]);
+    let (username, password): (Cow<'_, str>, Cow<'_, str>) =
+        match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
+            (Ok(u), Ok(p)) => (Cow::Borrowed(u), Cow::Borrowed(p)),
+            _ => (Cow::Owned(latin1(user)), Cow::Owned(latin1(pass))),
+        };
+    if username
+        .chars()
+        .chain(password.chars())
+        .any(char::is_control)
+    {
+        return Err("control character in credentials");
+    }
+    Ok(f(&username, &password))
 }
 
 fn latin1(bytes: &[u8]) -> String {
@@ -374,17 +397,16 @@ impl<U: Clone + Send + Sync + 'static> BasicAuth<U> {
         scheme.eq_ignore_ascii_case(b"Basic") || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
     }
 
-    fn credentials(&self, headers: &HeaderMap) -> Result<BasicCredentials, AuthError> {
+    /// The token68 of a request this auth claims.
+    fn token68<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
         let value = headers.get(AUTHORIZATION).ok_or_else(AuthError::missing)?;
         let creds =
             header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {
             return Err(AuthError::missing());
         }
-        match creds.payload() {
-            Payload::Token68(token) => {
-                BasicCredentials::decode(token).map_err(AuthError::malformed)
-            }
+        match creds.into_payload() {
+            Payload::Token68(token) => Ok(token),
             Payload::Empty => Err(AuthError::malformed("no credentials after the scheme")),
             Payload::Params(_) => Err(AuthError::malformed("credentials are not token68")),
         }
@@ -488,27 +510,36 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let creds = match self.credentials(req.headers) {
-            Ok(creds) => creds,
+        let token = match self.token68(req.headers) {
+            Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        fn identity<U>(user: Option<U>, creds: BasicCredentials) -> Result<Identity<U>, AuthError> {
-            let username = creds.username;
-            user.map(|user| Identity::new(user, Some(username)))
-                .ok_or_else(AuthError::invalid)
-        }
         match &self.verify {
-            // Sync callbacks answer at once: no allocation.
-            Verifier::Sync(verify) => {
-                let user = verify(&creds.username, &creds.password);
-                AuthFuture::ready(identity(user, creds))
+            // Sync callbacks run inline on borrowed, stack-decoded credentials: the only
+            // allocation is the username kept for the handler.
+            Verifier::Sync(verify) => AuthFuture::ready(
+                with_decoded(token, |username, password| {
+                    verify(username, password)
+                        .map(|user| Identity::new(user, Some(username.to_owned())))
+                        .ok_or_else(AuthError::invalid)
+                })
+                .map_err(AuthError::malformed)
+                .and_then(|result| result),
+            ),
+            Verifier::Async(verify) => {
+                let creds = match BasicCredentials::decode(token) {
+                    Ok(creds) => creds,
+                    Err(detail) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
+                };
+                AuthFuture::new(async move {
+                    let user = verify
+                        .verify_password(&creds.username, &creds.password)
+                        .await;
+                    let username = creds.username;
+                    user.map(|user| Identity::new(user, Some(username)))
+                        .ok_or_else(AuthError::invalid)
+                })
             }
-            Verifier::Async(verify) => AuthFuture::new(async move {
-                let user = verify
-                    .verify_password(&creds.username, &creds.password)
-                    .await;
-                identity(user, creds)
-            }),
         }
     }
 

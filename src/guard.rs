@@ -68,6 +68,8 @@ pub enum Decision<U> {
 /// the tower [`Layer`](tower_layer::Layer). See the [module docs](self).
 pub struct LoginRequired<U> {
     members: Vec<Arc<dyn Scheme<User = U>>>,
+    /// The members' names, shared with every error (no allocation per failure).
+    names: Vec<Arc<str>>,
     roles: Option<RoleRequirement>,
     optional: bool,
     skip_options: bool,
@@ -77,6 +79,7 @@ impl<U> Clone for LoginRequired<U> {
     fn clone(&self) -> Self {
         Self {
             members: self.members.clone(),
+            names: self.names.clone(),
             roles: self.roles.clone(),
             optional: self.optional,
             skip_options: self.skip_options,
@@ -117,6 +120,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             "httpauth: LoginRequired needs at least one scheme"
         );
         Self {
+            names: schemes.iter().map(|m| Arc::from(m.name())).collect(),
             members: schemes,
             roles: None,
             optional: false,
@@ -193,7 +197,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             }
             Err((identity, err)) => {
                 let err = match selected {
-                    Some(i) => err.with_scheme(Arc::from(self.members[i].name())),
+                    Some(i) => err.with_scheme(self.names[i].clone()),
                     None => err,
                 };
                 if self.optional {
