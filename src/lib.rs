@@ -4,6 +4,9 @@
 //!
 //! - **Basic** ([`BasicAuth`]): a verify-password callback returns your user type; or the
 //!   older get-password / hash-password callbacks.
+//! - **Token** ([`TokenAuth`]): `Bearer` or any scheme name, or a token in a custom header
+//!   (`X-API-Key`); RFC 6750 error attributes on request.
+//! - **Several schemes on one route** ([`MultiAuth`]), chosen by the credentials sent.
 //! - **User roles**: one role, any-of, all-of ([`RoleRequirement`]), from an async or sync
 //!   get-user-roles callback; 403 when they fail.
 //! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
@@ -63,9 +66,11 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod header;
+pub mod multi;
 pub mod password;
 pub mod roles;
 pub mod scheme;
+pub mod token;
 #[cfg(feature = "tower")]
 pub mod tower;
 
@@ -73,8 +78,10 @@ pub use crate::basic::{BasicAuth, BasicCredentials, GetPassword, VerifyPassword}
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
 pub use crate::guard::{Decision, LoginRequired};
+pub use crate::multi::MultiAuth;
 pub use crate::roles::{RoleRequirement, Roles};
 pub use crate::scheme::{
     default_error_response, AuthFuture, AuthRequest, BoxFuture, ErrorHandler, Identity, Scheme,
     UserRoles, DEFAULT_REALM,
 };
+pub use crate::token::{TokenAuth, VerifyToken};

@@ -1,0 +1,96 @@
+//! Several schemes on one route (Flask-HTTPAuth's `MultiAuth`).
+//!
+//! The scheme is chosen by the credentials the client sent: the first member, in the
+//! configured order, whose scheme word matches `Authorization` (ignoring case) or whose custom
+//! header is present. Only that member verifies the request, and only its error handler and
+//! challenge answer a failure; there is no fallback to another member. A request that no member
+//! claims (no credentials, or an unknown scheme) gets a 401 carrying **every** member's
+//! challenge, one per `WWW-Authenticate` line, in the configured order (RFC 9110 §11.6.1), and
+//! the first member's error handler. Roles and `optional` work as on a single scheme; each
+//! member's own get-user-roles callback is used. All members return the same user type, so
+//! [`CurrentUser`](crate::CurrentUser) works whichever member authenticated.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use httpauth::{BasicAuth, CurrentUser, MultiAuth, TokenAuth};
+//! # use tower::ServiceExt;
+//!
+//! let basic = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()));
+//! let token = TokenAuth::verify_token_sync(|t| (t == "secret-token-2").then(|| "susan".to_owned()));
+//! let multi = MultiAuth::new(basic).or(token);
+//!
+//! let app: Router = Router::new().route(
+//!     "/",
+//!     get(|CurrentUser(user): CurrentUser<String>| async move { format!("Hello, {user}!") })
+//!         .route_layer(multi.login_required()),
+//! );
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let res = app.clone().oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap();
+//! assert_eq!(res.status(), 401);
+//! let challenges: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+//! assert_eq!(challenges, [r#"Basic realm="Authentication Required""#, r#"Bearer realm="Authentication Required""#]);
+//!
+//! let req = http::Request::builder()
+//!     .header("authorization", "bearer secret-token-2")
+//!     .body(axum::body::Body::empty())
+//!     .unwrap();
+//! assert_eq!(app.oneshot(req).await.unwrap().status(), 200);
+//! # });
+//! ```
+//!
+//! Deviations from Flask-HTTPAuth, each on purpose: the scheme is matched ignoring case (Flask
+//! compares it case-sensitively, so `bearer x` went to its Basic auth and failed); a request no
+//! member claims is answered with every member's challenge (Flask sends only the first's).
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::guard::LoginRequired;
+use crate::scheme::Scheme;
+
+/// Several schemes on one route. See the [module docs](self).
+pub struct MultiAuth<U> {
+    members: Vec<Arc<dyn Scheme<User = U>>>,
+}
+
+impl<U> Clone for MultiAuth<U> {
+    fn clone(&self) -> Self {
+        Self {
+            members: self.members.clone(),
+        }
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> fmt::Debug for MultiAuth<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MultiAuth")
+            .field(
+                "schemes",
+                &self.members.iter().map(|m| m.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> MultiAuth<U> {
+    /// Starts with the main scheme (its challenge comes first, its error handler answers
+    /// requests no member claims).
+    pub fn new<S: Scheme<User = U>>(main: S) -> Self {
+        Self {
+            members: vec![Arc::new(main)],
+        }
+    }
+
+    /// Adds another scheme, tried after the ones before it.
+    #[must_use]
+    pub fn or<S: Scheme<User = U>>(mut self, scheme: S) -> Self {
+        self.members.push(Arc::new(scheme));
+        self
+    }
+
+    /// Protects a route with these schemes; add roles and `optional()` on the result.
+    #[must_use]
+    pub fn login_required(&self) -> LoginRequired<U> {
+        LoginRequired::with_schemes(self.members.clone())
+    }
+}
