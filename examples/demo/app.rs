@@ -2,14 +2,15 @@
 //! own path (see `shared/demo-contract.md`). `main.rs` serves it; the integration tests mount
 //! the same router.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::routing::get;
 use axum::Router;
-use httpauth::{AuthError, CurrentUser, RoleRequirement};
+use httpauth::{AuthError, CurrentUser, MultiAuth, RoleRequirement, TokenAuth};
 
-use crate::users::{basic_auth, User, Users};
+use crate::users::{basic_auth, User, Users, USERS};
 
 async fn hello(CurrentUser(user): CurrentUser<User>) -> String {
     format!("Hello, {}!", user.name)
@@ -20,6 +21,24 @@ async fn hello_optional(user: Option<CurrentUser<User>>) -> String {
         Some(CurrentUser(user)) => format!("Hello, {}!", user.name),
         None => "Hello, anonymous!".to_owned(),
     }
+}
+
+/// The seed's token example: a verify-token callback over a token table, returning the user.
+fn token_auth() -> TokenAuth<User> {
+    let tokens: Arc<HashMap<&'static str, User>> = Arc::new(
+        USERS
+            .iter()
+            .map(|(name, _, roles, token)| {
+                let user = User {
+                    name: Arc::from(*name),
+                    roles: Arc::from(*roles),
+                };
+                (*token, user)
+            })
+            .collect(),
+    );
+    TokenAuth::verify_token_sync(move |token| tokens.get(token).cloned())
+        .user_roles_sync(|user: &User| user.roles.to_vec())
 }
 
 fn json_error(err: &AuthError) -> http::Response<Bytes> {
@@ -36,6 +55,10 @@ pub(crate) fn app(users: &Arc<Users>) -> Router {
     let basic = basic_auth(users);
     let custom = basic.clone().scheme("CustomBasic").realm("custom realm");
     let json = basic.clone().error_handler(json_error);
+    let token = token_auth();
+    // The whole X-API-Key value is the token; the challenge keeps the default `Bearer` scheme.
+    let apikey = token.clone().header("X-API-Key");
+    let multi = MultiAuth::new(basic.clone()).or(token.clone());
     Router::new()
         .route("/public", get(|| async { "Hello, world!" }))
         .route("/basic", get(hello).route_layer(basic.login_required()))
@@ -68,5 +91,8 @@ pub(crate) fn app(users: &Arc<Users>) -> Router {
             "/json-errors",
             get(hello).route_layer(json.login_required()),
         )
+        .route("/token", get(hello).route_layer(token.login_required()))
+        .route("/apikey", get(hello).route_layer(apikey.login_required()))
+        .route("/multi", get(hello).route_layer(multi.login_required()))
         .merge(crate::digest::routes())
 }
