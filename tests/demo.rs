@@ -3,10 +3,14 @@
 
 mod common;
 
+// The demo's own modules; what only `main.rs` uses (flags, file users) is dead code here.
+#[allow(dead_code)]
 #[path = "../examples/demo/app.rs"]
 mod app;
+#[allow(dead_code)]
 #[path = "../examples/demo/digest.rs"]
 mod digest;
+#[allow(dead_code)]
 #[path = "../examples/demo/users.rs"]
 mod users;
 
@@ -317,4 +321,134 @@ fn binary_port_flag() {
     let (_demo, addr) = start_demo(&["--port", &port], None);
     assert_eq!(addr, format!("http://127.0.0.1:{port}"));
     assert_eq!(curl(&[&format!("{addr}/public")]), "Hello, world!");
+}
+
+async fn with_headers(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<String>, String, Option<String>) {
+    let mut req = common::client().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let ch = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, ch, res.text().await.unwrap(), cache)
+}
+
+const BEARER: &str = r#"Bearer realm="Authentication Required""#;
+
+#[tokio::test]
+async fn token_route() {
+    let base = demo().await;
+    let url = format!("{base}/token");
+    for (user, token) in [
+        ("john", "secret-token-1"),
+        ("susan", "secret-token-2"),
+        ("ana", "secret-token-3"),
+    ] {
+        let (s, _, body, _) =
+            with_headers(&url, &[("authorization", &format!("Bearer {token}"))]).await;
+        assert_eq!((s, body), (200, format!("Hello, {user}!")));
+    }
+    let (s, ch, _, _) = with_headers(&url, &[]).await;
+    assert_eq!((s, ch), (401, vec![BEARER.to_owned()]));
+    let (s, ch, _, _) = with_headers(&url, &[("authorization", "Bearer wrong")]).await;
+    assert_eq!((s, ch), (401, vec![BEARER.to_owned()]));
+    // A Basic credential is not a token.
+    assert_eq!(
+        with_headers(&url, &[("authorization", &basic("john", "hello"))])
+            .await
+            .0,
+        401
+    );
+}
+
+#[tokio::test]
+async fn apikey_route() {
+    let base = demo().await;
+    let url = format!("{base}/apikey");
+    let (s, _, body, cache) = with_headers(&url, &[("X-API-Key", "secret-token-2")]).await;
+    assert_eq!(
+        (s, body.as_str(), cache.as_deref()),
+        (200, "Hello, susan!", Some("private"))
+    );
+    let (s, ch, _, _) = with_headers(&url, &[]).await;
+    assert_eq!((s, ch), (401, vec![BEARER.to_owned()]));
+    // Authorization is ignored on this route.
+    let (s, ch, _, _) = with_headers(&url, &[("authorization", "Bearer secret-token-2")]).await;
+    assert_eq!((s, ch), (401, vec![BEARER.to_owned()]));
+    assert_eq!(with_headers(&url, &[("X-API-Key", "nope")]).await.0, 401);
+}
+
+#[tokio::test]
+async fn multi_route() {
+    let base = demo().await;
+    let url = format!("{base}/multi");
+    assert_eq!(
+        with_headers(&url, &[("authorization", &basic("john", "hello"))])
+            .await
+            .2,
+        "Hello, john!"
+    );
+    assert_eq!(
+        with_headers(&url, &[("authorization", "bearer secret-token-2")])
+            .await
+            .2,
+        "Hello, susan!"
+    );
+    let (s, ch, _, _) = with_headers(&url, &[]).await;
+    assert_eq!((s, ch), (401, vec![DEFAULT.to_owned(), BEARER.to_owned()]));
+    let (s, ch, _, _) = with_headers(&url, &[("authorization", "Bearer nope")]).await;
+    assert_eq!((s, ch), (401, vec![BEARER.to_owned()]));
+    let (s, ch, _, _) = with_headers(&url, &[("authorization", &basic("john", "nope"))]).await;
+    assert_eq!((s, ch), (401, vec![DEFAULT.to_owned()]));
+}
+
+#[tokio::test]
+async fn curl_tokens_and_multi() {
+    let base = demo().await;
+    let out = tokio::task::spawn_blocking(move || {
+        (
+            curl(&[
+                "-H",
+                "Authorization: Bearer secret-token-1",
+                &format!("{base}/token"),
+            ]),
+            curl(&["-H", "X-API-Key: secret-token-2", &format!("{base}/apikey")]),
+            curl(&["-u", "john:hello", &format!("{base}/multi")]),
+            curl(&[
+                "-H",
+                "Authorization: bearer secret-token-2",
+                &format!("{base}/multi"),
+            ]),
+            curl(&["-i", &format!("{base}/multi")]),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.0, "Hello, john!");
+    assert_eq!(out.1, "Hello, susan!");
+    assert_eq!(out.2, "Hello, john!");
+    assert_eq!(out.3, "Hello, susan!");
+    let head = out.4.to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(
+        head.contains("www-authenticate: basic realm=\"authentication required\"\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.contains("www-authenticate: bearer realm=\"authentication required\"\r\n"),
+        "{head}"
+    );
 }
