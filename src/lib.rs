@@ -79,6 +79,10 @@ pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
 pub use crate::guard::{Decision, LoginRequired};
 pub use crate::multi::MultiAuth;
+#[cfg(feature = "password")]
+pub use crate::password::{
+    check_password_hash, generate_password_hash, HashedPasswords, HtdigestFile, HtpasswdFile,
+};
 pub use crate::roles::{RoleRequirement, Roles};
 pub use crate::scheme::{
     default_error_response, AuthFuture, AuthRequest, BoxFuture, ErrorHandler, Identity, Scheme,

@@ -1,7 +1,8 @@
 //! The httpauth demo server: every Flask-HTTPAuth "Getting Started" example on its own path.
 //!
 //! Run with `cargo run --example demo` (port 3000), `PORT=8080 cargo run --example demo` or
-//! `cargo run --example demo -- --port 8080`. Then:
+//! `cargo run --example demo -- --port 8080`; `--htpasswd FILE` makes the Basic routes check an
+//! Apache htpasswd file's users instead of the built-in ones. Then:
 //!
 //! ```text
 //! curl -u john:hello http://127.0.0.1:3000/basic     # Hello, john!
@@ -16,16 +17,28 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 fn usage() -> ! {
-    eprintln!("usage: demo [--port PORT]   (or PORT=... in the environment; default 3000)");
+    eprintln!(
+        "usage: demo [--port PORT] [--htpasswd FILE]\n  \
+         --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
+         --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)"
+    );
     std::process::exit(2);
 }
 
-fn port() -> u16 {
+/// The command line.
+struct Args {
+    port: u16,
+    htpasswd: Option<std::path::PathBuf>,
+}
+
+fn args() -> Args {
     let mut args = std::env::args().skip(1);
     let mut port = std::env::var("PORT").ok();
+    let mut htpasswd = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
+            "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -33,10 +46,11 @@ fn port() -> u16 {
             }
         }
     }
-    match port {
+    let port = match port {
         None => 3000,
         Some(p) => p.parse().unwrap_or_else(|_| usage()),
-    }
+    };
+    Args { port, htpasswd }
 }
 
 async fn shutdown_signal() {
@@ -69,8 +83,14 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
 
-    let port = port();
-    let users = users::Users::new();
+    let Args { port, htpasswd } = args();
+    let users = match htpasswd {
+        None => users::Users::new(),
+        Some(path) => users::Users::from_htpasswd(&path).unwrap_or_else(|err| {
+            eprintln!("cannot read {}: {err}", path.display());
+            std::process::exit(1);
+        }),
+    };
     let listener =
         match tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await {
             Ok(l) => l,

@@ -1,13 +1,13 @@
-//! The demo's users: argon2id hashes made at startup, verified off the reactor, and the Basic
-//! auth over them.
+//! The demo's users and the Basic auth over them: argon2id hashes (made at startup) or an
+//! Apache htpasswd file (`--htpasswd FILE`), checked through httpauth's verified-credential
+//! cache and bounded hashing pool.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
-use httpauth::BasicAuth;
+use httpauth::password::{generate_password_hash, HashedPasswords, HtpasswdFile};
+use httpauth::{AuthFuture, BasicAuth, VerifyPassword};
 
 /// A user of the demo.
 #[derive(Clone, Debug)]
@@ -16,19 +16,6 @@ pub(crate) struct User {
     pub(crate) name: Arc<str>,
     /// The user's roles.
     pub(crate) roles: Arc<[&'static str]>,
-}
-
-struct Account {
-    user: User,
-    /// argon2id PHC string; the plain password is never kept.
-    hash: String,
-}
-
-/// The demo's user table: argon2id hashes, made at startup.
-pub(crate) struct Users {
-    accounts: HashMap<String, Account>,
-    /// Verified against for unknown users, so they cost the same as a wrong password.
-    dummy_hash: String,
 }
 
 /// (user, password, roles, token) per the demo contract.
@@ -43,63 +30,80 @@ pub(crate) const USERS: [(&str, &str, &[&str], &str); 3] = [
     ),
 ];
 
-fn hash(password: &str) -> String {
-    let salt = SaltString::generate(&mut OsRng);
-    // Argon2::default() is argon2id with OWASP's parameters (m=19456 KiB, t=2, p=1).
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
+enum Source {
+    /// The contract's users: argon2id hashes (OWASP parameters) made at startup; the plain
+    /// passwords are not kept.
+    BuiltIn {
+        hashes: HashedPasswords,
+        users: HashMap<String, User>,
+    },
+    /// An htpasswd file's users, without roles.
+    File(HtpasswdFile),
+}
+
+/// Who may log in with Basic.
+pub(crate) struct Users {
+    source: Source,
 }
 
 impl Users {
     /// The contract's users, hashed with argon2id.
     #[must_use]
     pub(crate) fn new() -> Arc<Self> {
-        let accounts = USERS
-            .iter()
-            .map(|(name, password, roles, _)| {
-                let account = Account {
-                    user: User {
-                        name: Arc::from(*name),
-                        roles: Arc::from(*roles),
-                    },
-                    hash: hash(password),
-                };
-                ((*name).to_owned(), account)
-            })
-            .collect();
+        let hashes = HashedPasswords::new();
+        let mut users = HashMap::new();
+        for (name, password, roles, _) in USERS {
+            if let Err(err) = hashes.insert(name, generate_password_hash(password)) {
+                eprintln!("cannot hash the password of {name}: {err}");
+            }
+            let user = User {
+                name: Arc::from(name),
+                roles: Arc::from(roles),
+            };
+            users.insert(name.to_owned(), user);
+        }
         Arc::new(Self {
-            accounts,
-            dummy_hash: hash("not a password of anyone"),
+            source: Source::BuiltIn { hashes, users },
         })
     }
 
-    /// Verifies a password (slow: call it off the reactor).
-    fn verify(&self, username: &str, password: &str) -> Option<User> {
-        let account = self.accounts.get(username);
-        let stored = account.map_or(self.dummy_hash.as_str(), |a| a.hash.as_str());
-        let ok = PasswordHash::new(stored).is_ok_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        });
-        account.filter(|_| ok).map(|a| a.user.clone())
+    /// The users of an htpasswd file (reloaded when it changes); they have no roles.
+    pub(crate) fn from_htpasswd(path: &Path) -> std::io::Result<Arc<Self>> {
+        Ok(Arc::new(Self {
+            source: Source::File(HtpasswdFile::open(path)?),
+        }))
     }
 }
 
-/// The Basic auth of the demo: a verify-password callback over argon2id hashes, run on the
-/// blocking pool, returning the user; roles from the user.
-pub(crate) fn basic_auth(users: &Arc<Users>) -> BasicAuth<User> {
-    let users = users.clone();
-    BasicAuth::verify_password(move |username: String, password: String| {
-        let users = users.clone();
-        async move {
-            tokio::task::spawn_blocking(move || users.verify(&username, &password))
-                .await
-                .ok()
-                .flatten()
+/// The verify-password callback: the store's check (cache hit: no allocation of a future),
+/// mapped to the demo's user.
+struct Verifier(Arc<Users>);
+
+impl VerifyPassword for Verifier {
+    type User = User;
+
+    fn verify_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> AuthFuture<'a, Option<User>> {
+        match &self.0.source {
+            Source::BuiltIn { hashes, users } => hashes
+                .verify_password(username, password)
+                .map(move |name| name.and_then(|name| users.get(&name).cloned())),
+            Source::File(file) => file.verify_password(username, password).map(|name| {
+                name.map(|name| User {
+                    name: Arc::from(name),
+                    roles: Arc::from([]),
+                })
+            }),
         }
-    })
-    .user_roles_sync(|user: &User| user.roles.to_vec())
+    }
+}
+
+/// The Basic auth of the demo: the users' hashes through the cache and the bounded pool,
+/// returning the user; roles from the user.
+pub(crate) fn basic_auth(users: &Arc<Users>) -> BasicAuth<User> {
+    BasicAuth::verify_password(Verifier(users.clone()))
+        .user_roles_sync(|user: &User| user.roles.to_vec())
 }

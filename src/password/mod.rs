@@ -1,1 +1,107 @@
-//! Password hashing, user files and the verified-credential cache. Work in progress.
+//! Password hashes, user files and the verified-credential cache: Basic auth over real hashes
+//! at full speed.
+//!
+//! ```
+//! use axum::{routing::get, Router};
+//! use httpauth::password::{HashedPasswords, Params};
+//! use httpauth::{BasicAuth, CurrentUser};
+//! # use tower::ServiceExt;
+//!
+//! // In production: generate_password_hash(password), argon2id at OWASP's parameters.
+//! let params = Params::new(1024, 1, 1).unwrap();
+//! let users = HashedPasswords::new().dummy_params(params);
+//! users.insert("john", params.hash("hello")).unwrap();
+//!
+//! let auth = BasicAuth::verify_password(users.clone());
+//! let app: Router = Router::new().route(
+//!     "/",
+//!     get(|CurrentUser(user): CurrentUser<String>| async move { format!("Hello, {user}!") })
+//!         .route_layer(auth.login_required()),
+//! );
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let get = |credentials: &str| {
+//!     http::Request::get("/")
+//!         .header("authorization", format!("Basic {credentials}"))
+//!         .body(axum::body::Body::empty())
+//!         .unwrap()
+//! };
+//! // john:hello
+//! let res = app.clone().oneshot(get("am9objpoZWxsbw==")).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! // Again: answered by the cache, no hashing.
+//! let res = app.clone().oneshot(get("am9objpoZWxsbw==")).await.unwrap();
+//! assert_eq!(res.status(), 200);
+//! assert_eq!(users.checker().stats().cache_hits, 1);
+//! // john:bye
+//! let res = app.oneshot(get("am9objpieWU=")).await.unwrap();
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
+//! # });
+//! ```
+//!
+//! # Hashes
+//!
+//! [`generate_password_hash`] makes argon2id PHC strings at OWASP's parameters ([`Params`]
+//! for others). [`check_password_hash`] verifies every format listed in [`HashAlgorithm`]:
+//! PHC argon2id/argon2i/argon2d, scrypt and pbkdf2-sha256/sha512 (RustCrypto); bcrypt
+//! `$2a$`/`$2b$`/`$2y$`; werkzeug's `pbkdf2:sha256:N$salt$hex` and `scrypt:N:r:p$salt$hex`
+//! (a Flask app's user table works unchanged); Apache's `$apr1$`, `{SHA}` and `$5$`/`$6$`
+//! sha-crypt. An unknown or malformed hash is an error ([`HashError`]), never a panic or a
+//! match. Passwords over 4 KiB ([`MAX_PASSWORD_LEN`]) never match, nor, for bcrypt, passwords
+//! over 72 bytes (bcrypt would silently ignore the rest). Stored parameters are bounded (1 GiB
+//! of memory, 10 million iterations, bcrypt cost 17), so a hostile hash cannot stall a core.
+//!
+//! # Fast and bounded: [`PasswordChecker`]
+//!
+//! A hash verification costs tens of milliseconds of CPU by design, which caps Basic auth at a
+//! few dozen requests per second per core. The stores check through a [`PasswordChecker`]:
+//!
+//! - **Verified-credential cache** (on by default; [`PasswordChecker::without_cache`] turns it
+//!   off): a success is remembered under HMAC-SHA-256(random per-cache key, length-prefixed
+//!   username ‖ password ‖ stored hash). No plaintext is kept; failures are never cached; a
+//!   changed password (new hash) misses by construction; entries are bounded and expire
+//!   ([`CacheConfig`]: 10 000 entries, 5 minutes by default). Concurrent identical misses
+//!   hash once (single flight). A hit costs about a microsecond.
+//! - **Off the reactor, bounded**: misses run on Tokio's blocking pool, at most [`HashPool`]
+//!   (default: one per core, process-wide) at a time, so a flood of wrong passwords cannot
+//!   starve the other routes.
+//! - **No user enumeration by timing**: an unknown user is verified against a dummy hash of
+//!   the same kind and cost, then refused.
+//!
+//! # User stores
+//!
+//! - [`HashedPasswords`]: username → hash in memory (from your database, config...).
+//! - [`HtpasswdFile`]: an Apache htpasswd file, reloaded when it changes.
+//! - [`HtdigestFile`]: an Apache htdigest file (`user:realm:HA1`) for Digest's HA1 mode.
+//!
+//! The first two are [`VerifyPassword`](crate::VerifyPassword) callbacks: pass them to
+//! [`BasicAuth::verify_password`](crate::BasicAuth::verify_password). Their user is the
+//! username; to return your own type, wrap them (`AuthFuture::map` keeps the no-allocation cache
+//! hit path).
+
+#[cfg(feature = "password")]
+mod apr1;
+#[cfg(feature = "password")]
+mod cache;
+#[cfg(feature = "password")]
+mod checker;
+#[cfg(feature = "password")]
+mod file;
+#[cfg(feature = "password")]
+mod hash;
+#[cfg(feature = "password")]
+mod store;
+
+#[cfg(feature = "password")]
+pub use self::cache::CacheConfig;
+#[cfg(feature = "password")]
+pub use self::checker::{CheckerStats, HashPool, PasswordChecker};
+#[cfg(feature = "password")]
+pub use self::file::{HtdigestFile, HtpasswdFile, DEFAULT_RELOAD_INTERVAL};
+#[cfg(feature = "password")]
+pub use self::hash::{
+    check_password_hash, generate_password_hash, validate_hash, HashAlgorithm, HashError, Params,
+    BCRYPT_MAX_PASSWORD_LEN, MAX_PASSWORD_LEN,
+};
+#[cfg(feature = "password")]
+pub use self::store::HashedPasswords;

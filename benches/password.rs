@@ -1,0 +1,2 @@
+//! Password benchmarks (work in progress).
+fn main() {}
