@@ -1,0 +1,664 @@
+//! Nonces without a session store, and replay protection.
+//!
+//! **Nonce** (default): `hex(timestamp ‖ random ‖ tag)`, 72 hex digits, where `timestamp` is
+//! the issue time in milliseconds since the Unix epoch (8 bytes, big-endian), `random` 12 bytes
+//! from the OS CSPRNG and `tag` the first 16 bytes of
+//! `HMAC-SHA-256(key, "httpauth digest nonce v1" ‖ len(realm) ‖ realm ‖ timestamp ‖ random)`.
+//! Verifying it recomputes the tag (constant-time comparison): no state is kept between the
+//! challenge and the answer, any instance holding the key can check it, and neither the
+//! timestamp nor the realm can be changed without the key. The **opaque** is
+//! `hex(HMAC-SHA-256(key, "httpauth digest opaque v1" ‖ nonce))[..32]`, so it is bound to the
+//! nonce it was issued with.
+//!
+//! **Replay protection**: a correct answer is accepted only if its `(nonce, nc)` pair was never
+//! accepted before. A [`NonceStore`] remembers, per nonce, the highest `nc` seen and a 64-bit
+//! bitmap of the 64 counts below it ([`NcWindow`], as libmicrohttpd), so counts that arrive out
+//! of order (concurrent requests, Chrome) are each accepted exactly once, and a count more than
+//! 64 below the highest is refused. [`MemoryNonceStore`] is the bounded in-memory default.
+//!
+//! ```
+//! use httpauth::digest::{NcWindow, NonceUse};
+//!
+//! let mut w = NcWindow::new(1);
+//! assert_eq!(w.check(3), NonceUse::Fresh);
+//! assert_eq!(w.check(2), NonceUse::Fresh); // late, but not seen before
+//! assert_eq!(w.check(2), NonceUse::Replayed);
+//! assert_eq!(w.check(1), NonceUse::Replayed);
+//! assert_eq!(w.check(100), NonceUse::Fresh);
+//! assert_eq!(w.check(30), NonceUse::TooOld); // more than 64 below the highest
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hmac::{Hmac, Mac};
+use sha2::digest::Digest as _;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::algorithm::{decode_hex, hex_string};
+use crate::scheme::AuthFuture;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const TS_LEN: usize = 8;
+const RANDOM_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const NONCE_LEN: usize = TS_LEN + RANDOM_LEN + TAG_LEN;
+/// How far in the future an issue time may be (clock skew between instances sharing a key).
+const MAX_SKEW_MS: u64 = 5_000;
+
+/// The smallest secret [`DigestAuth::secret`](super::DigestAuth::secret) accepts.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The HMAC key of the default nonces and opaques.
+#[derive(Clone)]
+pub(crate) struct NonceKey {
+    mac: HmacSha256,
+}
+
+impl fmt::Debug for NonceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NonceKey(<redacted>)")
+    }
+}
+
+/// What a default nonce says once its tag is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Issued {
+    pub(crate) at_ms: u64,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+pub(crate) fn ms_to_time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+fn time_to_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Fills `buf` from the OS CSPRNG. The random part of a nonce only has to be unique (the tag
+/// makes it unforgeable), so if the OS fails us a process-wide counter is mixed in instead.
+fn random_bytes(buf: &mut [u8]) {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    if getrandom::getrandom(buf).is_err() {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes();
+        for (b, c) in buf.iter_mut().zip(n.iter().cycle()) {
+            *b ^= c;
+        }
+        tracing::warn!(target: "httpauth", "OS random generator failed; nonce uniqueness falls back to a counter");
+    }
+}
+
+impl NonceKey {
+    /// A key from the OS CSPRNG.
+    ///
+    /// # Panics
+    ///
+    /// If the OS random generator fails (no secure key can be made then).
+    pub(crate) fn random() -> Self {
+        let mut key = [0_u8; 32];
+        if let Err(err) = getrandom::getrandom(&mut key) {
+            panic!("httpauth: the OS random generator failed: {err}");
+        }
+        Self::from_secret(&key)
+    }
+
+    pub(crate) fn from_secret(secret: &[u8]) -> Self {
+        // HMAC takes keys of any length.
+        let mac = <HmacSha256 as Mac>::new_from_slice(secret)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        Self { mac }
+    }
+
+    fn nonce_tag(&self, realm: &str, ts: &[u8], random: &[u8]) -> [u8; TAG_LEN] {
+        let mut mac = self.mac.clone();
+        mac.update(b"httpauth digest nonce v1\0");
+        mac.update(&u32::try_from(realm.len()).unwrap_or(u32::MAX).to_be_bytes());
+        mac.update(realm.as_bytes());
+        mac.update(ts);
+        mac.update(random);
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0_u8; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        tag
+    }
+
+    /// A fresh nonce for `realm`, issued at `at_ms`.
+    pub(crate) fn nonce_at(&self, realm: &str, at_ms: u64) -> String {
+        let mut raw = [0_u8; NONCE_LEN];
+        raw[..TS_LEN].copy_from_slice(&at_ms.to_be_bytes());
+        random_bytes(&mut raw[TS_LEN..TS_LEN + RANDOM_LEN]);
+        let tag = self.nonce_tag(realm, &raw[..TS_LEN], &raw[TS_LEN..TS_LEN + RANDOM_LEN]);
+        raw[TS_LEN + RANDOM_LEN..].copy_from_slice(&tag);
+        hex_string(&raw)
+    }
+
+    /// Verifies the tag of a nonce made by [`nonce_at`](Self::nonce_at) for `realm`; its issue
+    /// time when it is authentic (expiry is the caller's business).
+    pub(crate) fn verify_nonce(&self, realm: &str, nonce: &str) -> Option<Issued> {
+        let mut raw = [0_u8; NONCE_LEN];
+        decode_hex(nonce.as_bytes(), &mut raw)?;
+        let (ts, rest) = raw.split_at(TS_LEN);
+        let (random, tag) = rest.split_at(RANDOM_LEN);
+        let expected = self.nonce_tag(realm, ts, random);
+        if !bool::from(expected.ct_eq(tag)) {
+            return None;
+        }
+        let mut ts_bytes = [0_u8; TS_LEN];
+        ts_bytes.copy_from_slice(ts);
+        Some(Issued {
+            at_ms: u64::from_be_bytes(ts_bytes),
+        })
+    }
+
+    fn opaque_tag(&self, nonce: &str) -> [u8; TAG_LEN] {
+        let mut mac = self.mac.clone();
+        mac.update(b"httpauth digest opaque v1\0");
+        // Over the ASCII-lowercased nonce: hex nonces are accepted in either case.
+        let mut buf = [0_u8; 64];
+        for chunk in nonce.as_bytes().chunks(buf.len()) {
+            let lower = &mut buf[..chunk.len()];
+            lower.copy_from_slice(chunk);
+            lower.make_ascii_lowercase();
+            mac.update(lower);
+        }
+        let full = mac.finalize().into_bytes();
+        let mut tag = [0_u8; TAG_LEN];
+        tag.copy_from_slice(&full[..TAG_LEN]);
+        tag
+    }
+
+    /// The opaque that goes with `nonce`.
+    pub(crate) fn opaque(&self, nonce: &str) -> String {
+        hex_string(&self.opaque_tag(nonce))
+    }
+
+    /// Whether `opaque` is the one issued with `nonce` (constant time).
+    pub(crate) fn verify_opaque(&self, nonce: &str, opaque: &str) -> bool {
+        let mut raw = [0_u8; TAG_LEN];
+        if decode_hex(opaque.as_bytes(), &mut raw).is_none() {
+            return false;
+        }
+        bool::from(self.opaque_tag(nonce).ct_eq(&raw))
+    }
+}
+
+/// Whether a nonce issued at `issued_ms` is valid at `now_ms`: `Some(true)` fresh,
+/// `Some(false)` expired (stale), `None` dated too far in the future (not ours).
+pub(crate) fn freshness(issued_ms: u64, lifetime: Duration, now_ms: u64) -> Option<bool> {
+    if issued_ms > now_ms.saturating_add(MAX_SKEW_MS) {
+        return None;
+    }
+    let lifetime_ms = u64::try_from(lifetime.as_millis()).unwrap_or(u64::MAX);
+    Some(now_ms < issued_ms.saturating_add(lifetime_ms))
+}
+
+/// The verdict on one `(nonce, nc)` use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NonceUse {
+    /// Never seen: accept (and it is now recorded).
+    Fresh,
+    /// This count was already accepted for this nonce.
+    Replayed,
+    /// The count is too far below the highest one seen to be checked (more than the window).
+    TooOld,
+    /// The store cannot tell: it dropped what it knew of this nonce (capacity), so the use is
+    /// refused. The client gets `stale=true` and retries with a new nonce.
+    Forgotten,
+}
+
+/// The window of one nonce: the highest `nc` accepted and a bitmap of the [`NcWindow::SIZE`]
+/// counts below it, so out-of-order counts are accepted exactly once (libmicrohttpd's design).
+/// 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NcWindow {
+    max: u32,
+    /// Bit `i` set: count `max - 1 - i` was accepted.
+    seen: u64,
+}
+
+impl NcWindow {
+    /// How many counts below the highest one are tracked.
+    pub const SIZE: u32 = 64;
+
+    /// The window after the first accepted count `nc` (counts below it, within the window,
+    /// are still accepted once).
+    #[must_use]
+    pub const fn new(nc: u32) -> Self {
+        Self { max: nc, seen: 0 }
+    }
+
+    /// Checks `nc` and records it when it is fresh.
+    pub fn check(&mut self, nc: u32) -> NonceUse {
+        if nc > self.max {
+            let shift = nc - self.max;
+            self.seen = if shift > Self::SIZE {
+                0
+            } else if shift == Self::SIZE {
+                1 << 63
+            } else {
+                (self.seen << shift) | (1 << (shift - 1))
+            };
+            self.max = nc;
+            NonceUse::Fresh
+        } else if nc == self.max {
+            NonceUse::Replayed
+        } else {
+            let distance = self.max - nc;
+            if distance > Self::SIZE {
+                return NonceUse::TooOld;
+            }
+            let bit = 1_u64 << (distance - 1);
+            if self.seen & bit != 0 {
+                NonceUse::Replayed
+            } else {
+                self.seen |= bit;
+                NonceUse::Fresh
+            }
+        }
+    }
+
+    /// The highest count accepted.
+    #[must_use]
+    pub const fn highest(&self) -> u32 {
+        self.max
+    }
+}
+
+/// One use of a nonce, as the auth hands it to a [`NonceStore`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct NonceInfo<'a> {
+    /// The nonce, as the client sent it (already verified).
+    pub nonce: &'a str,
+    /// The nonce count (`1` for RFC 2069 credentials, which have none: such a nonce is good
+    /// for one request).
+    pub nc: u32,
+    /// When the nonce was issued.
+    pub issued: SystemTime,
+    /// When it stops being accepted; the store may forget it after that.
+    pub expires: SystemTime,
+}
+
+impl<'a> NonceInfo<'a> {
+    /// One use of `nonce` with count `nc` (for stores' tests and benchmarks).
+    #[must_use]
+    pub const fn new(nonce: &'a str, nc: u32, issued: SystemTime, expires: SystemTime) -> Self {
+        Self {
+            nonce,
+            nc,
+            issued,
+            expires,
+        }
+    }
+}
+
+/// Remembers which `(nonce, nc)` pairs were accepted, so none is accepted twice.
+///
+/// It is called only after the response was verified (a forger cannot use up a client's
+/// counts). Implement it over a shared store (Redis, a database) when several instances share a
+/// [secret](super::DigestAuth::secret) and a client may hit any of them; [`NcWindow`] is the
+/// per-nonce state to keep. The default is [`MemoryNonceStore`].
+pub trait NonceStore: Send + Sync + 'static {
+    /// Checks and records one use.
+    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse>;
+}
+
+struct Entry {
+    issued_ms: u64,
+    expires_ms: u64,
+    window: NcWindow,
+}
+
+#[derive(Default)]
+struct Shard {
+    map: HashMap<[u8; 16], Entry>,
+    /// Nonces issued at or before this time that the shard does not know were dropped while
+    /// still valid: their uses are refused ([`NonceUse::Forgotten`]).
+    watermark_ms: u64,
+    next_sweep_ms: u64,
+}
+
+/// The in-memory [`NonceStore`]: a sharded map from nonce to [`NcWindow`], bounded.
+///
+/// Each tracked nonce costs about 72 bytes (a 16-byte key: the first half of the nonce's
+/// SHA-256; issue and expiry times, the window; hash-table overhead at a 7/8 load factor),
+/// so the default capacity of 65 536 active nonces stays under 5 MiB. Expired nonces are swept
+/// out at most once a second per shard and whenever a shard is full. When a shard is full of
+/// nonces that are all still valid, the oldest-issued eighth is dropped and its uses answer
+/// [`NonceUse::Forgotten`] (the client retries with a fresh nonce): memory never grows past
+/// the capacity, and a dropped nonce can never be replayed.
+pub struct MemoryNonceStore {
+    shards: Box<[Mutex<Shard>]>,
+    per_shard: usize,
+}
+
+impl fmt::Debug for MemoryNonceStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryNonceStore")
+            .field("shards", &self.shards.len())
+            .field("capacity", &(self.per_shard * self.shards.len()))
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+impl Default for MemoryNonceStore {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAPACITY)
+    }
+}
+
+const SHARDS: usize = 16;
+const SWEEP_INTERVAL_MS: u64 = 1_000;
+
+impl MemoryNonceStore {
+    /// The default capacity: 65 536 active nonces.
+    pub const DEFAULT_CAPACITY: usize = 65_536;
+
+    /// A store tracking at most `capacity` active nonces (at least 16).
+    #[must_use]
+    pub fn new(capacity: usize) -> Self {
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            per_shard,
+        }
+    }
+
+    /// How many nonces are tracked now (expired ones included until the next sweep).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).map.len())
+            .sum()
+    }
+
+    /// Whether no nonce is tracked.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Checks and records one use at time `now_ms` (milliseconds since the Unix epoch).
+    pub(crate) fn check_at(&self, info: &NonceInfo<'_>, now_ms: u64) -> NonceUse {
+        let digest = Sha256::digest(info.nonce.as_bytes());
+        let mut key = [0_u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        let shard = &self.shards[usize::from(key[0]) % SHARDS];
+        let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if now_ms >= shard.next_sweep_ms {
+            shard.map.retain(|_, e| e.expires_ms > now_ms);
+            shard.next_sweep_ms = now_ms.saturating_add(SWEEP_INTERVAL_MS);
+        }
+        if let Some(entry) = shard.map.get_mut(&key) {
+            return entry.window.check(info.nc);
+        }
+        let issued_ms = time_to_ms(info.issued);
+        if issued_ms <= shard.watermark_ms {
+            return NonceUse::Forgotten;
+        }
+        if shard.map.len() >= self.per_shard {
+            shard.map.retain(|_, e| e.expires_ms > now_ms);
+            if shard.map.len() >= self.per_shard {
+                evict_oldest(&mut shard, self.per_shard);
+                if issued_ms <= shard.watermark_ms {
+                    return NonceUse::Forgotten;
+                }
+            }
+        }
+        shard.map.insert(
+            key,
+            Entry {
+                issued_ms,
+                expires_ms: time_to_ms(info.expires),
+                window: NcWindow::new(info.nc),
+            },
+        );
+        NonceUse::Fresh
+    }
+}
+
+/// Drops the oldest-issued eighth of a full shard and raises its watermark past them.
+fn evict_oldest(shard: &mut Shard, per_shard: usize) {
+    let mut issued: Vec<u64> = shard.map.values().map(|e| e.issued_ms).collect();
+    let k = (per_shard / 8).clamp(1, issued.len()) - 1;
+    let (_, &mut threshold, _) = issued.select_nth_unstable(k);
+    shard.map.retain(|_, e| e.issued_ms > threshold);
+    shard.watermark_ms = shard.watermark_ms.max(threshold);
+}
+
+impl NonceStore for MemoryNonceStore {
+    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
+        AuthFuture::ready(self.check_at(&info, now_ms()))
+    }
+}
+
+impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
+    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
+        (**self).check(info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_in_order() {
+        let mut w = NcWindow::new(1);
+        for nc in 2..=500 {
+            assert_eq!(w.check(nc), NonceUse::Fresh, "{nc}");
+            assert_eq!(w.check(nc), NonceUse::Replayed, "{nc}");
+            assert_eq!(w.check(nc - 1), NonceUse::Replayed, "{nc}");
+        }
+        assert_eq!(w.highest(), 500);
+    }
+
+    #[test]
+    fn window_out_of_order_once() {
+        let mut w = NcWindow::new(5);
+        // Counts below the first one are still accepted once.
+        for nc in [1, 3, 2, 4] {
+            assert_eq!(w.check(nc), NonceUse::Fresh, "{nc}");
+        }
+        for nc in 1..=5 {
+            assert_eq!(w.check(nc), NonceUse::Replayed, "{nc}");
+        }
+        // A jump, then the gap filled in reverse.
+        assert_eq!(w.check(40), NonceUse::Fresh);
+        for nc in (6..40).rev() {
+            assert_eq!(w.check(nc), NonceUse::Fresh, "{nc}");
+        }
+        for nc in 1..=40 {
+            assert_ne!(w.check(nc), NonceUse::Fresh, "{nc}");
+        }
+    }
+
+    #[test]
+    fn window_edges() {
+        let mut w = NcWindow::new(1);
+        assert_eq!(w.check(65), NonceUse::Fresh); // shift == 64: nc 1 is the oldest bit
+        assert_eq!(w.check(1), NonceUse::Replayed);
+        assert_eq!(w.check(2), NonceUse::Fresh);
+        assert_eq!(w.check(0), NonceUse::TooOld);
+        let mut w = NcWindow::new(1);
+        assert_eq!(w.check(66), NonceUse::Fresh); // shift > 64: everything falls out
+        assert_eq!(w.check(1), NonceUse::TooOld);
+        assert_eq!(w.check(2), NonceUse::Fresh); // exactly 64 below
+        assert_eq!(w.check(2), NonceUse::Replayed);
+        let mut w = NcWindow::new(u32::MAX - 1);
+        assert_eq!(w.check(u32::MAX), NonceUse::Fresh);
+        assert_eq!(w.check(u32::MAX), NonceUse::Replayed);
+        assert_eq!(w.check(1), NonceUse::TooOld);
+    }
+
+    #[test]
+    fn nonce_mac() {
+        let key = NonceKey::from_secret(&[7; 32]);
+        let n = key.nonce_at("realm", 1_000);
+        assert_eq!(n.len(), 72);
+        assert!(n
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(key.verify_nonce("realm", &n), Some(Issued { at_ms: 1_000 }));
+        // Hex is case-insensitive.
+        assert!(key.verify_nonce("realm", &n.to_uppercase()).is_some());
+        // Bound to the realm and the key.
+        assert_eq!(key.verify_nonce("other", &n), None);
+        assert_eq!(
+            NonceKey::from_secret(&[8; 32]).verify_nonce("realm", &n),
+            None
+        );
+        // Every byte is covered: flip each hex digit.
+        for i in 0..n.len() {
+            let mut t = n.clone().into_bytes();
+            t[i] = if t[i] == b'0' { b'1' } else { b'0' };
+            let t = String::from_utf8(t).unwrap();
+            assert_eq!(key.verify_nonce("realm", &t), None, "digit {i}");
+        }
+        // Moving the timestamp forward (to extend the lifetime) breaks the tag.
+        let forged = format!("{:016x}{}", 2_000_u64, &n[16..]);
+        assert_eq!(key.verify_nonce("realm", &forged), None);
+        // Wrong lengths, non-hex.
+        assert_eq!(key.verify_nonce("realm", &n[..70]), None);
+        assert_eq!(key.verify_nonce("realm", &format!("{n}00")), None);
+        assert_eq!(key.verify_nonce("realm", &n.replace(&n[..1], "g")), None);
+        assert_eq!(key.verify_nonce("realm", ""), None);
+        // Two nonces at the same time differ.
+        assert_ne!(key.nonce_at("realm", 1_000), n);
+    }
+
+    #[test]
+    fn opaque_mac() {
+        let key = NonceKey::from_secret(b"a secret of at least thirty-two bytes");
+        let n = key.nonce_at("r", 5);
+        let o = key.opaque(&n);
+        assert_eq!(o.len(), 32);
+        assert!(key.verify_opaque(&n, &o));
+        assert!(key.verify_opaque(&n, &o.to_uppercase()));
+        assert!(!key.verify_opaque(&key.nonce_at("r", 5), &o));
+        assert!(!key.verify_opaque(&n, &o[..30]));
+        assert!(!key.verify_opaque(&n, ""));
+        let mut t = o.into_bytes();
+        t[0] = if t[0] == b'a' { b'b' } else { b'a' };
+        assert!(!key.verify_opaque(&n, &String::from_utf8(t).unwrap()));
+    }
+
+    #[test]
+    fn expiry() {
+        let life = Duration::from_secs(300);
+        assert_eq!(freshness(1_000, life, 1_000), Some(true));
+        assert_eq!(freshness(1_000, life, 300_999), Some(true));
+        assert_eq!(freshness(1_000, life, 301_000), Some(false));
+        assert_eq!(freshness(10_000, life, 5_000), Some(true)); // small skew
+        assert_eq!(freshness(10_001, life, 5_000), None); // from the future
+    }
+
+    fn info(nonce: &str, nc: u32, issued_ms: u64, expires_ms: u64) -> NonceInfo<'_> {
+        NonceInfo {
+            nonce,
+            nc,
+            issued: ms_to_time(issued_ms),
+            expires: ms_to_time(expires_ms),
+        }
+    }
+
+    #[test]
+    fn store_replays_and_expiry() {
+        let store = MemoryNonceStore::new(1_000);
+        assert_eq!(
+            store.check_at(&info("a", 1, 1, 10_000), 100),
+            NonceUse::Fresh
+        );
+        assert_eq!(
+            store.check_at(&info("a", 1, 1, 10_000), 100),
+            NonceUse::Replayed
+        );
+        assert_eq!(
+            store.check_at(&info("a", 2, 1, 10_000), 100),
+            NonceUse::Fresh
+        );
+        assert_eq!(
+            store.check_at(&info("b", 1, 1, 10_000), 100),
+            NonceUse::Fresh
+        );
+        assert_eq!(store.len(), 2);
+        // After expiry the sweep drops the entry (the auth refuses an expired nonce before
+        // asking the store, so forgetting it is safe).
+        assert_eq!(
+            store.check_at(&info("a", 2, 1, 10_000), 20_000),
+            NonceUse::Fresh
+        );
+    }
+
+    #[test]
+    fn store_is_bounded_and_never_forgets_silently() {
+        let store = MemoryNonceStore::new(SHARDS * 8);
+        let names: Vec<String> = (0..2_000).map(|i| format!("nonce-{i}")).collect();
+        for (i, n) in names.iter().enumerate() {
+            let t = u64::try_from(i).unwrap();
+            assert_eq!(
+                store.check_at(&info(n, 1, t + 1, u64::MAX), t),
+                NonceUse::Fresh
+            );
+            assert!(store.len() <= SHARDS * 8, "len {}", store.len());
+        }
+        // Every nonce used once: whether kept or evicted, its replay is refused.
+        for (i, n) in names.iter().enumerate() {
+            let t = u64::try_from(i).unwrap();
+            let verdict = store.check_at(&info(n, 1, t + 1, u64::MAX), 3_000);
+            assert!(
+                matches!(verdict, NonceUse::Replayed | NonceUse::Forgotten),
+                "{n}: {verdict:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn store_under_threads() {
+        let store = Arc::new(MemoryNonceStore::default());
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    let mut fresh = 0;
+                    for i in 0..150_u32 {
+                        let nonce = format!("n{}", i % 10);
+                        if store.check_at(&info(&nonce, i / 10 + 1 + t * 15, 1, u64::MAX), 1)
+                            == NonceUse::Fresh
+                        {
+                            fresh += 1;
+                        }
+                    }
+                    fresh
+                })
+            })
+            .collect();
+        let fresh: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        // 4 threads × 10 nonces × 15 counts, all distinct per nonce and within the window.
+        assert_eq!(fresh, 600);
+        for i in 0..10 {
+            let nonce = format!("n{i}");
+            for nc in 1..=60 {
+                assert_eq!(
+                    store.check_at(&info(&nonce, nc, 1, u64::MAX), 1),
+                    NonceUse::Replayed
+                );
+            }
+        }
+    }
+}
