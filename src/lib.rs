@@ -75,6 +75,7 @@ pub mod token;
 pub mod tower;
 
 pub use crate::basic::{BasicAuth, BasicCredentials, GetPassword, VerifyPassword};
+pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, NonceStore, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
 pub use crate::guard::{Decision, LoginRequired};

@@ -1,8 +1,60 @@
-//! The demo's Digest routes (`/digest`, `/digest-sha256`, `/digest-ha1`).
+//! The demo's Digest routes (`/digest`, `/digest-sha256`, `/digest-ha1`), as the seed's Digest
+//! example: a get-password callback (or one returning the stored HA1), the username for the
+//! handler.
+//!
+//! ```text
+//! curl --digest -u john:hello http://127.0.0.1:3000/digest          # Hello, john!
+//! curl --digest -u john:hello http://127.0.0.1:3000/digest-sha256   # Hello, john!
+//! curl --digest -u john:hello http://127.0.0.1:3000/digest-ha1      # Hello, john!
+//! ```
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::routing::get;
 use axum::Router;
+use httpauth::digest::{generate_ha1, Algorithm, DigestAuth};
+use httpauth::{Username, DEFAULT_REALM};
+
+use crate::users::USERS;
+
+async fn hello(Username(name): Username) -> String {
+    format!("Hello, {name}!")
+}
+
+/// The seed's get-password callback: the plain password of a user, `None` for strangers.
+fn password_of(username: &str) -> Option<String> {
+    USERS
+        .iter()
+        .find(|(name, ..)| *name == username)
+        .map(|(_, password, ..)| (*password).to_owned())
+}
 
 /// The Digest routes.
 pub(crate) fn routes() -> Router {
+    // `/digest`: the seed's defaults (MD5, qop="auth"), an async get-password callback.
+    let md5 = DigestAuth::get_password(|username: String| async move { password_of(&username) });
+    // `/digest-sha256`: the recommended algorithm.
+    let sha256 = DigestAuth::get_password_sync(password_of).algorithm(Algorithm::Sha256);
+    // `/digest-ha1`: only HA1 = MD5(user:realm:password) is stored, never the password.
+    let ha1s: Arc<HashMap<&'static str, String>> = Arc::new(
+        USERS
+            .iter()
+            .map(|(name, password, ..)| {
+                (
+                    *name,
+                    generate_ha1(Algorithm::Md5, name, DEFAULT_REALM, password),
+                )
+            })
+            .collect(),
+    );
+    let ha1 =
+        DigestAuth::get_password_sync(move |username| ha1s.get(username).cloned()).use_ha1(true);
     Router::new()
+        .route("/digest", get(hello).route_layer(md5.login_required()))
+        .route(
+            "/digest-sha256",
+            get(hello).route_layer(sha256.login_required()),
+        )
+        .route("/digest-ha1", get(hello).route_layer(ha1.login_required()))
 }
