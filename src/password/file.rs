@@ -26,6 +26,18 @@ struct Stamp {
 }
 
 impl Stamp {
+    /// The stamp to remember, `None` when it cannot be trusted: a file modified within the
+    /// last 2 seconds could be modified again within the filesystem's timestamp granularity
+    /// without changing its length ("racy" timestamps), so it is re-read at the next check.
+    fn settled(self) -> Option<Self> {
+        let recent = self.modified.is_none_or(|m| {
+            SystemTime::now()
+                .duration_since(m)
+                .map_or(true, |age| age < Duration::from_secs(2))
+        });
+        (!recent).then_some(self)
+    }
+
     fn of(meta: &std::fs::Metadata) -> Self {
         #[cfg(unix)]
         use std::os::unix::fs::MetadataExt as _;
@@ -40,7 +52,8 @@ impl Stamp {
 
 /// A parsed file kept current: on access, at most once per interval, the file's metadata
 /// (mtime, length, inode) is compared with the loaded version's, and the file is re-read when
-/// they differ. Readers always see a whole table (an `Arc` swapped under a lock). The stamp is
+/// they differ, or when the loaded version was modified less than 2 s before it was read (a
+/// second write within the timestamp granularity would be invisible otherwise). Readers always see a whole table (an `Arc` swapped under a lock). The stamp is
 /// taken before reading, so a write racing with the read makes the next check reload again. A
 /// file that disappears or cannot be read keeps the last table (and is logged).
 struct Watched<T> {
@@ -48,7 +61,8 @@ struct Watched<T> {
     kind: &'static str,
     parse: fn(&[u8], &Path) -> T,
     current: RwLock<Arc<T>>,
-    stamp: Mutex<Stamp>,
+    /// The loaded version's stamp; `None`: re-read at the next check.
+    stamp: Mutex<Option<Stamp>>,
     epoch: Instant,
     next_check: AtomicU64,
     interval_ns: AtomicU64,
@@ -63,7 +77,7 @@ impl<T> Watched<T> {
             kind,
             parse,
             current: RwLock::new(Arc::new(table)),
-            stamp: Mutex::new(stamp),
+            stamp: Mutex::new(stamp.settled()),
             epoch: Instant::now(),
             next_check: AtomicU64::new(0),
             interval_ns: AtomicU64::new(nanos(DEFAULT_RELOAD_INTERVAL)),
@@ -110,12 +124,12 @@ impl<T> Watched<T> {
     fn reload(&self, force: bool) -> io::Result<bool> {
         let mut stamp = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
         let new = Stamp::of(&std::fs::metadata(&self.path)?);
-        if !force && new == *stamp {
+        if !force && Some(new) == *stamp {
             return Ok(false);
         }
         let table = (self.parse)(&std::fs::read(&self.path)?, &self.path);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
-        *stamp = new;
+        *stamp = new.settled();
         Ok(true)
     }
 }

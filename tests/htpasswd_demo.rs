@@ -1,0 +1,153 @@
+//! The demo binary started with `--htpasswd FILE` (a file written by Apache's `htpasswd -B`,
+//! `-m`, `-s`, `-5`, `-2` plus a werkzeug `pbkdf2:sha256:600000` line), driven with `curl -u`
+//! over real HTTP: each user gets in, wrong passwords and the built-in users get 401.
+//!
+//! Needs `target/<profile>/examples/demo` (`cargo build --examples`), `curl`, `htpasswd` and
+//! werkzeug (all installed by `scripts/test.sh`).
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn demo_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = dir.join("examples").join("demo");
+    assert!(
+        bin.exists(),
+        "build the demo first: cargo build --examples ({})",
+        bin.display()
+    );
+    bin
+}
+
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_demo(args: &[&str]) -> (Running, String) {
+    let mut child = Command::new(demo_binary())
+        .args(args)
+        .env("PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (Running(child), addr)
+}
+
+/// `curl -s -u user:pass url` → (status, body).
+fn curl(credentials: &str, url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-w", "\n%{http_code}", "-u", credentials, url])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.to_owned(), body.to_owned())
+}
+
+fn htpasswd(file: &Path, create: bool, flag: &str, user: &str, password: &str) {
+    let out = Command::new("htpasswd")
+        .arg(if create { "-cb" } else { "-b" })
+        .arg(flag)
+        .arg(file)
+        .args([user, password])
+        .output()
+        .unwrap_or_else(|e| panic!("htpasswd not found ({e}): apt-get install apache2-utils"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn werkzeug(method: &str, password: &str) -> String {
+    let script = "import sys; from werkzeug.security import generate_password_hash as g; \
+                  print(g(sys.argv[1], method=sys.argv[2]))";
+    let out = Command::new("python3")
+        .args(["-c", script, password, method])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "werkzeug missing? pip install werkzeug"
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn demo_with_htpasswd_file() {
+    let dir = std::env::temp_dir().join(format!("httpauth-demo-htpasswd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("htpasswd");
+    let users = [
+        ("bcrypt", "-B", "pw-b"),
+        ("md5", "-m", "pw-m"),
+        ("sha1", "-s", "pw-s"),
+        ("sha512", "-5", "pw-5"),
+        ("sha256", "-2", "pw-2"),
+    ];
+    for (i, (user, flag, password)) in users.iter().enumerate() {
+        htpasswd(&path, i == 0, flag, user, password);
+    }
+    let flask = werkzeug("pbkdf2:sha256:600000", "pw-flask");
+    assert!(flask.starts_with("pbkdf2:sha256:600000$"));
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap()
+        .write_all(format!("flask:{flask}\n").as_bytes())
+        .unwrap();
+
+    let (_demo, base) = start_demo(&["--htpasswd", path.to_str().unwrap()]);
+    let all = users
+        .iter()
+        .map(|(u, _, p)| (*u, *p))
+        .chain([("flask", "pw-flask")]);
+    for (user, password) in all {
+        let ok = curl(&format!("{user}:{password}"), &format!("{base}/basic"));
+        assert_eq!(ok, ("200".to_owned(), format!("Hello, {user}!")), "{user}");
+        // Again (from the cache).
+        let ok = curl(&format!("{user}:{password}"), &format!("{base}/basic"));
+        assert_eq!(ok.0, "200", "{user}");
+        let wrong = curl(&format!("{user}:{password}x"), &format!("{base}/basic"));
+        assert_eq!(wrong.0, "401", "{user}");
+        // File users have no roles.
+        let admin = curl(&format!("{user}:{password}"), &format!("{base}/admin"));
+        assert_eq!(admin.0, "403", "{user}");
+    }
+    // The built-in users are not there.
+    assert_eq!(curl("john:hello", &format!("{base}/basic")).0, "401");
+    // Other Basic routes use the file too.
+    assert_eq!(
+        curl("md5:pw-m", &format!("{base}/optional")).1,
+        "Hello, md5!"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn demo_refuses_a_missing_htpasswd_file() {
+    let out = Command::new(demo_binary())
+        .args(["--htpasswd", "/nonexistent/htpasswd"])
+        .env("PORT", "0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/htpasswd"));
+}

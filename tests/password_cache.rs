@@ -1,0 +1,275 @@
+//! The verified-credential cache and the bounded pool, through `PasswordChecker` and
+//! `HashedPasswords`: hit, miss, expiry, eviction, password change, single flight (counted
+//! hash calls), unknown users, cache off, the reactor kept free.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use httpauth::password::{CacheConfig, HashPool, HashedPasswords, Params, PasswordChecker};
+use httpauth::VerifyPassword;
+
+fn cheap() -> Params {
+    Params::new(256, 1, 1).unwrap()
+}
+
+/// Slow enough that concurrent callers overlap (tens of ms).
+fn slow() -> Params {
+    Params::OWASP
+}
+
+fn store(checker: PasswordChecker) -> HashedPasswords {
+    HashedPasswords::new()
+        .with_checker(checker)
+        .dummy_params(cheap())
+}
+
+#[tokio::test]
+async fn hit_and_miss() {
+    let users = store(PasswordChecker::new());
+    users.insert("john", cheap().hash("hello")).unwrap();
+    let stats = || users.checker().stats();
+
+    assert_eq!(
+        users.verify_password("john", "hello").await.as_deref(),
+        Some("john")
+    );
+    assert_eq!((stats().cache_misses, stats().verifications), (1, 1));
+    // A hit: no verification, and the future is ready at once.
+    let fut = users.verify_password("john", "hello");
+    let fut = fut.into_ready().map_err(|_| "not ready").unwrap();
+    assert_eq!(fut.as_deref(), Some("john"));
+    assert_eq!((stats().cache_hits, stats().verifications), (1, 1));
+    // A wrong password is never cached: each one hashes.
+    for n in 2..=4 {
+        assert_eq!(users.verify_password("john", "nope").await, None);
+        assert_eq!(stats().verifications, n);
+    }
+    assert_eq!(users.checker().cached_len(), 1);
+    // Another user with the same password does not hit john's entry.
+    users.insert("mary", cheap().hash("hello")).unwrap();
+    assert_eq!(
+        users.verify_password("mary", "hello").await.as_deref(),
+        Some("mary")
+    );
+    assert_eq!(stats().verifications, 5);
+    assert_eq!(users.checker().cached_len(), 2);
+}
+
+#[tokio::test]
+async fn expiry() {
+    let checker = PasswordChecker::new().cache(CacheConfig::new().ttl(Duration::from_millis(200)));
+    let users = store(checker);
+    users.insert("john", cheap().hash("hello")).unwrap();
+    assert!(users.verify_password("john", "hello").await.is_some());
+    assert!(users.verify_password("john", "hello").await.is_some());
+    assert_eq!(users.checker().stats().verifications, 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(users.checker().cached_len(), 0);
+    assert!(users.verify_password("john", "hello").await.is_some());
+    assert_eq!(users.checker().stats().verifications, 2);
+}
+
+#[tokio::test]
+async fn eviction_is_bounded_oldest_first() {
+    let checker = PasswordChecker::new().cache(CacheConfig::new().max_entries(2));
+    let users = store(checker);
+    for name in ["a", "b", "c"] {
+        users.insert(name, cheap().hash(name)).unwrap();
+        assert!(users.verify_password(name, name).await.is_some());
+    }
+    assert_eq!(users.checker().cached_len(), 2);
+    assert_eq!(users.checker().stats().verifications, 3);
+    // "a" was evicted: verifying it hashes again; "c" is still cached.
+    assert!(users.verify_password("c", "c").await.is_some());
+    assert_eq!(users.checker().stats().verifications, 3);
+    assert!(users.verify_password("a", "a").await.is_some());
+    assert_eq!(users.checker().stats().verifications, 4);
+    assert_eq!(users.checker().cached_len(), 2);
+}
+
+#[tokio::test]
+async fn password_change_invalidates_itself() {
+    let users = store(PasswordChecker::new());
+    users.insert("john", cheap().hash("old")).unwrap();
+    assert!(users.verify_password("john", "old").await.is_some());
+    assert!(users.verify_password("john", "old").await.is_some());
+    assert_eq!(users.checker().stats().cache_hits, 1);
+
+    users.insert("john", cheap().hash("new")).unwrap();
+    assert_eq!(users.verify_password("john", "old").await, None);
+    assert_eq!(
+        users.verify_password("john", "new").await.as_deref(),
+        Some("john")
+    );
+    // Removing the user refuses even a password that was cached.
+    assert!(users.verify_password("john", "new").await.is_some());
+    assert!(users.remove("john"));
+    assert_eq!(users.verify_password("john", "new").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_identical_misses_hash_once() {
+    let users = store(PasswordChecker::new().pool(HashPool::new(2)));
+    users.insert("john", slow().hash("hello")).unwrap();
+    let users = Arc::new(users);
+
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let users = users.clone();
+            tokio::spawn(async move { users.verify_password("john", "hello").await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().as_deref(), Some("john"));
+    }
+    let stats = users.checker().stats();
+    assert_eq!(stats.verifications, 1, "{stats:?}");
+    assert_eq!(stats.cache_hits + stats.coalesced, 15, "{stats:?}");
+
+    // Identical wrong passwords, concurrently: one hash too (and nothing cached).
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let users = users.clone();
+            tokio::spawn(async move { users.verify_password("john", "wrong").await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), None);
+    }
+    assert_eq!(users.checker().stats().verifications, 2);
+    assert_eq!(users.checker().cached_len(), 1);
+}
+
+#[tokio::test]
+async fn cancelled_leader_does_not_block_followers() {
+    let users = store(PasswordChecker::new());
+    users.insert("john", slow().hash("hello")).unwrap();
+    // Start a check and drop it mid-way.
+    let _ = tokio::time::timeout(
+        Duration::from_millis(1),
+        users.verify_password("john", "hello"),
+    )
+    .await;
+    assert_eq!(
+        users.verify_password("john", "hello").await.as_deref(),
+        Some("john")
+    );
+}
+
+#[tokio::test]
+async fn unknown_user_costs_a_verification() {
+    let users = HashedPasswords::new()
+        .dummy_hash(slow().hash("whatever"))
+        .unwrap();
+    users.insert("john", slow().hash("hello")).unwrap();
+
+    let start = Instant::now();
+    assert_eq!(users.verify_password("john", "wrong").await, None);
+    let wrong = start.elapsed();
+    let start = Instant::now();
+    assert_eq!(users.verify_password("nobody", "wrong").await, None);
+    let unknown = start.elapsed();
+    assert_eq!(users.checker().stats().verifications, 2);
+    // Same work: within a generous factor of each other (a shared CI box is noisy).
+    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
+    assert!(
+        (0.33..3.0).contains(&ratio),
+        "wrong {wrong:?}, unknown {unknown:?}"
+    );
+    // Empty username: also a dummy check.
+    assert_eq!(users.verify_password("", "wrong").await, None);
+    assert_eq!(users.checker().stats().verifications, 3);
+}
+
+#[tokio::test]
+async fn cache_off() {
+    let users = store(PasswordChecker::new().without_cache());
+    users.insert("john", cheap().hash("hello")).unwrap();
+    for _ in 0..3 {
+        assert!(users.verify_password("john", "hello").await.is_some());
+    }
+    assert_eq!(users.checker().stats().verifications, 3);
+    assert_eq!(users.checker().stats().cache_hits, 0);
+    assert_eq!(users.checker().cache_config(), None);
+}
+
+#[tokio::test]
+async fn too_long_passwords_are_refused_without_hashing() {
+    let users = store(PasswordChecker::new());
+    users.insert("john", cheap().hash("hello")).unwrap();
+    let long = "x".repeat(httpauth::password::MAX_PASSWORD_LEN + 1);
+    assert_eq!(users.verify_password("john", &long).await, None);
+    assert_eq!(users.verify_password("nobody", &long).await, None);
+    assert_eq!(users.checker().stats().verifications, 0);
+}
+
+#[test]
+fn verification_runs_off_the_reactor() {
+    // A current-thread runtime: had the hash run inline, the ticker would stall for its
+    // whole duration.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let heavy = Params::new(65_536, 3, 1).unwrap();
+        let users = store(PasswordChecker::new());
+        users.insert("john", heavy.hash("hello")).unwrap();
+        let ticker = async {
+            let mut worst = Duration::ZERO;
+            let mut last = Instant::now();
+            for _ in 0..40 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                worst = worst.max(last.elapsed());
+                last = Instant::now();
+            }
+            worst
+        };
+        let start = Instant::now();
+        let (user, worst) = tokio::join!(users.verify_password("john", "hello"), ticker);
+        let hash_time = start.elapsed();
+        assert!(user.is_some());
+        assert!(
+            worst < Duration::from_millis(50),
+            "reactor stalled {worst:?} (hash took {hash_time:?})"
+        );
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pool_bounds_concurrent_verifications() {
+    let pool = HashPool::new(1);
+    assert_eq!(pool.max_concurrent(), 1);
+    let users = Arc::new(store(PasswordChecker::new().pool(pool.clone())));
+    for i in 0..4 {
+        users.insert(format!("u{i}"), slow().hash("pw")).unwrap();
+    }
+    // Time one verification alone.
+    let start = Instant::now();
+    assert!(users.verify_password("u0", "wrong").await.is_none());
+    let one = start.elapsed();
+
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let users = users.clone();
+            tokio::spawn(async move { users.verify_password(&format!("u{i}"), "pw").await })
+        })
+        .collect();
+    let mut saw_full = false;
+    while !tasks.iter().all(|t| t.is_finished()) {
+        saw_full |= pool.available() == 0;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let four = start.elapsed();
+    for task in tasks {
+        assert!(task.await.unwrap().is_some());
+    }
+    assert!(saw_full);
+    assert_eq!(pool.available(), 1);
+    // One at a time: four take about four times one (generous bound for a noisy box).
+    assert!(
+        four.as_secs_f64() > 2.0 * one.as_secs_f64(),
+        "one {one:?}, four {four:?}"
+    );
+}
