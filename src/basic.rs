@@ -65,7 +65,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, Response};
 use subtle::ConstantTimeEq;
 
@@ -135,14 +135,18 @@ fn with_decoded<R>(token68: &str, f: impl FnOnce(&str, &str) -> R) -> Result<R, 
             (Ok(u), Ok(p)) => (Cow::Borrowed(u), Cow::Borrowed(p)),
             _ => (Cow::Owned(latin1(user)), Cow::Owned(latin1(pass))),
         };
-    if username
-        .chars()
-        .chain(password.chars())
-        .any(char::is_control)
-    {
+    if has_control(&username) || has_control(&password) {
         return Err("control character in credentials");
     }
     Ok(f(&username, &password))
+}
+
+/// Whether `s` contains a control character (C0, DEL or C1), with an ASCII fast path.
+fn has_control(s: &str) -> bool {
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return false;
+    }
+    s.chars().any(char::is_control)
 }
 
 fn latin1(bytes: &[u8]) -> String {
@@ -398,8 +402,8 @@ impl<U: Clone + Send + Sync + 'static> BasicAuth<U> {
     }
 
     /// The token68 of a request this auth claims.
-    fn token68<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
-        let value = headers.get(AUTHORIZATION).ok_or_else(AuthError::missing)?;
+    fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+        let value = req.authorization().ok_or_else(AuthError::missing)?;
         let creds =
             header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {
@@ -503,14 +507,14 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
     }
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-        header::authorization_scheme(req.headers).is_some_and(|s| self.accepts(s))
+        req.authorization_scheme().is_some_and(|s| self.accepts(s))
     }
 
     fn authenticate<'a>(
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let token = match self.token68(req.headers) {
+        let token = match self.token68(&req) {
             Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
@@ -545,6 +549,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
 
     fn has_user_roles(&self) -> bool {
         self.common.roles.is_some()
+    }
+
+    fn may_suspend(&self) -> bool {
+        matches!(self.verify, Verifier::Async(_)) || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

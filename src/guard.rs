@@ -38,10 +38,11 @@
 //! ```
 
 use std::fmt;
+use std::future::Future as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
+use http::header::WWW_AUTHENTICATE;
 use http::{Method, Response};
 
 use crate::error::{AuthError, AuthErrorKind};
@@ -70,6 +71,8 @@ pub struct LoginRequired<U> {
     members: Vec<Arc<dyn Scheme<User = U>>>,
     /// The members' names, shared with every error (no allocation per failure).
     names: Vec<Arc<str>>,
+    /// No member may suspend: the policy can be decided inline.
+    inline: bool,
     roles: Option<RoleRequirement>,
     optional: bool,
     skip_options: bool,
@@ -80,6 +83,7 @@ impl<U> Clone for LoginRequired<U> {
         Self {
             members: self.members.clone(),
             names: self.names.clone(),
+            inline: self.inline,
             roles: self.roles.clone(),
             optional: self.optional,
             skip_options: self.skip_options,
@@ -121,6 +125,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         );
         Self {
             names: schemes.iter().map(|m| Arc::from(m.name())).collect(),
+            inline: schemes.iter().all(|m| !m.may_suspend()),
             members: schemes,
             roles: None,
             optional: false,
@@ -179,6 +184,20 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self
     }
 
+    /// Decides at once when every step is synchronous: `None` when a scheme may suspend (use
+    /// [`check`](Self::check)) or did, despite [`Scheme::may_suspend`].
+    pub fn check_now(&self, req: AuthRequest<'_>) -> Option<Decision<U>> {
+        if !self.inline {
+            return None;
+        }
+        let mut fut = std::pin::pin!(self.check(req));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.as_mut().poll(&mut cx) {
+            std::task::Poll::Ready(decision) => Some(decision),
+            std::task::Poll::Pending => None,
+        }
+    }
+
     /// Runs the policy on a request head.
     pub async fn check(&self, req: AuthRequest<'_>) -> Decision<U> {
         if self.skip_options && req.method == Method::OPTIONS {
@@ -221,7 +240,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         Option<usize>,
         Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
     ) {
-        if crate::header::single_value(req.headers, &AUTHORIZATION).is_err() {
+        if req.has_several_authorizations() {
             let err = AuthError::new(AuthErrorKind::DuplicateCredentials)
                 .with_detail("more than one Authorization header");
             return (None, Err((None, err)));

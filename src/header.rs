@@ -193,12 +193,49 @@ impl fmt::Debug for Params<'_> {
     }
 }
 
+const TCHAR: u8 = 1;
+const TOKEN68: u8 = 2;
+
+/// Character classes, one lookup per byte.
+static CLASS: [u8; 256] = {
+    let mut table = [0_u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let alnum = c.is_ascii_alphanumeric();
+        if alnum
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            )
+        {
+            table[b] |= TCHAR;
+        }
+        if alnum || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/') {
+            table[b] |= TOKEN68;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// RFC 9110 `tchar`.
 #[must_use]
 pub const fn is_tchar(b: u8) -> bool {
-    matches!(b,
-        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
-        | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    CLASS[b as usize] & TCHAR != 0
 }
 
 /// Whether `s` is a non-empty RFC 9110 `token`.
@@ -208,14 +245,21 @@ pub fn is_token(s: &str) -> bool {
 }
 
 const fn is_token68_char(b: u8) -> bool {
-    matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+    CLASS[b as usize] & TOKEN68 != 0
 }
 
 /// Whether `s` is a non-empty RFC 9110 `token68`.
 #[must_use]
 pub fn is_token68(s: &str) -> bool {
-    let body = s.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(is_token68_char)
+    is_token68_bytes(s.as_bytes())
+}
+
+fn is_token68_bytes(bytes: &[u8]) -> bool {
+    let body = bytes
+        .iter()
+        .position(|&b| !is_token68_char(b))
+        .unwrap_or(bytes.len());
+    body > 0 && bytes[body..].iter().all(|&b| b == b'=')
 }
 
 const fn is_ows(b: u8) -> bool {
@@ -281,32 +325,38 @@ pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
     if value.len() > MAX_CREDENTIALS_LEN {
         return Err(HeaderError::TooLong);
     }
-    let value = std::str::from_utf8(trim_ows(value)).map_err(|_| HeaderError::NotUtf8)?;
-    let bytes = value.as_bytes();
-    let scheme_len = bytes
+    let value = trim_ows(value);
+    let scheme_len = value
         .iter()
         .position(|&b| !is_tchar(b))
-        .unwrap_or(bytes.len());
+        .unwrap_or(value.len());
     if scheme_len == 0 {
         return Err(HeaderError::BadScheme);
     }
     let (scheme, rest) = value.split_at(scheme_len);
-    if rest.is_empty() {
-        return Ok(Credentials {
-            scheme,
-            payload: Payload::Empty,
-        });
-    }
-    if !rest.starts_with(' ') {
-        return Err(HeaderError::BadSeparator);
-    }
-    let rest = rest.trim_start_matches(' ');
-    let payload = if rest.is_empty() {
-        Payload::Empty
-    } else if is_token68(rest) {
-        Payload::Token68(rest)
-    } else {
-        Payload::Params(parse_params(rest)?)
+    // A token is ASCII: this cannot fail, and checks nothing twice.
+    let scheme = std::str::from_utf8(scheme).map_err(|_| HeaderError::BadScheme)?;
+    let payload = match rest {
+        [] => Payload::Empty,
+        [b' ', ..] => {
+            let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+            let rest = &rest[start..];
+            if rest.is_empty() {
+                Payload::Empty
+            } else if is_token68_bytes(rest) {
+                Payload::Token68(std::str::from_utf8(rest).map_err(|_| HeaderError::NotUtf8)?)
+            } else {
+                let rest = std::str::from_utf8(rest).map_err(|_| HeaderError::NotUtf8)?;
+                Payload::Params(parse_params(rest)?)
+            }
+        }
+        _ => {
+            return Err(if std::str::from_utf8(rest).is_err() {
+                HeaderError::NotUtf8
+            } else {
+                HeaderError::BadSeparator
+            })
+        }
     };
     Ok(Credentials { scheme, payload })
 }
@@ -477,7 +527,10 @@ mod tests {
         assert_eq!(parse(b"Bearer a b"), Err(HeaderError::BadParams));
         assert_eq!(parse(b"Bearer a=b=c"), Err(HeaderError::BadParams));
         assert_eq!(parse(b"Digest a, b=1"), Err(HeaderError::BadParams));
-        assert!(matches!(parse(b"Digest a").unwrap().payload(), Payload::Token68("a")));
+        assert!(matches!(
+            parse(b"Digest a").unwrap().payload(),
+            Payload::Token68("a")
+        ));
         assert_eq!(parse(b"Digest a=, b=1"), Err(HeaderError::BadParams));
         assert_eq!(
             parse(b"Digest a=\"unterminated"),

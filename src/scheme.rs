@@ -34,7 +34,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response, Uri};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
 use crate::error::{AuthError, ConfigError};
 use crate::roles::Roles;
@@ -114,6 +115,9 @@ impl<T> fmt::Debug for AuthFuture<'_, T> {
 }
 
 /// The parts of a request an auth looks at, borrowed from whatever framework carries it.
+///
+/// The `Authorization` header is looked up once, when the value is made, and shared by every
+/// scheme of the route ([`authorization`](Self::authorization)).
 #[derive(Debug, Clone, Copy)]
 pub struct AuthRequest<'a> {
     /// The request method.
@@ -125,18 +129,39 @@ pub struct AuthRequest<'a> {
     /// The request body, buffered by the adapter only when the handling scheme asked for it
     /// with [`Scheme::body_limit`] (Digest `qop=auth-int`); `None` otherwise.
     pub body: Option<&'a Bytes>,
+    authorization: Authorization<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Authorization<'a> {
+    Absent,
+    One(&'a HeaderValue),
+    Several,
 }
 
 impl<'a> AuthRequest<'a> {
+    /// A request head from its parts.
+    #[must_use]
+    pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
+        let mut values = headers.get_all(AUTHORIZATION).iter();
+        let authorization = match (values.next(), values.next()) {
+            (None, _) => Authorization::Absent,
+            (Some(v), None) => Authorization::One(v),
+            (Some(_), Some(_)) => Authorization::Several,
+        };
+        Self {
+            method,
+            uri,
+            headers,
+            body: None,
+            authorization,
+        }
+    }
+
     /// Borrows the head of an `http` request.
     #[must_use]
     pub fn from_parts(parts: &'a http::request::Parts) -> Self {
-        Self {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            body: None,
-        }
+        Self::new(&parts.method, &parts.uri, &parts.headers)
     }
 
     /// The same request with its buffered body.
@@ -144,6 +169,30 @@ impl<'a> AuthRequest<'a> {
     pub fn with_body(mut self, body: Option<&'a Bytes>) -> Self {
         self.body = body;
         self
+    }
+
+    /// The request's `Authorization` value: `None` when there is none, or more than one (see
+    /// [`has_several_authorizations`](Self::has_several_authorizations)).
+    #[must_use]
+    pub fn authorization(&self) -> Option<&'a HeaderValue> {
+        match self.authorization {
+            Authorization::One(value) => Some(value),
+            Authorization::Absent | Authorization::Several => None,
+        }
+    }
+
+    /// Whether the request carries more than one `Authorization` header (an ambiguous request,
+    /// answered 400 before any scheme runs).
+    #[must_use]
+    pub fn has_several_authorizations(&self) -> bool {
+        matches!(self.authorization, Authorization::Several)
+    }
+
+    /// The scheme word of the `Authorization` value, without parsing the rest.
+    #[must_use]
+    pub fn authorization_scheme(&self) -> Option<&'a [u8]> {
+        self.authorization()
+            .map(|v| crate::header::scheme_word(v.as_bytes()))
     }
 }
 
@@ -209,6 +258,15 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// Whether a get-user-roles callback is configured.
     fn has_user_roles(&self) -> bool;
+
+    /// Whether [`authenticate`](Self::authenticate) or [`user_roles`](Self::user_roles) may
+    /// return a pending future (an async callback). When no scheme of a route may suspend and
+    /// none needs the body, the tower adapter decides inline, with no allocation of its own.
+    /// Return `false` only if both always return [`AuthFuture::ready`]; a scheme that breaks
+    /// this promise still works, but its callbacks are then called twice. Default: `true`.
+    fn may_suspend(&self) -> bool {
+        true
+    }
 
     /// The user's roles (empty when no callback is configured).
     fn user_roles<'a>(&'a self, user: &'a Self::User) -> AuthFuture<'a, Roles>;
@@ -296,6 +354,8 @@ pub fn default_error_response(err: &AuthError) -> Response<Bytes> {
 pub(crate) struct Common<U> {
     pub(crate) realm: Arc<str>,
     pub(crate) roles: Option<Arc<dyn UserRoles<U>>>,
+    /// The roles callback is an async closure or a trait impl (it may return a pending future).
+    pub(crate) roles_may_suspend: bool,
     pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
 }
 
@@ -304,6 +364,7 @@ impl<U> Clone for Common<U> {
         Self {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
+            roles_may_suspend: self.roles_may_suspend,
             error_handler: self.error_handler.clone(),
         }
     }
@@ -317,6 +378,7 @@ impl<U: 'static> Common<U> {
         Self {
             realm: Arc::from(DEFAULT_REALM),
             roles: None,
+            roles_may_suspend: false,
             error_handler: None,
         }
     }
@@ -385,6 +447,7 @@ macro_rules! common_builder_methods {
             R: $crate::UserRoles<$user>,
         {
             self.common.roles = Some(::std::sync::Arc::new(roles));
+            self.common.roles_may_suspend = true;
             self
         }
 
@@ -396,6 +459,7 @@ macro_rules! common_builder_methods {
             R: Into<$crate::Roles>,
         {
             self.common.roles = Some(::std::sync::Arc::new($crate::scheme::SyncUserRoles(roles)));
+            self.common.roles_may_suspend = false;
             self
         }
 

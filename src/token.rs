@@ -328,7 +328,8 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
         match &self.header {
             Some(name) => req.headers.contains_key(name),
-            None => header::authorization_scheme(req.headers)
+            None => req
+                .authorization_scheme()
                 .is_some_and(|s| s.eq_ignore_ascii_case(self.scheme.as_bytes())),
         }
     }
@@ -358,6 +359,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
 
     fn has_user_roles(&self) -> bool {
         self.common.roles.is_some()
+    }
+
+    fn may_suspend(&self) -> bool {
+        matches!(self.verify, Verifier::Async(_)) || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

@@ -40,6 +40,7 @@ use bytes::Bytes;
 use http::header::CACHE_CONTROL;
 use http::{HeaderValue, Request, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -111,7 +112,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -121,66 +122,144 @@ where
         // The inner service was driven to readiness: take that one, leave a clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let policy = self.policy.clone();
-        ResponseFuture {
-            inner: Box::pin(async move {
-                let (mut parts, mut body) = req.into_parts();
-                let mut buffered = None;
-                if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
-                    match Limited::new(body, limit).collect().await {
-                        Ok(collected) => {
-                            let bytes = collected.to_bytes();
-                            body = ReqBody::from(bytes.clone());
-                            buffered = Some(bytes);
-                        }
-                        Err(err) => {
-                            let too_large = err.is::<LengthLimitError>();
-                            let response =
-                                policy.reject_body(AuthRequest::from_parts(&parts), too_large);
-                            return Ok(response.map(ResBody::from));
-                        }
-                    }
-                }
-                let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
-                let decision = policy.check(head).await;
-                match decision {
+        let (mut parts, body) = req.into_parts();
+
+        // Fast path: every scheme is synchronous and none needs the body, so the policy is
+        // decided here and the inner future is returned as is (no allocation of our own).
+        let head = AuthRequest::from_parts(&parts);
+        if self.policy.body_limit(head).is_none() {
+            if let Some(decision) = self.policy.check_now(head) {
+                return match decision {
                     Decision::Allow { identity, error } => {
-                        let private = identity.as_ref().is_some_and(|id| id.private_cache);
-                        if let Some(identity) = identity {
-                            insert_identity(&mut parts.extensions, identity);
-                        }
-                        if let Some(error) = error {
-                            parts.extensions.insert(error);
-                        }
-                        let mut response = inner.call(Request::from_parts(parts, body)).await?;
-                        if private && !response.headers().contains_key(CACHE_CONTROL) {
-                            response
-                                .headers_mut()
-                                .insert(CACHE_CONTROL, HeaderValue::from_static("private"));
-                        }
-                        Ok(response)
+                        let private = allow(&mut parts, identity, error);
+                        ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
                     }
-                    Decision::Deny(response) => Ok(response.map(ResBody::from)),
+                    Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
+                };
+            }
+        }
+
+        let policy = self.policy.clone();
+        ResponseFuture::boxed(Box::pin(async move {
+            let mut body = body;
+            let mut buffered = None;
+            if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
+                match Limited::new(body, limit).collect().await {
+                    Ok(collected) => {
+                        let bytes = collected.to_bytes();
+                        body = ReqBody::from(bytes.clone());
+                        buffered = Some(bytes);
+                    }
+                    Err(err) => {
+                        let too_large = err.is::<LengthLimitError>();
+                        let response =
+                            policy.reject_body(AuthRequest::from_parts(&parts), too_large);
+                        return Ok(response.map(ResBody::from));
+                    }
                 }
-            }),
+            }
+            let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
+            match policy.check(head).await {
+                Decision::Allow { identity, error } => {
+                    let private = allow(&mut parts, identity, error);
+                    let mut response = inner.call(Request::from_parts(parts, body)).await?;
+                    mark_private(&mut response, private);
+                    Ok(response)
+                }
+                Decision::Deny(response) => Ok(response.map(ResBody::from)),
+            }
+        }))
+    }
+}
+
+/// Moves what the handler may read into the request extensions; whether the response must be
+/// marked private.
+fn allow<U: Clone + Send + Sync + 'static>(
+    parts: &mut http::request::Parts,
+    identity: Option<crate::Identity<U>>,
+    error: Option<crate::AuthError>,
+) -> bool {
+    let private = identity.as_ref().is_some_and(|id| id.private_cache);
+    if let Some(identity) = identity {
+        insert_identity(&mut parts.extensions, identity);
+    }
+    if let Some(error) = error {
+        parts.extensions.insert(error);
+    }
+    private
+}
+
+/// `Cache-Control: private` on a response authenticated by a header shared caches do not
+/// know, unless the handler chose its own.
+fn mark_private<B>(response: &mut Response<B>, private: bool) {
+    if private && !response.headers().contains_key(CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+}
+
+pin_project! {
+    /// The response future of [`AuthService`].
+    pub struct ResponseFuture<F, B, E> {
+        #[pin]
+        kind: Kind<F, B, E>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    enum Kind<F, B, E> {
+        Inner { #[pin] future: F, private: bool },
+        Ready { response: Option<Response<B>> },
+        Boxed { future: BoxFuture<'static, Result<Response<B>, E>> },
+    }
+}
+
+impl<F, B, E> ResponseFuture<F, B, E> {
+    fn inner(future: F, private: bool) -> Self {
+        Self {
+            kind: Kind::Inner { future, private },
+        }
+    }
+
+    fn ready(response: Response<B>) -> Self {
+        Self {
+            kind: Kind::Ready {
+                response: Some(response),
+            },
+        }
+    }
+
+    fn boxed(future: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
+        Self {
+            kind: Kind::Boxed { future },
         }
     }
 }
 
-/// The response future of [`AuthService`].
-pub struct ResponseFuture<B, E> {
-    inner: BoxFuture<'static, Result<Response<B>, E>>,
-}
-
-impl<B, E> Future for ResponseFuture<B, E> {
+impl<F, B, E> Future for ResponseFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
     type Output = Result<Response<B>, E>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            KindProj::Inner { future, private } => {
+                let mut response = std::task::ready!(future.poll(cx))?;
+                mark_private(&mut response, *private);
+                Poll::Ready(Ok(response))
+            }
+            KindProj::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("ResponseFuture polled after completion"))),
+            KindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
     }
 }
 
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+impl<F, B, E> fmt::Debug for ResponseFuture<F, B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
