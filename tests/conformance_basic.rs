@@ -351,3 +351,55 @@ async fn unknown_paths_stay_404_with_route_layer() {
     let (s, ch, _) = http_get(&format!("{base}/nope"), None).await;
     assert_eq!((s, ch.len()), (404, 0));
 }
+
+/// A `tracing` writer that keeps what it is given.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn refusals_are_traced_without_the_password() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // The server task runs on this (current-thread) runtime, so the thread default applies.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let base = app().await;
+    let (s, _, _) = http_get(&format!("{base}/"), Some(&basic("john", "s3cret-pw"))).await;
+    assert_eq!(s, 401);
+    let (s, _, _) = http_get(&format!("{base}/admin"), Some(&basic("john", "hello"))).await;
+    assert_eq!(s, 403);
+    let (s, _, _) = http_get(&format!("{base}/"), Some("Basic !!!!")).await;
+    assert_eq!(s, 401);
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("authentication refused"), "{log}");
+    assert!(log.contains("invalid credentials"), "{log}");
+    assert!(log.contains("insufficient role"), "{log}");
+    assert!(log.contains("malformed credentials"), "{log}");
+    assert!(log.contains("scheme=\"Basic\""), "{log}");
+    assert!(
+        !log.contains("s3cret"),
+        "the password leaked into the log: {log}"
+    );
+    assert!(
+        !log.contains("hello"),
+        "the password leaked into the log: {log}"
+    );
+    assert!(
+        !log.contains("am9obj"),
+        "the credentials leaked into the log: {log}"
+    );
+}
