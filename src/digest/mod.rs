@@ -47,7 +47,7 @@
 //!
 //! # What is verified, in order
 //!
-//! 1. The `Authorization` value parses ([`header::parse`](crate::header::parse): duplicated
+//! 1. The `Authorization` value parses ([`header::parse`]: duplicated
 //!    parameters, parameters without `=`, unterminated quoted strings, control characters are
 //!    refused) and carries every parameter RFC 7616 requires ([`DigestCredentials`]); else 401.
 //! 2. `realm`, `algorithm` and `qop` are ones this auth offered (no qop downgrade to RFC 2069,
@@ -65,10 +65,11 @@
 //!
 //! # Nonces, opaque and replays
 //!
-//! See [`nonce`](self#nonces-opaque-and-replays): by default a nonce is an HMAC-SHA-256 over its
-//! issue time, a random part and the realm, under a key from the OS CSPRNG (or
+//! By default a nonce is `hex(issue time ‖ 12 random bytes ‖ tag)`, the tag an HMAC-SHA-256
+//! over the issue time, the random part and the realm, under a key from the OS CSPRNG (or
 //! [`secret`](DigestAuth::secret), to share it between instances); it lives
-//! [`nonce_lifetime`](DigestAuth::nonce_lifetime) (5 minutes). A nonce serves many requests
+//! [`nonce_lifetime`](DigestAuth::nonce_lifetime) (5 minutes). The opaque is a MAC of the
+//! nonce. Nothing is stored when a challenge is sent. A nonce serves many requests
 //! with increasing `nc`; each `(nonce, nc)` is accepted once (a 64-count window accepts
 //! out-of-order counts once). RFC 2069 credentials (no `qop`, only when you configure
 //! [`no_qop`](DigestAuth::no_qop)) have no `nc`: each nonce is then good for one request. The
@@ -273,7 +274,7 @@ impl<U> fmt::Debug for DigestAuth<U> {
 impl DigestAuth<String> {
     /// Digest auth over Flask-HTTPAuth's get-password callback (async closure
     /// `Fn(String) -> impl Future<Output = Option<String>>` or a
-    /// [`GetPassword`](crate::GetPassword) impl): the user's password, or HA1 with
+    /// [`GetPassword`] impl): the user's password, or HA1 with
     /// [`use_ha1`](Self::use_ha1). The user is the username.
     #[must_use]
     pub fn get_password<G: GetPassword>(get: G) -> Self {
@@ -840,25 +841,49 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         Ok(user)
     }
 
-    /// The end of step 6: the replay check, then the identity.
-    async fn record(&self, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
-        let now = now_ms();
-        let issued_ms = checked.issued_ms.unwrap_or(now);
+    fn nonce_info<'c>(&self, checked: &'c Checked) -> NonceInfo<'c> {
+        let issued_ms = checked.issued_ms.unwrap_or_else(now_ms);
         let lifetime_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
-        let info = NonceInfo {
+        NonceInfo {
             nonce: &checked.creds.nonce,
             nc: checked.creds.nc().unwrap_or(1),
             issued: ms_to_time(issued_ms),
             expires: ms_to_time(issued_ms.saturating_add(lifetime_ms)),
-        };
-        let detail = match self.store.check(info).await {
-            NonceUse::Fresh => return Ok(Identity::new(user, checked.username)),
-            NonceUse::Replayed => "nonce count already used",
-            NonceUse::TooOld => "nonce count below the window",
-            NonceUse::Forgotten => "nonce no longer tracked",
-        };
-        Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
+        }
     }
+
+    /// The end of step 6: the replay check, then the identity.
+    async fn record(&self, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
+        let verdict = self.store.check(self.nonce_info(&checked)).await;
+        identity(verdict, checked, user)
+    }
+
+    /// [`record`](Self::record) for a store that never suspends: no allocation.
+    fn record_now(&self, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
+        let verdict = self
+            .store
+            .check(self.nonce_info(&checked))
+            .into_ready()
+            .ok();
+        match verdict {
+            Some(verdict) => identity(verdict, checked, user),
+            None => {
+                tracing::error!(target: "httpauth", "a NonceStore whose may_suspend() is false suspended; request refused");
+                Err(AuthError::new(AuthErrorKind::StaleNonce)
+                    .with_detail("the nonce store did not answer at once"))
+            }
+        }
+    }
+}
+
+fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
+    let detail = match verdict {
+        NonceUse::Fresh => return Ok(Identity::new(user, checked.username)),
+        NonceUse::Replayed => "nonce count already used",
+        NonceUse::TooOld => "nonce count below the window",
+        NonceUse::Forgotten => "nonce no longer tracked",
+    };
+    Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
 }
 
 /// What [`DigestAuth::precheck`] established.
@@ -995,6 +1020,9 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
                     .as_deref()
                     .and_then(|u| lookup(u, algorithm));
                 match self.verify(&checked, found, method) {
+                    Ok(user) if !self.store.may_suspend() => {
+                        AuthFuture::ready(self.record_now(checked, user))
+                    }
                     Ok(user) => AuthFuture::new(self.record(checked, user)),
                     Err(err) => AuthFuture::ready(Err(err)),
                 }
@@ -1012,6 +1040,12 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
 
     fn has_user_roles(&self) -> bool {
         self.common.roles.is_some()
+    }
+
+    fn may_suspend(&self) -> bool {
+        matches!(self.lookup, Lookup::Async(_))
+            || self.common.roles_may_suspend
+            || self.store.may_suspend()
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

@@ -314,6 +314,13 @@ impl<'a> NonceInfo<'a> {
 pub trait NonceStore: Send + Sync + 'static {
     /// Checks and records one use.
     fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse>;
+
+    /// Whether [`check`](Self::check) may return a pending future. Return `false` only if it
+    /// always answers with [`AuthFuture::ready`]: the auth then decides without allocating.
+    /// Default: `true`.
+    fn may_suspend(&self) -> bool {
+        true
+    }
 }
 
 struct Entry {
@@ -445,11 +452,19 @@ impl NonceStore for MemoryNonceStore {
     fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
         AuthFuture::ready(self.check_at(&info, now_ms()))
     }
+
+    fn may_suspend(&self) -> bool {
+        false
+    }
 }
 
 impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
     fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
         (**self).check(info)
+    }
+
+    fn may_suspend(&self) -> bool {
+        (**self).may_suspend()
     }
 }
 

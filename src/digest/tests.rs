@@ -1036,3 +1036,53 @@ fn flask_constructor_defaults() {
     assert_eq!("md5-sess".parse::<Algorithm>(), Ok(Algorithm::Md5Sess));
     assert!("foo".parse::<Algorithm>().is_err());
 }
+
+#[test]
+fn sync_callbacks_decide_without_suspending() {
+    struct SlowStore;
+    impl NonceStore for SlowStore {
+        fn check<'a>(&'a self, _info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
+            AuthFuture::new(async { NonceUse::Fresh })
+        }
+    }
+    let sync = auth();
+    assert!(!sync.may_suspend());
+    assert!(sync.clone().nonce_store(SlowStore).may_suspend());
+    assert!(sync
+        .clone()
+        .nonce_store(Arc::new(MemoryNonceStore::new(100)))
+        .may_suspend()
+        .eq(&false));
+    let asynchronous = DigestAuth::get_password(|_u: String| async { None });
+    assert!(asynchronous.may_suspend());
+
+    // The whole success path answers at once (the tower layer then decides inline).
+    let (nonce, opaque) = challenge_of(&sync);
+    let h = Client::default().header(&nonce, &opaque, "00000001");
+    let (parts, ()) = http::Request::get("/digest")
+        .header("authorization", h)
+        .body(())
+        .unwrap()
+        .into_parts();
+    let Ok(result) = sync
+        .authenticate(AuthRequest::from_parts(&parts))
+        .into_ready()
+    else {
+        panic!("the sync path suspended");
+    };
+    assert_eq!(result.unwrap().user, "john");
+    // With a store that suspends, it still works (through a boxed future).
+    let slow = sync.nonce_store(SlowStore);
+    let (nonce, opaque) = challenge_of(&slow);
+    let h = Client::default().header(&nonce, &opaque, "00000001");
+    assert_eq!(
+        status(&check(
+            &slow.login_required(),
+            "GET",
+            "/digest",
+            Some(&h),
+            None
+        )),
+        200
+    );
+}
