@@ -289,16 +289,36 @@ impl PasswordChecker {
         F: FnOnce() -> U + Send + 'a,
         D: FnOnce() -> Dummy + Send + 'a,
     {
+        if let Some(hash) = &stored {
+            match self.lookup(username, password, hash) {
+                Lookup::Hit => return AuthFuture::ready(Some(user())),
+                Lookup::TooLong => return AuthFuture::ready(None),
+                Lookup::Miss => {}
+            }
+        }
+        self.verify_miss(username, password, stored, dummy, user)
+    }
+
+    /// [`verify_user`](Self::verify_user) after a [`lookup`](Self::lookup) that missed.
+    pub(crate) fn verify_miss<'a, U, F, D>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+        stored: Option<Arc<str>>,
+        dummy: D,
+        user: F,
+    ) -> AuthFuture<'a, Option<U>>
+    where
+        U: Send + 'a,
+        F: FnOnce() -> U + Send + 'a,
+        D: FnOnce() -> Dummy + Send + 'a,
+    {
         match stored {
-            Some(hash) => match self.lookup(username, password, &hash) {
-                Lookup::Hit => AuthFuture::ready(Some(user())),
-                Lookup::TooLong => AuthFuture::ready(None),
-                Lookup::Miss => AuthFuture::new(async move {
-                    self.slow(username, password, Some(hash), None)
-                        .await
-                        .then(user)
-                }),
-            },
+            Some(hash) => AuthFuture::new(async move {
+                self.slow(username, password, Some(hash), None)
+                    .await
+                    .then(user)
+            }),
             None => AuthFuture::new(async move {
                 self.reject_unknown(username, password, &dummy()).await;
                 None
@@ -306,7 +326,8 @@ impl PasswordChecker {
         }
     }
 
-    fn lookup(&self, username: &str, password: &str, hash: &str) -> Lookup {
+    /// The cache's answer for a known user's stored hash.
+    pub(crate) fn lookup(&self, username: &str, password: &str, hash: &str) -> Lookup {
         if password.len() > MAX_PASSWORD_LEN {
             return Lookup::TooLong;
         }
@@ -389,7 +410,7 @@ impl PasswordChecker {
     }
 }
 
-enum Lookup {
+pub(crate) enum Lookup {
     Hit,
     Miss,
     TooLong,

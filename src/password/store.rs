@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::checker::{Dummy, PasswordChecker};
+use super::checker::{Dummy, Lookup, PasswordChecker};
 use super::hash::{validate_hash, HashError, Params};
 use crate::basic::VerifyPassword;
 use crate::scheme::AuthFuture;
@@ -178,12 +178,20 @@ impl VerifyPassword for HashedPasswords {
         username: &'a str,
         password: &'a str,
     ) -> AuthFuture<'a, Option<String>> {
+        // Look up and consult the cache under the read lock: a hit clones nothing.
         let stored = if username.is_empty() {
             None
         } else {
-            self.hash_of(username)
+            match self.read().get(username) {
+                Some(hash) => match self.checker.lookup(username, password, hash) {
+                    Lookup::Hit => return AuthFuture::ready(Some(username.to_owned())),
+                    Lookup::TooLong => return AuthFuture::ready(None),
+                    Lookup::Miss => Some(hash.clone()),
+                },
+                None => None,
+            }
         };
-        self.checker.verify_user(
+        self.checker.verify_miss(
             username,
             password,
             stored,
