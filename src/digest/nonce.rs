@@ -221,7 +221,7 @@ pub enum NonceUse {
 
 /// The window of one nonce: the highest `nc` accepted and a bitmap of the [`NcWindow::SIZE`]
 /// counts below it, so out-of-order counts are accepted exactly once (libmicrohttpd's design).
-/// 12 bytes.
+/// 16 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NcWindow {
     max: u32,
@@ -340,13 +340,19 @@ struct Shard {
 
 /// The in-memory [`NonceStore`]: a sharded map from nonce to [`NcWindow`], bounded.
 ///
-/// Each tracked nonce costs about 72 bytes (a 16-byte key: the first half of the nonce's
-/// SHA-256; issue and expiry times, the window; hash-table overhead at a 7/8 load factor),
-/// so the default capacity of 65 536 active nonces stays under 5 MiB. Expired nonces are swept
-/// out at most once a second per shard and whenever a shard is full. When a shard is full of
-/// nonces that are all still valid, the oldest-issued eighth is dropped and its uses answer
-/// [`NonceUse::Forgotten`] (the client retries with a fresh nonce): memory never grows past
-/// the capacity, and a dropped nonce can never be replayed.
+/// **Memory**: each tracked nonce is 48 bytes of data (a 16-byte key, the first half of the
+/// nonce's SHA-256; its issue and expiry times; the window) plus one control byte per
+/// hash-table bucket. Tables grow by doubling and are at most 7/8 full, so a tracked nonce
+/// costs 56 to 112 bytes; the default capacity of 65 536 active nonces tops out at 16 shards ×
+/// 8 192 buckets × 49 bytes ≈ 6.1 MiB. Only nonces that were answered correctly at least once
+/// are tracked (issuing a challenge stores nothing).
+///
+/// **Eviction**: expired nonces are swept out at most once a second per shard, and whenever a
+/// shard is full. When a shard is full of nonces that are all still valid, the oldest-issued
+/// eighth is dropped and the shard remembers the newest issue time it dropped: uses of nonces
+/// issued at or before it that it does not track answer [`NonceUse::Forgotten`] (the client
+/// gets `stale=true` and retries with a fresh nonce). Memory never grows past the capacity,
+/// and a dropped nonce can never be replayed.
 pub struct MemoryNonceStore {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
@@ -471,6 +477,12 @@ impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_size_is_as_documented() {
+        assert_eq!(std::mem::size_of::<NcWindow>(), 16);
+        assert_eq!(std::mem::size_of::<([u8; 16], Entry)>(), 48);
+    }
 
     #[test]
     fn window_in_order() {
