@@ -1086,3 +1086,59 @@ fn sync_callbacks_decide_without_suspending() {
         200
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            r#""([^"\\]|\\.){0,16}""#,
+            "[A-Za-z0-9%'*/.-]{0,16}",
+            Just("\"john\"".to_owned()),
+            Just("\"Authentication Required\"".to_owned()),
+            Just("\"/digest\"".to_owned()),
+            Just("00000001".to_owned()),
+            Just("auth".to_owned()),
+            Just("auth-int".to_owned()),
+            Just("MD5-sess".to_owned()),
+            Just("true".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever Digest-shaped header arrives, the answer is 400 or 401 with a challenge:
+        /// never a panic, never a 500, never a success.
+        #[test]
+        fn any_header_is_refused_cleanly(
+            params in proptest::collection::vec(
+                (
+                    prop_oneof![
+                        Just("username"), Just("username*"), Just("realm"), Just("nonce"),
+                        Just("uri"), Just("response"), Just("algorithm"), Just("qop"),
+                        Just("nc"), Just("cnonce"), Just("opaque"), Just("userhash"),
+                    ],
+                    value(),
+                ),
+                0..14,
+            ),
+            scheme in prop_oneof![Just("Digest"), Just("digest"), Just("DIGEST")],
+        ) {
+            let auth = super::auth().qop([Qop::Auth, Qop::AuthInt]).userhash(true);
+            let policy = auth.login_required();
+            let header = format!(
+                "{scheme} {}",
+                params.iter().map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ")
+            );
+            // Bytes a header cannot carry never reach a scheme.
+            prop_assume!(http::HeaderValue::from_bytes(header.as_bytes()).is_ok());
+            let r = check(&policy, "GET", "/digest", Some(&header), Some(b""));
+            let s = status(&r);
+            prop_assert!(s == 400 || s == 401, "{header}: {s}");
+            prop_assert!(!challenges(&r).is_empty());
+        }
+    }
+}
