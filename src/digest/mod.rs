@@ -794,6 +794,8 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     ) -> Result<U, AuthError> {
         let creds = &checked.creds;
         let alg = creds.algorithm;
+        // An empty stored secret means no usable account (as Flask-HTTPAuth's falsy password).
+        let found = found.filter(|(secret, _)| !secret.is_empty());
         let (ha1, user) = match found {
             Some((secret, user)) if self.use_ha1 => match Hex::parse(&secret, alg.hex_len()) {
                 Some(ha1) => (ha1, Some(user)),

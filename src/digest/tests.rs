@@ -837,6 +837,20 @@ fn ha1_mode_and_get_user() {
 }
 
 #[test]
+fn empty_stored_password_is_no_account() {
+    let auth = DigestAuth::get_password_sync(|_| Some(String::new())).secret(SECRET);
+    let policy = auth.login_required();
+    let (nonce, opaque) = challenge_of(&auth);
+    let h = Client {
+        password: "",
+        ..Client::default()
+    }
+    .header(&nonce, &opaque, "00000001");
+    let r = check(&policy, "GET", "/digest", Some(&h), None);
+    assert_eq!(kind(&r), Some(AuthErrorKind::InvalidCredentials));
+}
+
+#[test]
 #[should_panic(expected = "one hash function")]
 fn ha1_with_get_password_and_two_hash_functions_panics() {
     let _ = auth()
