@@ -1,6 +1,6 @@
 //! `WWW-Authenticate` challenges (RFC 9110 §11.6.1), rendered once when an auth is configured.
 //!
-//! Every quoted value goes through [`quote`](crate::header::quote): `"` and `\` are escaped and
+//! Every quoted value goes through [`header::quote`](crate::header::quote): `"` and `\` are escaped and
 //! control characters are refused, so a realm can never inject a header line. Several auths on
 //! one route send one challenge per `WWW-Authenticate` line.
 //!
