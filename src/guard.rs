@@ -184,13 +184,18 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self
     }
 
-    /// Decides at once when every step is synchronous: `None` when a scheme may suspend (use
-    /// [`check`](Self::check)) or did, despite [`Scheme::may_suspend`].
+    /// Decides at once when every step is synchronous: `None` when a scheme may suspend, the
+    /// handling scheme needs the body ([`body_limit`](Self::body_limit)), or a scheme did
+    /// suspend despite [`Scheme::may_suspend`]; then use [`check`](Self::check).
     pub fn check_now(&self, req: AuthRequest<'_>) -> Option<Decision<U>> {
         if !self.inline {
             return None;
         }
-        let mut fut = std::pin::pin!(self.check(req));
+        let selected = self.select(&req);
+        if selected.is_some_and(|i| self.members[i].body_limit(&req).is_some()) {
+            return None;
+        }
+        let mut fut = std::pin::pin!(self.check_with(req, Some(selected)));
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
         match fut.as_mut().poll(&mut cx) {
             std::task::Poll::Ready(decision) => Some(decision),
@@ -200,13 +205,22 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
 
     /// Runs the policy on a request head.
     pub async fn check(&self, req: AuthRequest<'_>) -> Decision<U> {
+        self.check_with(req, None).await
+    }
+
+    /// [`check`](Self::check), with the scheme already selected when `selected` is `Some`.
+    async fn check_with(
+        &self,
+        req: AuthRequest<'_>,
+        selected: Option<Option<usize>>,
+    ) -> Decision<U> {
         if self.skip_options && req.method == Method::OPTIONS {
             return Decision::Allow {
                 identity: None,
                 error: None,
             };
         }
-        let (selected, result) = self.authenticate(req).await;
+        let (selected, result) = self.authenticate(req, selected).await;
         let err = match result {
             Ok(identity) => {
                 return Decision::Allow {
@@ -236,6 +250,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     async fn authenticate(
         &self,
         req: AuthRequest<'_>,
+        selected: Option<Option<usize>>,
     ) -> (
         Option<usize>,
         Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
@@ -245,7 +260,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 .with_detail("more than one Authorization header");
             return (None, Err((None, err)));
         }
-        let Some(index) = self.select(&req) else {
+        let Some(index) = selected.unwrap_or_else(|| self.select(&req)) else {
             return (None, Err((None, AuthError::missing())));
         };
         let scheme = &self.members[index];

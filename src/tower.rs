@@ -126,17 +126,14 @@ where
 
         // Fast path: every scheme is synchronous and none needs the body, so the policy is
         // decided here and the inner future is returned as is (no allocation of our own).
-        let head = AuthRequest::from_parts(&parts);
-        if self.policy.body_limit(head).is_none() {
-            if let Some(decision) = self.policy.check_now(head) {
-                return match decision {
-                    Decision::Allow { identity, error } => {
-                        let private = allow(&mut parts, identity, error);
-                        ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
-                    }
-                    Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
-                };
-            }
+        if let Some(decision) = self.policy.check_now(AuthRequest::from_parts(&parts)) {
+            return match decision {
+                Decision::Allow { identity, error } => {
+                    let private = allow(&mut parts, identity, error);
+                    ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
+                }
+                Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
+            };
         }
 
         let policy = self.policy.clone();
