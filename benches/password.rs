@@ -9,7 +9,9 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion};
-use httpauth::password::{check_password_hash, generate_password_hash, HashedPasswords};
+use httpauth::password::{
+    check_password_hash, generate_password_hash, HashedPasswords, PasswordChecker,
+};
 use httpauth::VerifyPassword;
 
 fn hit(users: &HashedPasswords) -> Option<String> {
@@ -32,6 +34,12 @@ fn benches(c: &mut Criterion) {
 
     c.bench_function("cache hit (HMAC-SHA-256 key + lookup)", |b| {
         b.iter(|| hit(std::hint::black_box(&users)))
+    });
+    let checker = PasswordChecker::new();
+    let stored: std::sync::Arc<str> = hash.clone().into();
+    assert!(rt.block_on(checker.verify("john", "hello", stored.clone())));
+    c.bench_function("PasswordChecker::check_cached (own store)", |b| {
+        b.iter(|| checker.check_cached("john", std::hint::black_box("hello"), &stored))
     });
     let mut slow = c.benchmark_group("miss");
     slow.sample_size(10)

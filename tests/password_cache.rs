@@ -56,6 +56,25 @@ async fn hit_and_miss() {
 }
 
 #[tokio::test]
+async fn own_store_through_the_checker() {
+    let checker = PasswordChecker::new();
+    let hash: Arc<str> = cheap().hash("hello").into();
+    assert!(!checker.check_cached("john", "hello", &hash));
+    assert!(checker.verify("john", "hello", hash.clone()).await);
+    assert!(checker.check_cached("john", "hello", &hash));
+    assert!(!checker.check_cached("john", "hellO", &hash));
+    assert!(!checker.check_cached("mary", "hello", &hash));
+    assert!(!checker.verify("john", "hellO", hash.clone()).await);
+    checker
+        .verify_unknown("nobody", "hello", hash.clone())
+        .await;
+    let stats = checker.stats();
+    assert_eq!((stats.cache_hits, stats.verifications), (1, 3), "{stats:?}");
+    checker.clear_cache();
+    assert!(!checker.check_cached("john", "hello", &hash));
+}
+
+#[tokio::test]
 async fn expiry() {
     let checker = PasswordChecker::new().cache(CacheConfig::new().ttl(Duration::from_millis(200)));
     let users = store(checker);

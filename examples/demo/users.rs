@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use httpauth::password::{generate_password_hash, HashedPasswords, HtpasswdFile};
+use httpauth::password::{generate_password_hash, HtpasswdFile, PasswordChecker};
 use httpauth::{AuthFuture, BasicAuth, VerifyPassword};
 
 /// A user of the demo.
@@ -30,12 +30,20 @@ pub(crate) const USERS: [(&str, &str, &[&str], &str); 3] = [
     ),
 ];
 
+struct Account {
+    user: User,
+    /// argon2id PHC string (OWASP parameters); the plain password is not kept.
+    hash: Arc<str>,
+}
+
 enum Source {
-    /// The contract's users: argon2id hashes (OWASP parameters) made at startup; the plain
-    /// passwords are not kept.
+    /// The contract's users, checked through a `PasswordChecker` (the "own user store" path:
+    /// cache, bounded pool, dummy check for unknown users).
     BuiltIn {
-        hashes: HashedPasswords,
-        users: HashMap<String, User>,
+        accounts: HashMap<String, Account>,
+        checker: PasswordChecker,
+        /// Checked for unknown users, so they cost what a wrong password costs.
+        dummy: Arc<str>,
     },
     /// An htpasswd file's users, without roles.
     File(HtpasswdFile),
@@ -50,20 +58,25 @@ impl Users {
     /// The contract's users, hashed with argon2id.
     #[must_use]
     pub(crate) fn new() -> Arc<Self> {
-        let hashes = HashedPasswords::new();
-        let mut users = HashMap::new();
-        for (name, password, roles, _) in USERS {
-            if let Err(err) = hashes.insert(name, generate_password_hash(password)) {
-                eprintln!("cannot hash the password of {name}: {err}");
-            }
-            let user = User {
-                name: Arc::from(name),
-                roles: Arc::from(roles),
-            };
-            users.insert(name.to_owned(), user);
-        }
+        let accounts = USERS
+            .iter()
+            .map(|(name, password, roles, _)| {
+                let account = Account {
+                    user: User {
+                        name: Arc::from(*name),
+                        roles: Arc::from(*roles),
+                    },
+                    hash: generate_password_hash(password).into(),
+                };
+                ((*name).to_owned(), account)
+            })
+            .collect();
         Arc::new(Self {
-            source: Source::BuiltIn { hashes, users },
+            source: Source::BuiltIn {
+                accounts,
+                checker: PasswordChecker::new(),
+                dummy: generate_password_hash("not the password of anyone").into(),
+            },
         })
     }
 
@@ -88,9 +101,28 @@ impl VerifyPassword for Verifier {
         password: &'a str,
     ) -> AuthFuture<'a, Option<User>> {
         match &self.0.source {
-            Source::BuiltIn { hashes, users } => hashes
-                .verify_password(username, password)
-                .map(move |name| name.and_then(|name| users.get(&name).cloned())),
+            Source::BuiltIn {
+                accounts,
+                checker,
+                dummy,
+            } => match accounts.get(username) {
+                // A cache hit: answered at once, no future allocated.
+                Some(account) if checker.check_cached(username, password, &account.hash) => {
+                    AuthFuture::ready(Some(account.user.clone()))
+                }
+                Some(account) => AuthFuture::new(async move {
+                    checker
+                        .verify(username, password, account.hash.clone())
+                        .await
+                        .then(|| account.user.clone())
+                }),
+                None => AuthFuture::new(async move {
+                    checker
+                        .verify_unknown(username, password, dummy.clone())
+                        .await;
+                    None
+                }),
+            },
             Source::File(file) => file.verify_password(username, password).map(|name| {
                 name.map(|name| User {
                     name: Arc::from(name),

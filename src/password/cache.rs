@@ -1,7 +1,9 @@
 //! The verified-credential cache: HMAC-SHA-256 keys, successes only, bounded, with a TTL, and
 //! single flight for concurrent identical misses.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -71,20 +73,75 @@ impl Default for CacheConfig {
 
 pub(crate) type Key = [u8; 32];
 
+/// Keys are HMAC outputs under a secret key: uniformly distributed and impossible to aim, so
+/// their first 8 bytes are a good hash (no SipHash needed against flooding).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = self.0.rotate_left(5) ^ u64::from_le_bytes(word);
+        }
+    }
+}
+
+type KeyMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<KeyHasher>>;
+
 struct Entries {
     /// key → when it was verified.
-    map: HashMap<Key, Instant>,
+    map: KeyMap<Instant>,
     /// Insertion order (= expiry order, the TTL being fixed); may hold stale duplicates,
     /// recognised by their instant.
     order: VecDeque<(Key, Instant)>,
 }
 
 pub(crate) struct CredentialCache {
+    /// Distinguishes caches in the per-thread memo.
+    id: u64,
+    /// Bumped when an entry is evicted before its time or the cache is cleared: memo entries
+    /// of an older generation are ignored.
+    generation: AtomicU64,
     mac: Hmac<Sha256>,
     config: CacheConfig,
     entries: Mutex<Entries>,
-    inflight: Mutex<HashMap<Key, Arc<OnceCell<bool>>>>,
+    inflight: Mutex<KeyMap<Arc<OnceCell<bool>>>>,
 }
+
+/// A per-thread memo of the last few hits, so repeated hits on one core read no shared lock (a
+/// shared lock's cache line bouncing between cores costs more than the lookup). It holds
+/// HMAC keys and verification times only, is checked against the TTL and the cache's
+/// generation, and is refreshed from the shared map.
+#[derive(Clone, Copy)]
+struct Memo {
+    cache: u64,
+    generation: u64,
+    key: Key,
+    at: Instant,
+}
+
+const MEMO_SLOTS: usize = 4;
+
+struct MemoTable {
+    slots: [Option<Memo>; MEMO_SLOTS],
+    next: usize,
+}
+
+thread_local! {
+    static MEMO: RefCell<MemoTable> = const {
+        RefCell::new(MemoTable {
+            slots: [None; MEMO_SLOTS],
+            next: 0,
+        })
+    };
+}
+
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -97,13 +154,15 @@ impl CredentialCache {
         let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
         Self {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             mac,
             config,
             entries: Mutex::new(Entries {
-                map: HashMap::new(),
+                map: KeyMap::default(),
                 order: VecDeque::new(),
             }),
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(KeyMap::default()),
         }
     }
 
@@ -116,7 +175,10 @@ impl CredentialCache {
     pub(crate) fn key(&self, username: &str, password: &str, hash: &str) -> Key {
         let mut mac = self.mac.clone();
         for part in [username, password, hash] {
-            mac.update(&(part.len() as u64).to_be_bytes());
+            // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB), and the
+            // shorter input saves a SHA-256 block for typical argon2id hashes.
+            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            mac.update(&len.to_be_bytes());
             mac.update(part.as_bytes());
         }
         mac.finalize().into_bytes().into()
@@ -124,10 +186,38 @@ impl CredentialCache {
 
     pub(crate) fn contains(&self, key: &Key) -> bool {
         let now = Instant::now();
-        lock(&self.entries)
-            .map
-            .get(key)
-            .is_some_and(|&at| now.duration_since(at) < self.config.ttl)
+        let ttl = self.config.ttl;
+        let generation = self.generation.load(Ordering::Acquire);
+        let memo = MEMO.with(|memo| {
+            memo.borrow().slots.iter().flatten().find_map(|m| {
+                (m.cache == self.id && m.generation == generation && m.key == *key).then_some(m.at)
+            })
+        });
+        if memo.is_some_and(|at| now.duration_since(at) < ttl) {
+            return true;
+        }
+        let at = lock(&self.entries).map.get(key).copied();
+        match at {
+            Some(at) if now.duration_since(at) < ttl => {
+                MEMO.with(|memo| {
+                    let mut memo = memo.borrow_mut();
+                    let slot = memo
+                        .slots
+                        .iter()
+                        .position(|m| m.is_some_and(|m| m.cache == self.id && m.key == *key))
+                        .unwrap_or(memo.next);
+                    memo.slots[slot] = Some(Memo {
+                        cache: self.id,
+                        generation,
+                        key: *key,
+                        at,
+                    });
+                    memo.next = (slot + 1) % MEMO_SLOTS;
+                });
+                true
+            }
+            _ => false,
+        }
     }
 
     pub(crate) fn insert(&self, key: Key) {
@@ -145,6 +235,10 @@ impl CredentialCache {
             order.pop_front();
             if !stale {
                 map.remove(&k);
+                if !expired {
+                    // Evicted alive: per-thread memos must not keep answering for it.
+                    self.generation.fetch_add(1, Ordering::Release);
+                }
             }
         }
         map.insert(key, now);
@@ -164,6 +258,7 @@ impl CredentialCache {
         let mut entries = lock(&self.entries);
         entries.map.clear();
         entries.order.clear();
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Joins (or starts) the single flight for `key`.
@@ -242,6 +337,24 @@ mod tests {
         assert_eq!(c.len(), 3);
         assert!(!c.contains(&keys[0]) && !c.contains(&keys[1]));
         assert!(keys[2..].iter().all(|k| c.contains(k)));
+    }
+
+    #[test]
+    fn memo_follows_clear_and_eviction() {
+        let c = CredentialCache::new(CacheConfig::new().max_entries(1));
+        let (a, b) = (c.key("a", "p", "h"), c.key("b", "p", "h"));
+        c.insert(a);
+        assert!(c.contains(&a) && c.contains(&a)); // the second from the memo
+        c.clear();
+        assert!(!c.contains(&a));
+        c.insert(a);
+        assert!(c.contains(&a));
+        c.insert(b); // evicts a
+        assert!(!c.contains(&a));
+        assert!(c.contains(&b));
+        // Another cache never answers from this one's memo.
+        let other = CredentialCache::new(CacheConfig::new());
+        assert!(!other.contains(&b));
     }
 
     #[test]

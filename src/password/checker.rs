@@ -84,12 +84,37 @@ pub struct CheckerStats {
     pub coalesced: u64,
 }
 
+/// Hits are counted on every request: one cache-line-aligned counter per thread slot, so cores
+/// answering hits in parallel don't fight over one line.
+#[repr(align(128))]
+#[derive(Default)]
+struct HitCounter(AtomicU64);
+
+const HIT_SLOTS: usize = 16;
+
 #[derive(Default)]
 struct Counters {
-    cache_hits: AtomicU64,
+    cache_hits: [HitCounter; HIT_SLOTS],
     cache_misses: AtomicU64,
     verifications: AtomicU64,
     coalesced: AtomicU64,
+}
+
+impl Counters {
+    fn hit(&self) {
+        thread_local! {
+            static SLOT: usize = {
+                static NEXT: AtomicU64 = AtomicU64::new(0);
+                (NEXT.fetch_add(1, Relaxed) % HIT_SLOTS as u64) as usize
+            };
+        }
+        let slot = SLOT.with(|s| *s);
+        self.cache_hits[slot].0.fetch_add(1, Relaxed);
+    }
+
+    fn hits(&self) -> u64 {
+        self.cache_hits.iter().map(|c| c.0.load(Relaxed)).sum()
+    }
 }
 
 /// Checks passwords against stored hashes the way a server should: cached, bounded, off the
@@ -242,11 +267,28 @@ impl PasswordChecker {
     #[must_use]
     pub fn stats(&self) -> CheckerStats {
         CheckerStats {
-            cache_hits: self.counters.cache_hits.load(Relaxed),
+            cache_hits: self.counters.hits(),
             cache_misses: self.counters.cache_misses.load(Relaxed),
             verifications: self.counters.verifications.load(Relaxed),
             coalesced: self.counters.coalesced.load(Relaxed),
         }
+    }
+
+    /// Whether the cache knows `password` as `username`'s for this stored hash: the synchronous
+    /// fast path for your own store (no allocation, no await). On `false`, call
+    /// [`verify`](Self::verify). Misses are counted by `verify`, not here.
+    #[must_use]
+    pub fn check_cached(&self, username: &str, password: &str, hash: &str) -> bool {
+        if password.len() > MAX_PASSWORD_LEN {
+            return false;
+        }
+        self.cache.as_ref().is_some_and(|cache| {
+            let hit = cache.contains(&cache.key(username, password, hash));
+            if hit {
+                self.counters.hit();
+            }
+            hit
+        })
     }
 
     /// Whether `password` is `username`'s, given the user's stored hash: from the cache, or by
@@ -333,7 +375,7 @@ impl PasswordChecker {
         }
         if let Some(cache) = &self.cache {
             if cache.contains(&cache.key(username, password, hash)) {
-                self.counters.cache_hits.fetch_add(1, Relaxed);
+                self.counters.hit();
                 return Lookup::Hit;
             }
         }
