@@ -182,13 +182,24 @@ async fn unknown_user_costs_a_verification() {
         .unwrap();
     users.insert("john", slow().hash("hello")).unwrap();
 
-    let start = Instant::now();
-    assert_eq!(users.verify_password("john", "wrong").await, None);
-    let wrong = start.elapsed();
-    let start = Instant::now();
-    assert_eq!(users.verify_password("nobody", "wrong").await, None);
-    let unknown = start.elapsed();
-    assert_eq!(users.checker().stats().verifications, 2);
+    // The fastest of three runs each (wrong passwords and unknown users are never cached).
+    let mut wrong = Duration::MAX;
+    let mut unknown = Duration::MAX;
+    for i in 0..3 {
+        let start = Instant::now();
+        assert_eq!(
+            users.verify_password("john", &format!("wrong{i}")).await,
+            None
+        );
+        wrong = wrong.min(start.elapsed());
+        let start = Instant::now();
+        assert_eq!(
+            users.verify_password("nobody", &format!("wrong{i}")).await,
+            None
+        );
+        unknown = unknown.min(start.elapsed());
+    }
+    assert_eq!(users.checker().stats().verifications, 6);
     // Same work: within a generous factor of each other (a shared CI box is noisy).
     let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
     assert!(
@@ -197,7 +208,7 @@ async fn unknown_user_costs_a_verification() {
     );
     // Empty username: also a dummy check.
     assert_eq!(users.verify_password("", "wrong").await, None);
-    assert_eq!(users.checker().stats().verifications, 3);
+    assert_eq!(users.checker().stats().verifications, 7);
 }
 
 #[tokio::test]
@@ -231,7 +242,7 @@ fn verification_runs_off_the_reactor() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let heavy = Params::new(65_536, 3, 1).unwrap();
+        let heavy = Params::new(131_072, 3, 1).unwrap();
         let users = store(PasswordChecker::new());
         users.insert("john", heavy.hash("hello")).unwrap();
         let ticker = async {
@@ -248,8 +259,9 @@ fn verification_runs_off_the_reactor() {
         let (user, worst) = tokio::join!(users.verify_password("john", "hello"), ticker);
         let hash_time = start.elapsed();
         assert!(user.is_some());
+        // Inline, the ticker would have stalled for the whole hash.
         assert!(
-            worst < Duration::from_millis(50),
+            worst < hash_time / 2,
             "reactor stalled {worst:?} (hash took {hash_time:?})"
         );
     });
@@ -264,9 +276,15 @@ async fn pool_bounds_concurrent_verifications() {
         users.insert(format!("u{i}"), slow().hash("pw")).unwrap();
     }
     // Time one verification alone.
-    let start = Instant::now();
-    assert!(users.verify_password("u0", "wrong").await.is_none());
-    let one = start.elapsed();
+    let mut one = Duration::MAX;
+    for i in 0..3 {
+        let start = Instant::now();
+        assert!(users
+            .verify_password("u0", &format!("wrong{i}"))
+            .await
+            .is_none());
+        one = one.min(start.elapsed());
+    }
 
     let start = Instant::now();
     let tasks: Vec<_> = (0..4)
