@@ -73,7 +73,10 @@ use crate::challenge::Challenge;
 use crate::error::{AuthError, ConfigError};
 use crate::header::{self, Payload};
 use crate::roles::Roles;
-use crate::scheme::{common_builder_methods, AuthFuture, AuthRequest, Common, Identity, Scheme};
+use crate::scheme::{
+    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
+    Identity, Scheme,
+};
 
 /// Decoded Basic credentials. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -198,19 +201,7 @@ where
 type SyncVerifyFn<U> = dyn Fn(&str, &str) -> Option<U> + Send + Sync;
 
 /// A sync verifier is called inline (no allocation); an async one is awaited.
-enum Verifier<U> {
-    Sync(Arc<SyncVerifyFn<U>>),
-    Async(Arc<dyn VerifyPassword<User = U>>),
-}
-
-impl<U> Clone for Verifier<U> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Sync(f) => Self::Sync(f.clone()),
-            Self::Async(v) => Self::Async(v.clone()),
-        }
-    }
-}
+type Verifier<U> = Callback<SyncVerifyFn<U>, dyn VerifyPassword<User = U>>;
 
 /// The get-password callback: the stored password (or hash) for a username.
 ///
@@ -360,27 +351,9 @@ impl<U: Clone + Send + Sync + 'static> BasicAuth<U> {
 
     common_builder_methods!(U);
 
-    /// Sends the challenge under another scheme name (Flask-HTTPAuth's
-    /// `HTTPBasicAuth(scheme=...)`, used to keep browsers from showing their login dialog).
-    /// Credentials are accepted under this name and under `Basic`.
-    ///
-    /// # Panics
-    ///
-    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
-    #[must_use]
-    pub fn scheme(self, scheme: &str) -> Self {
-        match self.try_scheme(scheme) {
-            Ok(this) => this,
-            Err(err) => panic!("httpauth: invalid scheme: {err}"),
-        }
-    }
-
-    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
-    pub fn try_scheme(mut self, scheme: &str) -> Result<Self, ConfigError> {
-        self.scheme = Arc::from(scheme);
-        self.rebuild()?;
-        Ok(self)
-    }
+    scheme_name_methods!(
+        "Used to keep browsers from showing their login dialog. Credentials are accepted under this name and under `Basic`."
+    );
 
     /// Adds `charset="UTF-8"` to the challenge (RFC 7617 §2.1), telling clients to send UTF-8.
     #[must_use]
@@ -552,7 +525,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
     }
 
     fn may_suspend(&self) -> bool {
-        matches!(self.verify, Verifier::Async(_)) || self.common.roles_may_suspend
+        self.verify.may_suspend() || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

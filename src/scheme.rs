@@ -350,6 +350,29 @@ pub fn default_error_response(err: &AuthError) -> Response<Bytes> {
     response
 }
 
+/// A user callback in one of its two forms: a plain function, called inline (no allocation),
+/// or an async one, awaited.
+pub(crate) enum Callback<S: ?Sized, A: ?Sized> {
+    Sync(Arc<S>),
+    Async(Arc<A>),
+}
+
+impl<S: ?Sized, A: ?Sized> Callback<S, A> {
+    /// Whether calling it may return a pending future.
+    pub(crate) fn may_suspend(&self) -> bool {
+        matches!(self, Self::Async(_))
+    }
+}
+
+impl<S: ?Sized, A: ?Sized> Clone for Callback<S, A> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sync(f) => Self::Sync(f.clone()),
+            Self::Async(f) => Self::Async(f.clone()),
+        }
+    }
+}
+
 /// Configuration every scheme shares: realm, roles callback, error handler.
 pub(crate) struct Common<U> {
     pub(crate) realm: Arc<str>,
@@ -491,3 +514,32 @@ macro_rules! common_builder_methods {
 }
 
 pub(crate) use common_builder_methods;
+
+/// `scheme` / `try_scheme` for schemes with a configurable name. The type must have a
+/// `scheme: Arc<str>` field and `rebuild()`. `$doc` says which names clients may send.
+macro_rules! scheme_name_methods {
+    ($doc:literal) => {
+        /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`).
+        #[doc = $doc]
+        ///
+        /// # Panics
+        ///
+        /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
+        #[must_use]
+        pub fn scheme(self, scheme: &str) -> Self {
+            match self.try_scheme(scheme) {
+                Ok(this) => this,
+                Err(err) => panic!("httpauth: invalid scheme: {err}"),
+            }
+        }
+
+        /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
+        pub fn try_scheme(mut self, scheme: &str) -> Result<Self, $crate::ConfigError> {
+            self.scheme = ::std::sync::Arc::from(scheme);
+            self.rebuild()?;
+            Ok(self)
+        }
+    };
+}
+
+pub(crate) use scheme_name_methods;

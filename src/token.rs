@@ -57,7 +57,10 @@ use crate::challenge::Challenge;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::header::{self, Payload, MAX_CREDENTIALS_LEN};
 use crate::roles::Roles;
-use crate::scheme::{common_builder_methods, AuthFuture, AuthRequest, Common, Identity, Scheme};
+use crate::scheme::{
+    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
+    Identity, Scheme,
+};
 
 /// The verify-token callback.
 ///
@@ -86,19 +89,7 @@ where
 
 type SyncVerifyFn<U> = dyn Fn(&str) -> Option<U> + Send + Sync;
 
-enum Verifier<U> {
-    Sync(Arc<SyncVerifyFn<U>>),
-    Async(Arc<dyn VerifyToken<User = U>>),
-}
-
-impl<U> Clone for Verifier<U> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Sync(f) => Self::Sync(f.clone()),
-            Self::Async(v) => Self::Async(v.clone()),
-        }
-    }
-}
+type Verifier<U> = Callback<SyncVerifyFn<U>, dyn VerifyToken<User = U>>;
 
 /// Token authentication. See the [module docs](self).
 pub struct TokenAuth<U> {
@@ -175,26 +166,9 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
 
     common_builder_methods!(U);
 
-    /// The scheme name (default `Bearer`): matched, ignoring case, against the client's
-    /// `Authorization` scheme, and sent in the challenge.
-    ///
-    /// # Panics
-    ///
-    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
-    #[must_use]
-    pub fn scheme(self, scheme: &str) -> Self {
-        match self.try_scheme(scheme) {
-            Ok(this) => this,
-            Err(err) => panic!("httpauth: invalid scheme: {err}"),
-        }
-    }
-
-    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
-    pub fn try_scheme(mut self, scheme: &str) -> Result<Self, ConfigError> {
-        self.scheme = Arc::from(scheme);
-        self.rebuild()?;
-        Ok(self)
-    }
+    scheme_name_methods!(
+        "Default `Bearer`. Matched, ignoring case, against the client's `Authorization` scheme; the old name is no longer accepted."
+    );
 
     /// Reads the token from this header (e.g. `X-API-Key`) instead of `Authorization`: the whole
     /// value is the token. `"Authorization"` itself means the default behaviour.
@@ -362,7 +336,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
     }
 
     fn may_suspend(&self) -> bool {
-        matches!(self.verify, Verifier::Async(_)) || self.common.roles_may_suspend
+        self.verify.may_suspend() || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{basic, get as http_get, serve};
+use common::{basic, get as http_get, get_with as with_headers, serve};
 
 const DEFAULT: &str = r#"Basic realm="Authentication Required""#;
 
@@ -321,29 +321,6 @@ fn binary_port_flag() {
     let (_demo, addr) = start_demo(&["--port", &port], None);
     assert_eq!(addr, format!("http://127.0.0.1:{port}"));
     assert_eq!(curl(&[&format!("{addr}/public")]), "Hello, world!");
-}
-
-async fn with_headers(
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, Vec<String>, String, Option<String>) {
-    let mut req = common::client().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let ch = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let cache = res
-        .headers()
-        .get("cache-control")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, ch, res.text().await.unwrap(), cache)
 }
 
 const BEARER: &str = r#"Bearer realm="Authentication Required""#;

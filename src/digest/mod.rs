@@ -115,7 +115,10 @@ use crate::challenge::Challenge;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::header::{self, Payload};
 use crate::roles::Roles;
-use crate::scheme::{common_builder_methods, AuthFuture, AuthRequest, Common, Identity, Scheme};
+use crate::scheme::{
+    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
+    Identity, Scheme,
+};
 
 /// The get-secret callback that also returns the user: for a username and the algorithm the
 /// client uses, the password (or HA1 with [`use_ha1`](DigestAuth::use_ha1)) and your user
@@ -174,19 +177,7 @@ type GenerateFn = Arc<dyn Fn() -> String + Send + Sync>;
 type VerifyFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type ResolverFn = Arc<dyn Fn(&str, Algorithm) -> Option<String> + Send + Sync>;
 
-enum Lookup<U> {
-    Sync(Arc<SyncLookupFn<U>>),
-    Async(Arc<dyn GetDigestUser<User = U>>),
-}
-
-impl<U> Clone for Lookup<U> {
-    fn clone(&self) -> Self {
-        match self {
-            Self::Sync(f) => Self::Sync(f.clone()),
-            Self::Async(g) => Self::Async(g.clone()),
-        }
-    }
-}
+type Lookup<U> = Callback<SyncLookupFn<U>, dyn GetDigestUser<User = U>>;
 
 /// How a `userhash=true` username is mapped back to the real one.
 #[derive(Clone)]
@@ -344,29 +335,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
 
     common_builder_methods!(U);
 
-    /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`).
-    /// Credentials are accepted under this name and under `Digest`.
-    ///
-    /// # Panics
-    ///
-    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
-    #[must_use]
-    pub fn scheme(self, scheme: &str) -> Self {
-        match self.try_scheme(scheme) {
-            Ok(this) => this,
-            Err(err) => panic!("httpauth: invalid scheme: {err}"),
-        }
-    }
-
-    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
-    pub fn try_scheme(mut self, scheme: &str) -> Result<Self, ConfigError> {
-        let old = std::mem::replace(&mut self.scheme, Arc::from(scheme));
-        if let Err(err) = self.rebuild() {
-            self.scheme = old;
-            return Err(err);
-        }
-        Ok(self)
-    }
+    scheme_name_methods!("Credentials are accepted under this name and under `Digest`.");
 
     /// Offers one algorithm (default `MD5`, as the seed; SHA-256 recommended).
     ///
@@ -1045,9 +1014,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
     }
 
     fn may_suspend(&self) -> bool {
-        matches!(self.lookup, Lookup::Async(_))
-            || self.common.roles_may_suspend
-            || self.store.may_suspend()
+        self.lookup.may_suspend() || self.common.roles_may_suspend || self.store.may_suspend()
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

@@ -41,9 +41,22 @@ pub fn client() -> reqwest::Client {
 
 /// GET `url` with an optional `Authorization` value; returns (status, WWW-Authenticate lines, body).
 pub async fn get(url: &str, authorization: Option<&str>) -> (u16, Vec<String>, String) {
+    let headers: Vec<(&str, &str)> = authorization
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    let (status, challenges, body, _) = get_with(url, &headers).await;
+    (status, challenges, body)
+}
+
+/// GET `url` with these headers; returns (status, WWW-Authenticate lines, body, Cache-Control).
+pub async fn get_with(
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<String>, String, Option<String>) {
     let mut req = client().get(url);
-    if let Some(a) = authorization {
-        req = req.header("authorization", a);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let res = req.send().await.unwrap();
     let status = res.status().as_u16();
@@ -53,7 +66,11 @@ pub async fn get(url: &str, authorization: Option<&str>) -> (u16, Vec<String>, S
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect();
-    (status, challenges, res.text().await.unwrap())
+    let cache = res
+        .headers()
+        .get("cache-control")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    (status, challenges, res.text().await.unwrap(), cache)
 }
 
 /// Sends raw bytes as one HTTP/1.1 request head to `base` (`http://host:port`) and returns the
