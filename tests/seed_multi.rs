@@ -9,7 +9,7 @@ mod common;
 use axum::body::Bytes;
 use axum::routing::get;
 use axum::Router;
-use common::{basic, client, serve};
+use common::{basic, serve};
 use httpauth::{AuthError, BasicAuth, CurrentUser, MultiAuth, TokenAuth};
 
 type User = Option<String>;
@@ -80,19 +80,8 @@ async fn multi_app(asynchronous: bool) -> String {
 }
 
 async fn call(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<String>, String) {
-    let mut req = client().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let ch = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    (status, ch, res.text().await.unwrap())
+    let (status, challenges, body, _) = common::get_with(url, headers).await;
+    (status, challenges, body)
 }
 
 fn all_challenges() -> Vec<String> {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::routing::get;
 use axum::Router;
-use common::{client, get as http_get, raw_get, raw_request, raw_status, serve};
+use common::{
+    client, get as http_get, get_with as request, raw_get, raw_request, raw_status, serve,
+};
 use httpauth::{AuthError, CurrentUser, TokenAuth};
 
 /// Flask's suite uses `this-is-the-token!`; `!` is not a token68 character, so in
@@ -78,29 +80,6 @@ async fn token_app(asynchronous: bool, calls: Arc<AtomicUsize>) -> String {
                 .route_layer(t3.login_required()),
         );
     serve(app).await
-}
-
-async fn request(
-    url: &str,
-    headers: &[(&str, &str)],
-) -> (u16, Vec<String>, String, Option<String>) {
-    let mut req = client().get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let res = req.send().await.unwrap();
-    let status = res.status().as_u16();
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let cache = res
-        .headers()
-        .get("cache-control")
-        .map(|v| v.to_str().unwrap().to_owned());
-    (status, challenges, res.text().await.unwrap(), cache)
 }
 
 const MYTOKEN: &str = r#"MyToken realm="Foo""#;
