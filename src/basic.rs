@@ -173,6 +173,14 @@ pub trait VerifyPassword: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
+    /// The answer without waiting, when there is one (e.g. a cache hit): `Some(user or None)`.
+    /// `None` means "await [`verify_password`](Self::verify_password)", which is then called
+    /// with the same credentials; it must leave nothing done that matters. Default: `None`.
+    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<Self::User>> {
+        let _ = (username, password);
+        None
+    }
+
     /// The user these credentials belong to, or `None`.
     fn verify_password<'a>(
         &'a self,
@@ -483,49 +491,56 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
         req.authorization_scheme().is_some_and(|s| self.accepts(s))
     }
 
+    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
+        let token = match self.token68(&req) {
+            Ok(token) => token,
+            Err(err) => return Some(Err(err)),
+        };
+        // Stack-decoded, borrowed credentials: the only allocation is the username kept for
+        // the handler.
+        let answer = with_decoded(token, |username, password| {
+            let user = match &self.verify {
+                Callback::Sync(verify) => verify(username, password),
+                Callback::Async(verify) => verify.verify_password_now(username, password)?,
+            };
+            Some(
+                user.map(|user| Identity::new(user, Some(username.to_owned())))
+                    .ok_or_else(AuthError::invalid),
+            )
+        });
+        match answer {
+            Ok(answer) => answer,
+            Err(detail) => Some(Err(AuthError::malformed(detail))),
+        }
+    }
+
     fn authenticate<'a>(
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let token = match self.token68(&req) {
-            Ok(token) => token,
+        if let Some(answer) = self.authenticate_now(req) {
+            return AuthFuture::ready(answer);
+        }
+        let Callback::Async(verify) = &self.verify else {
+            unreachable!("a sync verifier always answers at once")
+        };
+        let creds = match self.token68(&req).map(BasicCredentials::decode) {
+            Ok(Ok(creds)) => creds,
+            Ok(Err(detail)) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        match &self.verify {
-            // Sync callbacks run inline on borrowed, stack-decoded credentials: the only
-            // allocation is the username kept for the handler.
-            Verifier::Sync(verify) => AuthFuture::ready(
-                with_decoded(token, |username, password| {
-                    verify(username, password)
-                        .map(|user| Identity::new(user, Some(username.to_owned())))
-                        .ok_or_else(AuthError::invalid)
-                })
-                .map_err(AuthError::malformed)
-                .and_then(|result| result),
-            ),
-            Verifier::Async(verify) => {
-                let creds = match BasicCredentials::decode(token) {
-                    Ok(creds) => creds,
-                    Err(detail) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
-                };
-                AuthFuture::new(async move {
-                    let user = verify
-                        .verify_password(&creds.username, &creds.password)
-                        .await;
-                    let username = creds.username;
-                    user.map(|user| Identity::new(user, Some(username)))
-                        .ok_or_else(AuthError::invalid)
-                })
-            }
-        }
+        AuthFuture::new(async move {
+            let user = verify
+                .verify_password(&creds.username, &creds.password)
+                .await;
+            let username = creds.username;
+            user.map(|user| Identity::new(user, Some(username)))
+                .ok_or_else(AuthError::invalid)
+        })
     }
 
     fn has_user_roles(&self) -> bool {
         self.common.roles.is_some()
-    }
-
-    fn may_suspend(&self) -> bool {
-        self.verify.may_suspend() || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

@@ -38,7 +38,6 @@
 //! ```
 
 use std::fmt;
-use std::future::Future as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -46,7 +45,7 @@ use http::header::WWW_AUTHENTICATE;
 use http::{Method, Response};
 
 use crate::error::{AuthError, AuthErrorKind};
-use crate::roles::RoleRequirement;
+use crate::roles::{RoleRequirement, Roles};
 use crate::scheme::{AuthRequest, Identity, Scheme};
 
 /// The outcome of [`LoginRequired::check`].
@@ -71,8 +70,6 @@ pub struct LoginRequired<U> {
     members: Vec<Arc<dyn Scheme<User = U>>>,
     /// The members' names, shared with every error (no allocation per failure).
     names: Vec<Arc<str>>,
-    /// No member may suspend: the policy can be decided inline.
-    inline: bool,
     roles: Option<RoleRequirement>,
     optional: bool,
     skip_options: bool,
@@ -83,7 +80,6 @@ impl<U> Clone for LoginRequired<U> {
         Self {
             members: self.members.clone(),
             names: self.names.clone(),
-            inline: self.inline,
             roles: self.roles.clone(),
             optional: self.optional,
             skip_options: self.skip_options,
@@ -125,7 +121,6 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         );
         Self {
             names: schemes.iter().map(|m| Arc::from(m.name())).collect(),
-            inline: schemes.iter().all(|m| !m.may_suspend()),
             members: schemes,
             roles: None,
             optional: false,
@@ -184,98 +179,115 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self
     }
 
-    /// Decides at once when every step is synchronous: `None` when a scheme may suspend, the
-    /// handling scheme needs the body ([`body_limit`](Self::body_limit)), or a scheme did
-    /// suspend despite [`Scheme::may_suspend`]; then use [`check`](Self::check).
-    pub fn check_now(&self, req: AuthRequest<'_>) -> Option<Decision<U>> {
-        if !self.inline {
-            return None;
+    /// Decides without waiting when the handling scheme can answer at once
+    /// ([`Scheme::authenticate_now`]: parse errors, sync callbacks, cache hits) and the roles
+    /// are ready; the adapters' fast path. Nothing is done twice: a deferred request has not
+    /// been authenticated yet, and an authenticated one only waits for its roles.
+    pub(crate) fn check_now(&self, req: AuthRequest<'_>) -> Now<U> {
+        if self.skip_options && req.method == Method::OPTIONS {
+            return Now::Decided(Decision::Allow {
+                identity: None,
+                error: None,
+            });
         }
-        let selected = self.select(&req);
-        if selected.is_some_and(|i| self.members[i].body_limit(&req).is_some()) {
-            return None;
+        if req.has_several_authorizations() {
+            return Now::Decided(self.decide(None, Err((None, duplicate()))));
         }
-        let mut fut = std::pin::pin!(self.check_with(req, Some(selected)));
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        match fut.as_mut().poll(&mut cx) {
-            std::task::Poll::Ready(decision) => Some(decision),
-            std::task::Poll::Pending => None,
+        let Some(index) = self.select(&req) else {
+            return Now::Decided(self.decide(None, Err((None, AuthError::missing()))));
+        };
+        let scheme = &self.members[index];
+        if scheme.body_limit(&req).is_some() {
+            return Now::Defer;
         }
+        let identity = match scheme.authenticate_now(req) {
+            None => return Now::Defer,
+            Some(Err(err)) => return Now::Decided(self.decide(Some(index), Err((None, err)))),
+            Some(Ok(identity)) => identity,
+        };
+        let Some(requirement) = &self.roles else {
+            return Now::Decided(self.decide(Some(index), Ok(identity)));
+        };
+        // A pending roles future is dropped unpolled and asked again by `finish_roles`.
+        let ready = scheme.user_roles(&identity.user).into_ready().ok();
+        match ready {
+            Some(roles) => Now::Decided(self.decide_roles(index, identity, requirement, &roles)),
+            None => Now::Roles { index, identity },
+        }
+    }
+
+    /// The rest of [`check_now`](Self::check_now) when only the roles had to be awaited.
+    pub(crate) async fn finish_roles(&self, index: usize, identity: Identity<U>) -> Decision<U> {
+        let Some(requirement) = &self.roles else {
+            return self.decide(Some(index), Ok(identity));
+        };
+        let roles = self.members[index].user_roles(&identity.user).await;
+        self.decide_roles(index, identity, requirement, &roles)
     }
 
     /// Runs the policy on a request head.
     pub async fn check(&self, req: AuthRequest<'_>) -> Decision<U> {
-        self.check_with(req, None).await
-    }
-
-    /// [`check`](Self::check), with the scheme already selected when `selected` is `Some`.
-    async fn check_with(
-        &self,
-        req: AuthRequest<'_>,
-        selected: Option<Option<usize>>,
-    ) -> Decision<U> {
         if self.skip_options && req.method == Method::OPTIONS {
             return Decision::Allow {
                 identity: None,
                 error: None,
             };
         }
-        let (selected, result) = self.authenticate(req, selected).await;
-        let err = match result {
+        if req.has_several_authorizations() {
+            return self.decide(None, Err((None, duplicate())));
+        }
+        let Some(index) = self.select(&req) else {
+            return self.decide(None, Err((None, AuthError::missing())));
+        };
+        match self.members[index].authenticate(req).await {
+            Ok(identity) => self.finish_roles(index, identity).await,
+            Err(err) => self.decide(Some(index), Err((None, err))),
+        }
+    }
+
+    fn decide_roles(
+        &self,
+        index: usize,
+        identity: Identity<U>,
+        requirement: &RoleRequirement,
+        roles: &Roles,
+    ) -> Decision<U> {
+        if requirement.is_satisfied_by(roles) {
+            self.decide(Some(index), Ok(identity))
+        } else {
+            let err = AuthError::new(AuthErrorKind::Forbidden);
+            self.decide(Some(index), Err((Some(identity), err)))
+        }
+    }
+
+    /// The decision for an outcome: allow, allow anyway (optional), or the rejection.
+    #[allow(clippy::type_complexity)]
+    fn decide(
+        &self,
+        selected: Option<usize>,
+        result: Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
+    ) -> Decision<U> {
+        let (identity, err) = match result {
             Ok(identity) => {
                 return Decision::Allow {
                     identity: Some(identity),
                     error: None,
                 }
             }
-            Err((identity, err)) => {
-                let err = match selected {
-                    Some(i) => err.with_scheme(self.names[i].clone()),
-                    None => err,
-                };
-                if self.optional {
-                    return Decision::Allow {
-                        identity,
-                        error: Some(err),
-                    };
-                }
-                err
-            }
+            Err(failure) => failure,
         };
+        let err = match selected {
+            Some(i) => err.with_scheme(self.names[i].clone()),
+            None => err,
+        };
+        if self.optional {
+            return Decision::Allow {
+                identity,
+                error: Some(err),
+            };
+        }
         trace_failure(&err);
         Decision::Deny(self.reject(selected, err))
-    }
-
-    #[allow(clippy::type_complexity)]
-    async fn authenticate(
-        &self,
-        req: AuthRequest<'_>,
-        selected: Option<Option<usize>>,
-    ) -> (
-        Option<usize>,
-        Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
-    ) {
-        if req.has_several_authorizations() {
-            let err = AuthError::new(AuthErrorKind::DuplicateCredentials)
-                .with_detail("more than one Authorization header");
-            return (None, Err((None, err)));
-        }
-        let Some(index) = selected.unwrap_or_else(|| self.select(&req)) else {
-            return (None, Err((None, AuthError::missing())));
-        };
-        let scheme = &self.members[index];
-        let identity = match scheme.authenticate(req).await {
-            Ok(identity) => identity,
-            Err(err) => return (Some(index), Err((None, err))),
-        };
-        if let Some(requirement) = &self.roles {
-            let roles = scheme.user_roles(&identity.user).await;
-            if !requirement.is_satisfied_by(&roles) {
-                let err = AuthError::new(AuthErrorKind::Forbidden);
-                return (Some(index), Err((Some(identity), err)));
-            }
-        }
-        (Some(index), Ok(identity))
     }
 
     /// The scheme that handles `req`: the first that claims it.
@@ -328,6 +340,21 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         response.extensions_mut().insert(err);
         response
     }
+}
+
+fn duplicate() -> AuthError {
+    AuthError::new(AuthErrorKind::DuplicateCredentials)
+        .with_detail("more than one Authorization header")
+}
+
+/// What [`LoginRequired::check_now`] could decide without waiting.
+pub(crate) enum Now<U> {
+    /// The decision.
+    Decided(Decision<U>),
+    /// Authenticated; the roles must be awaited ([`LoginRequired::finish_roles`]).
+    Roles { index: usize, identity: Identity<U> },
+    /// Nothing was done: run [`LoginRequired::check`] (after buffering the body if needed).
+    Defer,
 }
 
 fn trace_failure(err: &AuthError) {

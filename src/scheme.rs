@@ -259,13 +259,17 @@ pub trait Scheme: Send + Sync + 'static {
     /// Whether a get-user-roles callback is configured.
     fn has_user_roles(&self) -> bool;
 
-    /// Whether [`authenticate`](Self::authenticate) or [`user_roles`](Self::user_roles) may
-    /// return a pending future (an async callback). When no scheme of a route may suspend and
-    /// none needs the body, the tower adapter decides inline, with no allocation of its own.
-    /// Return `false` only if both always return [`AuthFuture::ready`]; a scheme that breaks
-    /// this promise still works, but its callbacks are then called twice. Default: `true`.
-    fn may_suspend(&self) -> bool {
-        true
+    /// Answers without waiting when the scheme can (a malformed header, a sync callback, a
+    /// cache hit): the adapters' allocation-free fast path. `None` means "await
+    /// [`authenticate`](Self::authenticate)", which is then called for the same request, so
+    /// returning `None` must leave nothing done that matters. When it returns `Some`, that is the
+    /// answer and `authenticate` is not called. Default: `None`.
+    fn authenticate_now(
+        &self,
+        req: AuthRequest<'_>,
+    ) -> Option<Result<Identity<Self::User>, AuthError>> {
+        let _ = req;
+        None
     }
 
     /// The user's roles (empty when no callback is configured).
@@ -282,7 +286,10 @@ pub trait Scheme: Send + Sync + 'static {
 /// The get-user-roles callback: the roles of an authenticated user.
 ///
 /// Implemented for async closures `Fn(U) -> impl Future<Output = impl Into<Roles>>` (they get a
-/// clone of the user); sync closures are passed through the schemes' `user_roles_sync`.
+/// clone of the user); sync closures are passed through the schemes' `user_roles_sync`. Return
+/// [`AuthFuture::ready`] when the answer is known; a pending future may be dropped before it is
+/// polled and asked for again, so start real work when it is first polled (as `async` blocks
+/// do).
 pub trait UserRoles<U>: Send + Sync + 'static {
     /// The roles of `user`.
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles>;
@@ -377,8 +384,6 @@ impl<S: ?Sized, A: ?Sized> Clone for Callback<S, A> {
 pub(crate) struct Common<U> {
     pub(crate) realm: Arc<str>,
     pub(crate) roles: Option<Arc<dyn UserRoles<U>>>,
-    /// The roles callback is an async closure or a trait impl (it may return a pending future).
-    pub(crate) roles_may_suspend: bool,
     pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
 }
 
@@ -387,7 +392,6 @@ impl<U> Clone for Common<U> {
         Self {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
-            roles_may_suspend: self.roles_may_suspend,
             error_handler: self.error_handler.clone(),
         }
     }
@@ -401,7 +405,6 @@ impl<U: 'static> Common<U> {
         Self {
             realm: Arc::from(DEFAULT_REALM),
             roles: None,
-            roles_may_suspend: false,
             error_handler: None,
         }
     }
@@ -470,7 +473,6 @@ macro_rules! common_builder_methods {
             R: $crate::UserRoles<$user>,
         {
             self.common.roles = Some(::std::sync::Arc::new(roles));
-            self.common.roles_may_suspend = true;
             self
         }
 
@@ -482,7 +484,6 @@ macro_rules! common_builder_methods {
             R: Into<$crate::Roles>,
         {
             self.common.roles = Some(::std::sync::Arc::new($crate::scheme::SyncUserRoles(roles)));
-            self.common.roles_may_suspend = false;
             self
         }
 

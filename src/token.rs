@@ -70,6 +70,14 @@ pub trait VerifyToken: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
+    /// The answer without waiting, when there is one (e.g. a cache hit): `Some(user or None)`.
+    /// `None` means "await [`verify_token`](Self::verify_token)", which is then called with the
+    /// same token; it must leave nothing done that matters. Default: `None`.
+    fn verify_token_now(&self, token: &str) -> Option<Option<Self::User>> {
+        let _ = token;
+        None
+    }
+
     /// The user this token belongs to, or `None`.
     fn verify_token<'a>(&'a self, token: &'a str) -> AuthFuture<'a, Option<Self::User>>;
 }
@@ -263,6 +271,15 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         }
     }
 
+    fn identity(&self, user: Option<U>) -> Result<Identity<U>, AuthError> {
+        user.map(|user| Identity {
+            user,
+            username: None,
+            private_cache: self.header.is_some(),
+        })
+        .ok_or_else(AuthError::invalid)
+    }
+
     fn rfc6750_challenge(&self, err: &AuthError) -> Option<http::HeaderValue> {
         let (code, description) = match err.kind() {
             // No credentials at all: no error attribute (RFC 6750 §3.1).
@@ -308,35 +325,36 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
         }
     }
 
+    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
+        let token = match self.token(req.headers) {
+            Ok(token) => token,
+            Err(err) => return Some(Err(err)),
+        };
+        let user = match &self.verify {
+            Callback::Sync(verify) => verify(token),
+            Callback::Async(verify) => verify.verify_token_now(token)?,
+        };
+        Some(self.identity(user))
+    }
+
     fn authenticate<'a>(
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let token = match self.token(req.headers) {
-            Ok(token) => token,
-            Err(err) => return AuthFuture::ready(Err(err)),
+        if let Some(answer) = self.authenticate_now(req) {
+            return AuthFuture::ready(answer);
+        }
+        let Callback::Async(verify) = &self.verify else {
+            unreachable!("a sync verifier always answers at once")
         };
-        let private_cache = self.header.is_some();
-        let identity = move |user: Option<U>| {
-            user.map(|user| Identity {
-                user,
-                username: None,
-                private_cache,
-            })
-            .ok_or_else(AuthError::invalid)
-        };
-        match &self.verify {
-            Verifier::Sync(verify) => AuthFuture::ready(identity(verify(token))),
-            Verifier::Async(verify) => verify.verify_token(token).map(identity),
+        match self.token(req.headers) {
+            Ok(token) => verify.verify_token(token).map(|user| self.identity(user)),
+            Err(err) => AuthFuture::ready(Err(err)),
         }
     }
 
     fn has_user_roles(&self) -> bool {
         self.common.roles.is_some()
-    }
-
-    fn may_suspend(&self) -> bool {
-        self.verify.may_suspend() || self.common.roles_may_suspend
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {

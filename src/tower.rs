@@ -45,7 +45,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::extract::insert_identity;
-use crate::guard::{Decision, LoginRequired};
+use crate::guard::{Decision, LoginRequired, Now};
 use crate::scheme::{AuthRequest, BoxFuture};
 
 impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
@@ -124,39 +124,50 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let (mut parts, body) = req.into_parts();
 
-        // Fast path: every scheme is synchronous and none needs the body, so the policy is
-        // decided here and the inner future is returned as is (no allocation of our own).
-        if let Some(decision) = self.policy.check_now(AuthRequest::from_parts(&parts)) {
-            return match decision {
-                Decision::Allow { identity, error } => {
-                    let private = allow(&mut parts, identity, error);
-                    ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
-                }
-                Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
-            };
-        }
-
+        // Fast path: the scheme answered at once (sync callbacks, cache hits, malformed or
+        // missing credentials): the inner future is returned as is, no allocation of our own.
         let policy = self.policy.clone();
+        let pending_roles = match policy.check_now(AuthRequest::from_parts(&parts)) {
+            Now::Decided(decision) => {
+                return match decision {
+                    Decision::Allow { identity, error } => {
+                        let private = allow(&mut parts, identity, error);
+                        ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
+                    }
+                    Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
+                };
+            }
+            Now::Roles { index, identity } => Some((index, identity)),
+            Now::Defer => None,
+        };
+
         ResponseFuture::boxed(Box::pin(async move {
             let mut body = body;
-            let mut buffered = None;
-            if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
-                match Limited::new(body, limit).collect().await {
-                    Ok(collected) => {
-                        let bytes = collected.to_bytes();
-                        body = ReqBody::from(bytes.clone());
-                        buffered = Some(bytes);
+            let decision = match pending_roles {
+                // Authenticated already: only the roles are awaited.
+                Some((index, identity)) => policy.finish_roles(index, identity).await,
+                None => {
+                    let mut buffered = None;
+                    if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
+                        match Limited::new(body, limit).collect().await {
+                            Ok(collected) => {
+                                let bytes = collected.to_bytes();
+                                body = ReqBody::from(bytes.clone());
+                                buffered = Some(bytes);
+                            }
+                            Err(err) => {
+                                let too_large = err.is::<LengthLimitError>();
+                                let response =
+                                    policy.reject_body(AuthRequest::from_parts(&parts), too_large);
+                                return Ok(response.map(ResBody::from));
+                            }
+                        }
                     }
-                    Err(err) => {
-                        let too_large = err.is::<LengthLimitError>();
-                        let response =
-                            policy.reject_body(AuthRequest::from_parts(&parts), too_large);
-                        return Ok(response.map(ResBody::from));
-                    }
+                    let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
+                    policy.check(head).await
                 }
-            }
-            let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
-            match policy.check(head).await {
+            };
+            match decision {
                 Decision::Allow { identity, error } => {
                     let private = allow(&mut parts, identity, error);
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;

@@ -403,3 +403,105 @@ async fn refusals_are_traced_without_the_password() {
         "the credentials leaked into the log: {log}"
     );
 }
+
+/// A store with a synchronous fast path (like a cache) and a slow path, counting calls.
+struct TwoSpeed {
+    now: std::sync::atomic::AtomicUsize,
+    slow: std::sync::atomic::AtomicUsize,
+}
+
+#[derive(Clone)]
+struct Store(Arc<TwoSpeed>);
+
+impl httpauth::VerifyPassword for Store {
+    type User = String;
+
+    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
+        self.0.now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        // "Cached": john:hello is answered at once; anything else needs the slow path.
+        (username == "john" && password == "hello").then(|| Some(username.to_owned()))
+    }
+
+    fn verify_password<'a>(
+        &'a self,
+        username: &'a str,
+        password: &'a str,
+    ) -> httpauth::AuthFuture<'a, Option<String>> {
+        self.0
+            .slow
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        httpauth::AuthFuture::new(async move {
+            tokio::task::yield_now().await;
+            (username == "susan" && password == "bye").then(|| username.to_owned())
+        })
+    }
+}
+
+use std::sync::Arc;
+
+#[tokio::test]
+async fn fast_path_answers_at_once_and_nothing_runs_twice() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let store = Arc::new(TwoSpeed {
+        now: Default::default(),
+        slow: Default::default(),
+    });
+    let auth =
+        BasicAuth::verify_password(Store(store.clone())).user_roles(|u: String| async move {
+            tokio::task::yield_now().await;
+            if u == "john" {
+                vec!["admin"]
+            } else {
+                vec![]
+            }
+        });
+    let base = serve(
+        Router::new()
+            .route(
+                "/",
+                get(|CurrentUser(u): CurrentUser<String>| async move { u })
+                    .route_layer(auth.login_required()),
+            )
+            .route(
+                "/admin",
+                get(|| async { "admin" }).route_layer(auth.login_required().role("admin")),
+            ),
+    )
+    .await;
+    // Fast path: verify_password_now answers, verify_password is never called.
+    assert_eq!(
+        http_get(&format!("{base}/"), Some(&basic("john", "hello")))
+            .await
+            .2,
+        "john"
+    );
+    assert_eq!((store.now.load(SeqCst), store.slow.load(SeqCst)), (1, 0));
+    // Slow path: verify_password is called exactly once per request.
+    assert_eq!(
+        http_get(&format!("{base}/"), Some(&basic("susan", "bye")))
+            .await
+            .2,
+        "susan"
+    );
+    assert_eq!(
+        http_get(&format!("{base}/"), Some(&basic("susan", "no")))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(store.slow.load(SeqCst), 2);
+    // Authenticated at once, roles awaited: still one verification, the right answers.
+    assert_eq!(
+        http_get(&format!("{base}/admin"), Some(&basic("john", "hello")))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        http_get(&format!("{base}/admin"), Some(&basic("susan", "bye")))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(store.slow.load(SeqCst), 3);
+}

@@ -1013,8 +1013,13 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
         self.common.roles.is_some()
     }
 
-    fn may_suspend(&self) -> bool {
-        self.lookup.may_suspend() || self.common.roles_may_suspend || self.store.may_suspend()
+    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
+        // With a sync lookup and a sync store, `authenticate` always answers at once (and only
+        // then is its answer taken: nothing is done twice).
+        if self.lookup.may_suspend() || self.store.may_suspend() {
+            return None;
+        }
+        self.authenticate(req).into_ready().ok()
     }
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
