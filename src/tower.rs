@@ -119,20 +119,19 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        // The inner service was driven to readiness: take that one, leave a clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         let (mut parts, body) = req.into_parts();
 
         // Fast path: the scheme answered at once (sync callbacks, cache hits, malformed or
-        // missing credentials): the inner future is returned as is, no allocation of our own.
+        // missing credentials): the inner service is called now, on the instance `poll_ready`
+        // prepared, and its future is returned as is. No allocation of our own.
         let policy = self.policy.clone();
         let pending_roles = match policy.check_now(AuthRequest::from_parts(&parts)) {
             Now::Decided(decision) => {
                 return match decision {
                     Decision::Allow { identity, error } => {
                         let private = allow(&mut parts, identity, error);
-                        ResponseFuture::inner(inner.call(Request::from_parts(parts, body)), private)
+                        let future = self.inner.call(Request::from_parts(parts, body));
+                        ResponseFuture::inner(future, private)
                     }
                     Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
                 };
@@ -141,6 +140,10 @@ where
             Now::Defer => None,
         };
 
+        // The inner service will be called later: take the instance that was driven to
+        // readiness and leave a clone behind (tower's advice for middleware that awaits).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
         ResponseFuture::boxed(Box::pin(async move {
             let mut body = body;
             let decision = match pending_roles {

@@ -29,10 +29,7 @@ fn token_auth() -> TokenAuth<User> {
         USERS
             .iter()
             .map(|(name, _, roles, token)| {
-                let user = User {
-                    name: Arc::from(*name),
-                    roles: Arc::from(*roles),
-                };
+                let user = User::new(name, roles);
                 (*token, user)
             })
             .collect(),

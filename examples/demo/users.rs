@@ -9,13 +9,36 @@ use std::sync::Arc;
 use httpauth::password::{generate_password_hash, HtpasswdFile, PasswordChecker};
 use httpauth::{AuthFuture, BasicAuth, VerifyPassword};
 
-/// A user of the demo.
+/// A user of the demo: one shared allocation, so a clone per request is one reference-count
+/// increment.
 #[derive(Clone, Debug)]
-pub(crate) struct User {
+pub(crate) struct User(Arc<UserData>);
+
+/// What the demo knows of a user.
+#[derive(Debug)]
+pub(crate) struct UserData {
     /// The login name.
-    pub(crate) name: Arc<str>,
+    pub(crate) name: Box<str>,
     /// The user's roles.
-    pub(crate) roles: Arc<[&'static str]>,
+    pub(crate) roles: Box<[&'static str]>,
+}
+
+impl User {
+    /// A user with these roles.
+    pub(crate) fn new(name: &str, roles: &[&'static str]) -> Self {
+        Self(Arc::new(UserData {
+            name: name.into(),
+            roles: roles.into(),
+        }))
+    }
+}
+
+impl std::ops::Deref for User {
+    type Target = UserData;
+
+    fn deref(&self) -> &UserData {
+        &self.0
+    }
 }
 
 /// (user, password, roles, token) per the demo contract.
@@ -62,10 +85,7 @@ impl Users {
             .iter()
             .map(|(name, password, roles, _)| {
                 let account = Account {
-                    user: User {
-                        name: Arc::from(*name),
-                        roles: Arc::from(*roles),
-                    },
+                    user: User::new(name, roles),
                     hash: generate_password_hash(password).into(),
                 };
                 ((*name).to_owned(), account)
@@ -106,12 +126,9 @@ impl VerifyPassword for Verifier {
                     .check_cached(username, password, &account.hash)
                     .then(|| Some(account.user.clone()))
             }
-            Source::File(file) => file.verify_password_now(username, password).map(|name| {
-                name.map(|name| User {
-                    name: Arc::from(name),
-                    roles: Arc::from([]),
-                })
-            }),
+            Source::File(file) => file
+                .verify_password_now(username, password)
+                .map(|name| name.map(|name| User::new(&name, &[]))),
         }
     }
 
@@ -143,12 +160,9 @@ impl VerifyPassword for Verifier {
                     None
                 }),
             },
-            Source::File(file) => file.verify_password(username, password).map(|name| {
-                name.map(|name| User {
-                    name: Arc::from(name),
-                    roles: Arc::from([]),
-                })
-            }),
+            Source::File(file) => file
+                .verify_password(username, password)
+                .map(|name| name.map(|name| User::new(&name, &[]))),
         }
     }
 }
