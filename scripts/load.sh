@@ -8,6 +8,7 @@
 #   2. /public p99 latency idle, then while /basic is flooded with wrong passwords, each one
 #      different (so every request is a real argon2id verification on the bounded pool, none
 #      coalesced): target within 2× of idle.
+# Throughput rounds pin the server to CPU 0 and wrk to CPU 1 (PIN=0 to share all CPUs).
 # Bounded: 2·ROUNDS phases of TPUT_PHASE seconds (default 8 × 2 × 3 s), then 4 phases of PHASE
 # seconds (default 6); stops the server on exit.
 # wrk runs on the same machine as the server (loopback) and takes CPU from it.
@@ -85,13 +86,25 @@ p99() { pct 99%; }
 p50() { pct 50%; }
 run() { wrk -t"$THREADS" -c"$1" -d"${PHASE}s" --latency "${@:2}"; }
 
+# Throughput compares the server's cost per request on both routes. With wrk on the same
+# cores, the generator's own CPU use and scheduling noise swing single rounds by ±10 %; so
+# (unless PIN=0, or on one core) the server runs on CPU 0 and wrk on CPU 1 for this phase.
+GEN=()
+if [ "${PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
+  taskset -a -p -c 0 "$DEMO" >/dev/null
+  GEN=(taskset -c 1)
+  PLACEMENT="server pinned to CPU 0, wrk to CPU 1"
+else
+  PLACEMENT="server and wrk share all CPUs"
+fi
+
 echo
-echo "== throughput, $CONNS connections, $ROUNDS rounds of ${TPUT_PHASE}s per route"
+echo "== throughput, $CONNS connections, $ROUNDS rounds of ${TPUT_PHASE}s per route ($PLACEMENT)"
 RATIOS=()
 PUBLIC_SUM=0; BASIC_SUM=0
 for round in $(seq "$ROUNDS"); do
-  PUBLIC_OUT=$(wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency "$BASE/public")
-  BASIC_OUT=$(wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency -H "$GOOD" "$BASE/basic")
+  PUBLIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency "$BASE/public")
+  BASIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency -H "$GOOD" "$BASE/basic")
   # /basic must really have been authorized: wrk reports non-2xx responses.
   if grep -q 'Non-2xx' <<<"$BASIC_OUT"; then
     echo "/basic returned errors:"; echo "$BASIC_OUT"; exit 1
@@ -107,6 +120,8 @@ done
 MEDIAN=$(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
 OVERALL=$(awk -v b="$BASIC_SUM" -v p="$PUBLIC_SUM" 'BEGIN { printf "%.3f", b / p }')
 echo "/basic (argon2id m=19456 t=2 p=1, cached) ÷ /public: median of rounds $MEDIAN, all requests $OVERALL   (target ≥ 0.90)"
+# The latency phases use every core again (the hashing pool is sized to them).
+[ ${#GEN[@]} -gt 0 ] && taskset -a -p -c "0-$(($(nproc) - 1))" "$DEMO" >/dev/null
 
 # Paced /public load for the latency comparison: each connection waits PACE_MS between
 # requests (wrk's Lua `delay`), so p99 shows how long a request waits for a CPU, not how the
