@@ -183,6 +183,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     /// ([`Scheme::authenticate_now`]: parse errors, sync callbacks, cache hits) and the roles
     /// are ready; the adapters' fast path. Nothing is done twice: a deferred request has not
     /// been authenticated yet, and an authenticated one only waits for its roles.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
     pub(crate) fn check_now(&self, req: AuthRequest<'_>) -> Now<U> {
         if self.skip_options && req.method == Method::OPTIONS {
             return Now::Decided(Decision::Allow {
@@ -348,6 +349,7 @@ fn duplicate() -> AuthError {
 }
 
 /// What [`LoginRequired::check_now`] could decide without waiting.
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) enum Now<U> {
     /// The decision.
     Decided(Decision<U>),

@@ -50,6 +50,7 @@
 //! |---|---|---|
 //! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)) | yes |
 //! | `axum` | [`CurrentUser`], `Option<CurrentUser<U>>` and [`Username`] are axum extractors | yes |
+//! | `actix` | [`LoginRequired`] is an actix-web middleware; the same extractors for actix-web | no |
 //! | `password` | [`password`]: hash generation and checks (argon2, scrypt, pbkdf2, bcrypt, werkzeug, Apache formats), the verified-credential cache, htpasswd/htdigest files | yes |
 //!
 //! # Differences from Flask-HTTPAuth
@@ -60,6 +61,8 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "actix")]
+pub mod actix;
 pub mod basic;
 pub mod challenge;
 pub mod digest;
