@@ -221,31 +221,25 @@ impl ResponseError for MissingAuthLayer {
     }
 }
 
-impl<U: Clone + 'static> FromRequest for CurrentUser<U> {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
+/// `FromRequest` from the request extensions: missing is a 500 (the route has no auth
+/// middleware); `Option<T>` turns that into `None` for optional routes.
+macro_rules! extension_extractor {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> FromRequest for $ty {
+            type Error = actix_web::Error;
+            type Future = Ready<Result<Self, Self::Error>>;
 
-    /// The authenticated user; with `Option<CurrentUser<U>>`, `None` for anonymous requests.
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Self>()
-                .cloned()
-                .ok_or_else(|| MissingAuthLayer.into()),
-        )
-    }
+            fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+                ready(
+                    req.extensions()
+                        .get::<Self>()
+                        .cloned()
+                        .ok_or_else(|| MissingAuthLayer.into()),
+                )
+            }
+        }
+    };
 }
 
-impl FromRequest for Username {
-    type Error = actix_web::Error;
-    type Future = Ready<Result<Self, Self::Error>>;
-
-    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Self>()
-                .cloned()
-                .ok_or_else(|| MissingAuthLayer.into()),
-        )
-    }
-}
+extension_extractor!([U: Clone + 'static] CurrentUser<U>);
+extension_extractor!([] Username);

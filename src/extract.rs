@@ -85,63 +85,34 @@ mod axum_impls {
         }
     }
 
-    impl<S, U> FromRequestParts<S> for CurrentUser<U>
-    where
-        S: Send + Sync,
-        U: Clone + Send + Sync + 'static,
-    {
-        type Rejection = MissingAuthLayer;
+    /// `FromRequestParts` (missing: 500, the route has no auth layer) and
+    /// `OptionalFromRequestParts` (missing: `None`) from the request extensions.
+    macro_rules! extension_extractor {
+        ([$($generics:tt)*] $ty:ty) => {
+            impl<S: Send + Sync, $($generics)*> FromRequestParts<S> for $ty {
+                type Rejection = MissingAuthLayer;
 
-        async fn from_request_parts(
-            parts: &mut Parts,
-            _state: &S,
-        ) -> Result<Self, Self::Rejection> {
-            parts
-                .extensions
-                .get::<Self>()
-                .cloned()
-                .ok_or(MissingAuthLayer)
-        }
+                async fn from_request_parts(
+                    parts: &mut Parts,
+                    _state: &S,
+                ) -> Result<Self, Self::Rejection> {
+                    parts.extensions.get::<Self>().cloned().ok_or(MissingAuthLayer)
+                }
+            }
+
+            impl<S: Send + Sync, $($generics)*> OptionalFromRequestParts<S> for $ty {
+                type Rejection = Infallible;
+
+                async fn from_request_parts(
+                    parts: &mut Parts,
+                    _state: &S,
+                ) -> Result<Option<Self>, Self::Rejection> {
+                    Ok(parts.extensions.get::<Self>().cloned())
+                }
+            }
+        };
     }
 
-    impl<S, U> OptionalFromRequestParts<S> for CurrentUser<U>
-    where
-        S: Send + Sync,
-        U: Clone + Send + Sync + 'static,
-    {
-        type Rejection = Infallible;
-
-        async fn from_request_parts(
-            parts: &mut Parts,
-            _state: &S,
-        ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(parts.extensions.get::<Self>().cloned())
-        }
-    }
-
-    impl<S: Send + Sync> FromRequestParts<S> for Username {
-        type Rejection = MissingAuthLayer;
-
-        async fn from_request_parts(
-            parts: &mut Parts,
-            _state: &S,
-        ) -> Result<Self, Self::Rejection> {
-            parts
-                .extensions
-                .get::<Self>()
-                .cloned()
-                .ok_or(MissingAuthLayer)
-        }
-    }
-
-    impl<S: Send + Sync> OptionalFromRequestParts<S> for Username {
-        type Rejection = Infallible;
-
-        async fn from_request_parts(
-            parts: &mut Parts,
-            _state: &S,
-        ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(parts.extensions.get::<Self>().cloned())
-        }
-    }
+    extension_extractor!([U: Clone + Send + Sync + 'static] CurrentUser<U>);
+    extension_extractor!([] Username);
 }

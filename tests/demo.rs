@@ -14,11 +14,10 @@ mod digest;
 #[path = "../examples/demo/users.rs"]
 mod users;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{basic, get as http_get, get_with as with_headers, serve};
+use common::{basic, get as http_get, get_with as with_headers, serve, start_demo};
 
 const DEFAULT: &str = r#"Basic realm="Authentication Required""#;
 
@@ -226,48 +225,6 @@ async fn curl_user_flag() {
             .await
             .unwrap();
     assert_eq!(utf8, "Hello, ana!");
-}
-
-/// The demo binary built next to this test (`target/<profile>/examples/demo`).
-fn demo_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join("examples").join("demo");
-    assert!(
-        bin.exists(),
-        "build the demo first: cargo build --examples ({})",
-        bin.display()
-    );
-    bin
-}
-
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the demo binary and returns it with the address from its first stdout line.
-fn start_demo(args: &[&str], env_port: Option<&str>) -> (Running, String) {
-    let mut cmd = Command::new(demo_binary());
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::null());
-    if let Some(p) = env_port {
-        cmd.env("PORT", p);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
-    (Running(child), addr)
 }
 
 #[test]

@@ -5,49 +5,14 @@
 //! Needs `target/<profile>/examples/demo` (`cargo build --examples`), `curl`, `htpasswd` and
 //! werkzeug (all installed by `scripts/test.sh`).
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
 
-fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join("examples").join("demo");
-    assert!(
-        bin.exists(),
-        "build the demo first: cargo build --examples ({})",
-        bin.display()
-    );
-    bin
-}
+use std::io::Write as _;
+use std::path::Path;
+use std::process::Command;
 
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_demo(args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(demo_binary())
-        .args(args)
-        .env("PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (Running(child), addr)
+fn start_demo_with(args: &[&str]) -> (common::Running, String) {
+    common::start_demo(args, Some("0"))
 }
 
 /// `curl -s -u user:pass url` → (status, body).
@@ -114,7 +79,7 @@ fn demo_with_htpasswd_file() {
         .write_all(format!("flask:{flask}\n").as_bytes())
         .unwrap();
 
-    let (_demo, base) = start_demo(&["--htpasswd", path.to_str().unwrap()]);
+    let (_demo, base) = start_demo_with(&["--htpasswd", path.to_str().unwrap()]);
     let all = users
         .iter()
         .map(|(u, _, p)| (*u, *p))
@@ -143,7 +108,7 @@ fn demo_with_htpasswd_file() {
 
 #[test]
 fn demo_refuses_a_missing_htpasswd_file() {
-    let out = Command::new(demo_binary())
+    let out = Command::new(common::demo_binary())
         .args(["--htpasswd", "/nonexistent/htpasswd"])
         .env("PORT", "0")
         .output()

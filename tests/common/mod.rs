@@ -107,3 +107,52 @@ pub fn raw_status(response: &str) -> u16 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
 }
+
+/// The demo binary built next to the running test (`target/<profile>/examples/demo`).
+pub fn demo_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = dir.join("examples").join("demo");
+    assert!(
+        bin.exists(),
+        "build the demo first: cargo build --examples ({})",
+        bin.display()
+    );
+    bin
+}
+
+/// A child process killed when dropped.
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the demo binary with `args` (and `PORT` from `env_port`, when given) and returns it
+/// with the address from its first stdout line.
+pub fn start_demo(args: &[&str], env_port: Option<&str>) -> (Running, String) {
+    use std::io::BufRead as _;
+    let mut cmd = std::process::Command::new(demo_binary());
+    cmd.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Some(port) = env_port {
+        cmd.env("PORT", port);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
+    (Running(child), addr)
+}
