@@ -172,7 +172,8 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
 
     /// Whether `OPTIONS` requests are authenticated too (default: `false`, they pass without
     /// credentials, as in Flask-HTTPAuth, so CORS preflights work). `HEAD` is always
-    /// authenticated.
+    /// authenticated. A handler that serves `OPTIONS` on a protected route gets no user: it
+    /// must take `Option<CurrentUser<U>>` (a plain `CurrentUser<U>` answers 500 there).
     #[must_use]
     pub fn authenticate_options(mut self, yes: bool) -> Self {
         self.skip_options = !yes;
