@@ -953,14 +953,14 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
     }
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-        header::authorization_scheme(req.headers).is_some_and(|s| self.accepts(s))
+        req.authorization_scheme().is_some_and(|s| self.accepts(s))
     }
 
     fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
         if !self.qops.contains(&Qop::AuthInt) {
             return None;
         }
-        let value = req.headers.get(AUTHORIZATION)?;
+        let value = req.authorization()?;
         let creds = header::parse(value.as_bytes()).ok()?;
         if !self.accepts(creds.scheme().as_bytes()) {
             return None;
