@@ -152,6 +152,25 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
+/// Decodes the credentials onto the stack and asks `check` (`None`: it cannot answer now); the
+/// only allocation is the username kept for the handler.
+fn identify<U>(
+    token68: &str,
+    check: impl FnOnce(&str, &str) -> Option<Option<U>>,
+) -> Option<Result<Identity<U>, AuthError>> {
+    let answer = with_decoded(token68, |username, password| {
+        let user = check(username, password)?;
+        Some(
+            user.map(|user| Identity::new(user, Some(username.to_owned())))
+                .ok_or_else(AuthError::invalid),
+        )
+    });
+    match answer {
+        Ok(answer) => answer,
+        Err(detail) => Some(Err(AuthError::malformed(detail))),
+    }
+}
+
 fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
@@ -496,21 +515,9 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
             Ok(token) => token,
             Err(err) => return Some(Err(err)),
         };
-        // Stack-decoded, borrowed credentials: the only allocation is the username kept for
-        // the handler.
-        let answer = with_decoded(token, |username, password| {
-            let user = match &self.verify {
-                Callback::Sync(verify) => verify(username, password),
-                Callback::Async(verify) => verify.verify_password_now(username, password)?,
-            };
-            Some(
-                user.map(|user| Identity::new(user, Some(username.to_owned())))
-                    .ok_or_else(AuthError::invalid),
-            )
-        });
-        match answer {
-            Ok(answer) => answer,
-            Err(detail) => Some(Err(AuthError::malformed(detail))),
+        match &self.verify {
+            Callback::Sync(verify) => identify(token, |u, p| Some(verify(u, p))),
+            Callback::Async(verify) => identify(token, |u, p| verify.verify_password_now(u, p)),
         }
     }
 
@@ -518,16 +525,22 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        if let Some(answer) = self.authenticate_now(req) {
-            return AuthFuture::ready(answer);
-        }
-        let Callback::Async(verify) = &self.verify else {
-            unreachable!("a sync verifier always answers at once")
-        };
-        let creds = match self.token68(&req).map(BasicCredentials::decode) {
-            Ok(Ok(creds)) => creds,
-            Ok(Err(detail)) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
+        let token = match self.token68(&req) {
+            Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
+        };
+        let verify = match &self.verify {
+            Callback::Sync(verify) => {
+                let answer = identify(token, |u, p| Some(verify(u, p)));
+                return AuthFuture::ready(answer.unwrap_or_else(|| Err(AuthError::invalid())));
+            }
+            // The slow path: `verify_password_now` was (or may be) asked already by the
+            // adapter's fast path; it is not asked twice.
+            Callback::Async(verify) => verify,
+        };
+        let creds = match BasicCredentials::decode(token) {
+            Ok(creds) => creds,
+            Err(detail) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
         };
         AuthFuture::new(async move {
             let user = verify
@@ -545,6 +558,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
         self.common.user_roles(user)
+    }
+
+    fn user_roles_now(&self, user: &U) -> Option<Roles> {
+        self.common.user_roles_now(user)
     }
 
     fn challenge(&self, _err: &AuthError, headers: &mut HeaderMap) {

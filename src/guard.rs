@@ -210,9 +210,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         let Some(requirement) = &self.roles else {
             return Now::Decided(self.decide(Some(index), Ok(identity)));
         };
-        // A pending roles future is dropped unpolled and asked again by `finish_roles`.
-        let ready = scheme.user_roles(&identity.user).into_ready().ok();
-        match ready {
+        match scheme.user_roles_now(&identity.user) {
             Some(roles) => Now::Decided(self.decide_roles(index, identity, requirement, &roles)),
             None => Now::Roles { index, identity },
         }

@@ -460,6 +460,10 @@ fn parse_quoted(s: &str, start: usize) -> Result<(Cow<'_, str>, usize), HeaderEr
                 run_start = i;
             }
             b if (b < 0x20 && b != b'\t') || b == 0x7f => return Err(HeaderError::BadParams),
+            // C1 controls (U+0080..U+009F, UTF-8 C2 80..C2 9F), refused like the others.
+            0xc2 if bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) => {
+                return Err(HeaderError::BadParams)
+            }
             _ => i += 1,
         }
     }

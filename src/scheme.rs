@@ -118,7 +118,7 @@ impl<T> fmt::Debug for AuthFuture<'_, T> {
 ///
 /// The `Authorization` header is looked up once, when the value is made, and shared by every
 /// scheme of the route ([`authorization`](Self::authorization)).
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AuthRequest<'a> {
     /// The request method.
     pub method: &'a Method,
@@ -132,11 +132,32 @@ pub struct AuthRequest<'a> {
     authorization: Authorization<'a>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 enum Authorization<'a> {
     Absent,
     One(&'a HeaderValue),
     Several,
+}
+
+impl fmt::Debug for AuthRequest<'_> {
+    /// Never the credentials: the method, the path, header names, and whether `Authorization`
+    /// is there.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthRequest")
+            .field("method", self.method)
+            .field("path", &self.uri.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field(
+                "authorization",
+                &match self.authorization {
+                    Authorization::Absent => "absent",
+                    Authorization::One(_) => "present",
+                    Authorization::Several => "several",
+                },
+            )
+            .field("body", &self.body.map(Bytes::len))
+            .finish()
+    }
 }
 
 impl<'a> AuthRequest<'a> {
@@ -262,8 +283,9 @@ pub trait Scheme: Send + Sync + 'static {
     /// Answers without waiting when the scheme can (a malformed header, a sync callback, a
     /// cache hit): the adapters' allocation-free fast path. `None` means "await
     /// [`authenticate`](Self::authenticate)", which is then called for the same request, so
-    /// returning `None` must leave nothing done that matters. When it returns `Some`, that is the
-    /// answer and `authenticate` is not called. Default: `None`.
+    /// returning `None` must leave nothing done that matters (and `authenticate` should not
+    /// repeat the fast-path-only checks). When it returns `Some`, that is the answer and
+    /// `authenticate` is not called. Default: `None`.
     fn authenticate_now(
         &self,
         req: AuthRequest<'_>,
@@ -274,6 +296,13 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// The user's roles (empty when no callback is configured).
     fn user_roles<'a>(&'a self, user: &'a Self::User) -> AuthFuture<'a, Roles>;
+
+    /// The user's roles without waiting, when the callback is synchronous (or absent); `None`
+    /// means "await [`user_roles`](Self::user_roles)". Default: `None`.
+    fn user_roles_now(&self, user: &Self::User) -> Option<Roles> {
+        let _ = user;
+        None
+    }
 
     /// Appends this scheme's challenge(s) to `headers` as `WWW-Authenticate` lines.
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap);
@@ -286,10 +315,8 @@ pub trait Scheme: Send + Sync + 'static {
 /// The get-user-roles callback: the roles of an authenticated user.
 ///
 /// Implemented for async closures `Fn(U) -> impl Future<Output = impl Into<Roles>>` (they get a
-/// clone of the user); sync closures are passed through the schemes' `user_roles_sync`. Return
-/// [`AuthFuture::ready`] when the answer is known; a pending future may be dropped before it is
-/// polled and asked for again, so start real work when it is first polled (as `async` blocks
-/// do).
+/// clone of the user); sync closures are passed through the schemes' `user_roles_sync` (which
+/// lets the adapters decide without waiting).
 pub trait UserRoles<U>: Send + Sync + 'static {
     /// The roles of `user`.
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles>;
@@ -384,6 +411,8 @@ impl<S: ?Sized, A: ?Sized> Clone for Callback<S, A> {
 pub(crate) struct Common<U> {
     pub(crate) realm: Arc<str>,
     pub(crate) roles: Option<Arc<dyn UserRoles<U>>>,
+    /// The roles callback is a plain function (`user_roles_sync`): it answers at once.
+    pub(crate) roles_sync: bool,
     pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
 }
 
@@ -392,6 +421,7 @@ impl<U> Clone for Common<U> {
         Self {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
+            roles_sync: self.roles_sync,
             error_handler: self.error_handler.clone(),
         }
     }
@@ -405,6 +435,7 @@ impl<U: 'static> Common<U> {
         Self {
             realm: Arc::from(DEFAULT_REALM),
             roles: None,
+            roles_sync: true,
             error_handler: None,
         }
     }
@@ -414,6 +445,14 @@ impl<U: 'static> Common<U> {
             Some(cb) => cb.user_roles(user),
             None => AuthFuture::ready(Roles::default()),
         }
+    }
+
+    /// The roles at once when the callback is synchronous (or absent).
+    pub(crate) fn user_roles_now(&self, user: &U) -> Option<Roles> {
+        if !self.roles_sync {
+            return None;
+        }
+        self.user_roles(user).into_ready().ok()
     }
 
     pub(crate) fn error_response(&self, err: &AuthError) -> Response<Bytes> {
@@ -473,6 +512,7 @@ macro_rules! common_builder_methods {
             R: $crate::UserRoles<$user>,
         {
             self.common.roles = Some(::std::sync::Arc::new(roles));
+            self.common.roles_sync = false;
             self
         }
 
@@ -484,6 +524,7 @@ macro_rules! common_builder_methods {
             R: Into<$crate::Roles>,
         {
             self.common.roles = Some(::std::sync::Arc::new($crate::scheme::SyncUserRoles(roles)));
+            self.common.roles_sync = true;
             self
         }
 

@@ -231,8 +231,22 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         Ok(())
     }
 
-    /// The token of a request this auth claims.
+    /// The token of a request this auth claims. With RFC 6750 errors, a malformed or empty
+    /// token is a malformed request: `invalid_request`, 400 (RFC 6750 §3.1).
     fn token<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
+        self.raw_token(headers).map_err(|err| {
+            let malformed = err.kind() == AuthErrorKind::MalformedCredentials
+                || (err.kind() == AuthErrorKind::MissingCredentials && err.detail().is_some());
+            if self.rfc6750 && malformed {
+                AuthError::new(AuthErrorKind::BadRequest)
+                    .with_detail(err.detail().unwrap_or("malformed token"))
+            } else {
+                err
+            }
+        })
+    }
+
+    fn raw_token<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
         let name = self.header.as_ref().unwrap_or(&AUTHORIZATION);
         let value = match header::single_value(headers, name) {
             Ok(Some(value)) => value,
@@ -341,15 +355,14 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
         &'a self,
         req: AuthRequest<'a>,
     ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        if let Some(answer) = self.authenticate_now(req) {
-            return AuthFuture::ready(answer);
-        }
-        let Callback::Async(verify) = &self.verify else {
-            unreachable!("a sync verifier always answers at once")
+        let token = match self.token(req.headers) {
+            Ok(token) => token,
+            Err(err) => return AuthFuture::ready(Err(err)),
         };
-        match self.token(req.headers) {
-            Ok(token) => verify.verify_token(token).map(|user| self.identity(user)),
-            Err(err) => AuthFuture::ready(Err(err)),
+        match &self.verify {
+            Callback::Sync(verify) => AuthFuture::ready(self.identity(verify(token))),
+            // The slow path: `verify_token_now` is not asked twice.
+            Callback::Async(verify) => verify.verify_token(token).map(|user| self.identity(user)),
         }
     }
 
@@ -359,6 +372,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
         self.common.user_roles(user)
+    }
+
+    fn user_roles_now(&self, user: &U) -> Option<Roles> {
+        self.common.user_roles_now(user)
     }
 
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap) {

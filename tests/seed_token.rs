@@ -356,9 +356,12 @@ async fn rfc6750_errors_opt_in() {
         ch,
         [r#"Bearer realm="example", error="invalid_token", error_description="invalid token""#]
     );
-    let (s, ch, _, _) = request(&url, &[("authorization", "Bearer a b")]).await;
-    assert_eq!(s, 401);
-    assert!(ch[0].contains(r#"error="invalid_token""#), "{ch:?}");
+    // A malformed token is a malformed request (RFC 6750 §3.1): 400 invalid_request.
+    for malformed in ["Bearer a b", "Bearer a=b", "Bearer"] {
+        let (s, ch, _, _) = request(&url, &[("authorization", malformed)]).await;
+        assert_eq!(s, 400, "{malformed}");
+        assert!(ch[0].contains(r#"error="invalid_request""#), "{ch:?}");
+    }
     let (s, ch, _, _) = request(
         &format!("{base}/admin"),
         &[("authorization", "Bearer reader")],

@@ -98,7 +98,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, HOST, WWW_AUTHENTICATE};
+use http::header::{HOST, WWW_AUTHENTICATE};
 use http::{HeaderMap, Response, Uri};
 use subtle::ConstantTimeEq;
 
@@ -656,8 +656,8 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
             || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
     }
 
-    fn credentials(&self, headers: &HeaderMap) -> Result<DigestCredentials, AuthError> {
-        let value = headers.get(AUTHORIZATION).ok_or_else(AuthError::missing)?;
+    fn credentials(&self, req: &AuthRequest<'_>) -> Result<DigestCredentials, AuthError> {
+        let value = req.authorization().ok_or_else(AuthError::missing)?;
         let creds =
             header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {
@@ -676,7 +676,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
 
     /// Everything that needs no callback: steps 1-4 of the module docs.
     fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
-        let creds = self.credentials(req.headers)?;
+        let creds = self.credentials(req)?;
         if creds.realm != *self.common.realm {
             return Err(refused("realm is not the one offered"));
         }
@@ -968,10 +968,19 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
         let Payload::Params(params) = creds.payload() else {
             return None;
         };
-        params
-            .get("qop")
-            .filter(|q| q.eq_ignore_ascii_case("auth-int"))
-            .map(|_| self.max_body)
+        params.get("qop").filter(|q| q.eq_ignore_ascii_case("auth-int"))?;
+        // Read no body for credentials that will be refused anyway: realm, algorithm, qop,
+        // uri and (with the default, MAC-checked nonces) the nonce and opaque first. Custom
+        // nonce callbacks are not called twice for this.
+        // (An empty placeholder body: the real one is hashed once it is read.)
+        let empty = Bytes::new();
+        if self.verify_nonce.is_none()
+            && self.verify_opaque.is_none()
+            && self.precheck(&req.with_body(Some(&empty))).is_err()
+        {
+            return None;
+        }
+        Some(self.max_body)
     }
 
     fn authenticate<'a>(
@@ -1024,6 +1033,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
 
     fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
         self.common.user_roles(user)
+    }
+
+    fn user_roles_now(&self, user: &U) -> Option<Roles> {
+        self.common.user_roles_now(user)
     }
 
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap) {

@@ -79,7 +79,15 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 pub(crate) fn ms_to_time(ms: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms)
+    // Saturates instead of overflowing (a very long `nonce_lifetime` on a platform with a
+    // small `SystemTime` range).
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(ms))
+        .unwrap_or_else(|| {
+            UNIX_EPOCH
+                .checked_add(Duration::from_secs(i32::MAX.unsigned_abs().into()))
+                .unwrap_or(UNIX_EPOCH)
+        })
 }
 
 fn time_to_ms(t: SystemTime) -> u64 {
@@ -421,7 +429,9 @@ impl MemoryNonceStore {
             return entry.window.check(info.nc);
         }
         let issued_ms = time_to_ms(info.issued);
-        if issued_ms <= shard.watermark_ms {
+        // An untracked nonce that has already expired may have been swept a moment ago: it is
+        // never "fresh" again (closes the replay window at the expiry boundary).
+        if issued_ms <= shard.watermark_ms || time_to_ms(info.expires) <= now_ms {
             return NonceUse::Forgotten;
         }
         if shard.map.len() >= self.per_shard {
@@ -624,12 +634,13 @@ mod tests {
             NonceUse::Fresh
         );
         assert_eq!(store.len(), 2);
-        // After expiry the sweep drops the entry (the auth refuses an expired nonce before
-        // asking the store, so forgetting it is safe).
+        // After expiry the sweep drops the entry, and an untracked nonce that has expired is
+        // never fresh again (no replay window at the expiry boundary).
         assert_eq!(
             store.check_at(&info("a", 2, 1, 10_000), 20_000),
-            NonceUse::Fresh
+            NonceUse::Forgotten
         );
+        assert_eq!(store.check_at(&info("a", 3, 1, 10_000), 20_000), NonceUse::Forgotten);
     }
 
     #[test]

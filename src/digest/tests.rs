@@ -303,16 +303,32 @@ fn body_limit_only_for_auth_int() {
             .into_parts();
         parts
     };
+    let (nonce, opaque) = challenge_of(&auth);
+    let valid = |qop: &'static str| {
+        Client {
+            qop: Some(qop),
+            uri: "/x",
+            method: "POST",
+            ..Client::default()
+        }
+        .header(&nonce, &opaque, "00000001")
+    };
+    let parts = req(&valid("auth-int"));
+    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), Some(10));
+    let parts = req(&valid("auth-int").replace("qop=auth-int", r#"qop="AUTH-INT""#));
+    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), Some(10));
+    let parts = req(&valid("auth"));
+    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), None);
+    // Credentials refused before any callback (no nonce, wrong realm, wrong uri...) read no
+    // body: a forged header cannot make the server buffer.
     let parts = req(r#"Digest username="a", qop=auth-int"#);
-    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), Some(10));
-    let parts = req(r#"Digest username="a", qop="AUTH-INT""#);
-    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), Some(10));
-    let parts = req(r#"Digest username="a", qop=auth"#);
+    assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), None);
+    let parts = req(&valid("auth-int").replace("uri=\"/x\"", "uri=\"/y\""));
     assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), None);
     let parts = req(r#"Basic abc="#);
     assert_eq!(auth.body_limit(&AuthRequest::from_parts(&parts)), None);
     // Not offered: never buffered.
-    let parts = req(r#"Digest username="a", qop=auth-int"#);
+    let parts = req(&valid("auth-int"));
     assert_eq!(
         auth.clone()
             .qop([Qop::Auth])

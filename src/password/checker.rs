@@ -432,7 +432,7 @@ impl PasswordChecker {
             match check_password_hash(&hash, &password) {
                 Ok(ok) => ok && known,
                 Err(err) => {
-                    tracing::warn!("httpauth: password check failed: {err}");
+                    tracing::warn!(target: "httpauth", "password check failed: {err}");
                     false
                 }
             }

@@ -107,6 +107,7 @@ impl<T> Watched<T> {
             {
                 if let Err(err) = self.reload(false) {
                     tracing::warn!(
+                        target: "httpauth",
                         path = %self.path.display(),
                         "httpauth: cannot reload {} file, keeping the last version: {err}",
                         self.kind
@@ -157,6 +158,7 @@ fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, String)> + '_ {
 
 fn skip(kind: &str, path: &Path, line: usize, reason: &dyn fmt::Display) {
     tracing::warn!(
+        target: "httpauth",
         path = %path.display(),
         line,
         "httpauth: {kind} line {line}: {reason}; line skipped"

@@ -163,7 +163,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HashedPasswords 
         for (user, hash) in iter {
             let user = user.into();
             if let Err(err) = store.insert(user.clone(), hash) {
-                tracing::warn!(user = %user, "httpauth: {err}; user skipped");
+                tracing::warn!(target: "httpauth", user = %user, "httpauth: {err}; user skipped");
             }
         }
         store
