@@ -446,15 +446,20 @@ async fn fast_path_answers_at_once_and_nothing_runs_twice() {
         now: Default::default(),
         slow: Default::default(),
     });
-    let auth =
-        BasicAuth::verify_password(Store(store.clone())).user_roles(|u: String| async move {
+    let role_calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = role_calls.clone();
+    let auth = BasicAuth::verify_password(Store(store.clone())).user_roles(move |u: String| {
+        // Counted when the callback is called, before its future runs.
+        counter.fetch_add(1, SeqCst);
+        async move {
             tokio::task::yield_now().await;
             if u == "john" {
                 vec!["admin"]
             } else {
                 vec![]
             }
-        });
+        }
+    });
     let base = serve(
         Router::new()
             .route(
@@ -504,4 +509,8 @@ async fn fast_path_answers_at_once_and_nothing_runs_twice() {
         403
     );
     assert_eq!(store.slow.load(SeqCst), 3);
+    // ... and the async roles callback ran once per role-checked request.
+    assert_eq!(role_calls.load(SeqCst), 2);
+    // verify_password_now was asked once per request, never again on the slow path.
+    assert_eq!(store.now.load(SeqCst), 5);
 }
