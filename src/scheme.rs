@@ -129,6 +129,10 @@ pub struct AuthRequest<'a> {
     /// The request body, buffered by the adapter only when the handling scheme asked for it
     /// with [`Scheme::body_limit`] (Digest `qop=auth-int`); `None` otherwise.
     pub body: Option<&'a Bytes>,
+    /// The request target as the client sent it, when a router rewrote [`uri`](Self::uri)
+    /// (axum's `Router::nest` strips its prefix; the tower adapter fills this from axum's
+    /// `OriginalUri`). See [`target`](Self::target).
+    pub original_uri: Option<&'a Uri>,
     authorization: Authorization<'a>,
 }
 
@@ -175,8 +179,23 @@ impl<'a> AuthRequest<'a> {
             uri,
             headers,
             body: None,
+            original_uri: None,
             authorization,
         }
+    }
+
+    /// The same request, with the target the client sent before a router rewrote the URI.
+    #[must_use]
+    pub fn with_original_uri(mut self, original: Option<&'a Uri>) -> Self {
+        self.original_uri = original;
+        self
+    }
+
+    /// The request target as the client sent it: [`original_uri`](Self::original_uri) when a
+    /// router rewrote the URI, else [`uri`](Self::uri). Digest compares its `uri` with this.
+    #[must_use]
+    pub fn target(&self) -> &'a Uri {
+        self.original_uri.unwrap_or(self.uri)
     }
 
     /// Borrows the head of an `http` request.

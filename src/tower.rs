@@ -125,7 +125,7 @@ where
         // missing credentials): the inner service is called now, on the instance `poll_ready`
         // prepared, and its future is returned as is. No allocation of our own.
         let policy = self.policy.clone();
-        let pending_roles = match policy.check_now(AuthRequest::from_parts(&parts)) {
+        let pending_roles = match policy.check_now(head(&parts)) {
             Now::Decided(decision) => {
                 return match decision {
                     Decision::Allow { identity, error } => {
@@ -151,7 +151,7 @@ where
                 Some((index, identity)) => policy.finish_roles(index, identity).await,
                 None => {
                     let mut buffered = None;
-                    if let Some(limit) = policy.body_limit(AuthRequest::from_parts(&parts)) {
+                    if let Some(limit) = policy.body_limit(head(&parts)) {
                         match Limited::new(body, limit).collect().await {
                             Ok(collected) => {
                                 let bytes = collected.to_bytes();
@@ -160,14 +160,14 @@ where
                             }
                             Err(err) => {
                                 let too_large = err.is::<LengthLimitError>();
-                                let response =
-                                    policy.reject_body(AuthRequest::from_parts(&parts), too_large);
+                                let response = policy.reject_body(head(&parts), too_large);
                                 return Ok(response.map(ResBody::from));
                             }
                         }
                     }
-                    let head = AuthRequest::from_parts(&parts).with_body(buffered.as_ref());
-                    policy.check(head).await
+                    policy
+                        .check(head(&parts).with_body(buffered.as_ref()))
+                        .await
                 }
             };
             match decision {
@@ -181,6 +181,20 @@ where
             }
         }))
     }
+}
+
+/// The request head for the policy, with the target the client sent when axum's `nest` rewrote
+/// the URI.
+fn head(parts: &http::request::Parts) -> AuthRequest<'_> {
+    let req = AuthRequest::from_parts(parts);
+    #[cfg(feature = "axum")]
+    let req = req.with_original_uri(
+        parts
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map(|original| &original.0),
+    );
+    req
 }
 
 /// Moves what the handler may read into the request extensions; whether the response must be

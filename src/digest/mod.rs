@@ -914,10 +914,10 @@ fn expected_response(
 /// equal the target's path and query byte for byte; an absolute URI must have the same path
 /// and query and the request's authority (or `Host`), compared without case.
 fn uri_matches(client: &str, req: &AuthRequest<'_>) -> bool {
-    let target = req
-        .uri
+    let uri = req.target();
+    let target = uri
         .path_and_query()
-        .map_or_else(|| req.uri.path(), |pq| pq.as_str());
+        .map_or_else(|| uri.path(), |pq| pq.as_str());
     let target = if target.is_empty() { "/" } else { target };
     if client.starts_with('/') || client == "*" {
         return client == target;
@@ -932,16 +932,12 @@ fn uri_matches(client: &str, req: &AuthRequest<'_>) -> bool {
     if client_target != target {
         return false;
     }
-    let request_authority = req
-        .uri
-        .authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        });
+    let request_authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
+        req.headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_owned)
+    });
     request_authority.is_some_and(|a| a.eq_ignore_ascii_case(authority.as_str()))
 }
 
@@ -968,7 +964,9 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
         let Payload::Params(params) = creds.payload() else {
             return None;
         };
-        params.get("qop").filter(|q| q.eq_ignore_ascii_case("auth-int"))?;
+        params
+            .get("qop")
+            .filter(|q| q.eq_ignore_ascii_case("auth-int"))?;
         // Read no body for credentials that will be refused anyway: realm, algorithm, qop,
         // uri and (with the default, MAC-checked nonces) the nonce and opaque first. Custom
         // nonce callbacks are not called twice for this.

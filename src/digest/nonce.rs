@@ -640,7 +640,10 @@ mod tests {
             store.check_at(&info("a", 2, 1, 10_000), 20_000),
             NonceUse::Forgotten
         );
-        assert_eq!(store.check_at(&info("a", 3, 1, 10_000), 20_000), NonceUse::Forgotten);
+        assert_eq!(
+            store.check_at(&info("a", 3, 1, 10_000), 20_000),
+            NonceUse::Forgotten
+        );
     }
 
     #[test]
