@@ -82,58 +82,37 @@ fn bench(c: &mut Criterion) {
     let layered = auth.login_required().layer(service_fn(handler));
 
     let mut group = c.benchmark_group("basic_layer");
-    group.bench_function("baseline", |b| {
-        b.iter(|| {
-            let mut svc = baseline;
-            rt.block_on(async {
-                svc.ready()
-                    .await
-                    .unwrap()
-                    .call(request(Some("Basic am9objpoZWxsbw==")))
-                    .await
-                    .unwrap()
-            })
+    let cases = [
+        ("baseline", false, Some("Basic am9objpoZWxsbw==")),
+        ("basic_ok", true, Some("Basic am9objpoZWxsbw==")),
+        ("basic_wrong_password", true, Some("Basic am9objpieWU=")),
+        ("no_credentials", true, None),
+    ];
+    for (name, with_auth, authorization) in cases {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                rt.block_on(async {
+                    if with_auth {
+                        let mut svc = layered.clone();
+                        svc.ready()
+                            .await
+                            .unwrap()
+                            .call(request(authorization))
+                            .await
+                            .unwrap()
+                    } else {
+                        let mut svc = baseline;
+                        svc.ready()
+                            .await
+                            .unwrap()
+                            .call(request(authorization))
+                            .await
+                            .unwrap()
+                    }
+                })
+            });
         });
-    });
-    group.bench_function("basic_ok", |b| {
-        b.iter(|| {
-            let mut svc = layered.clone();
-            rt.block_on(async {
-                svc.ready()
-                    .await
-                    .unwrap()
-                    .call(request(Some("Basic am9objpoZWxsbw==")))
-                    .await
-                    .unwrap()
-            })
-        });
-    });
-    group.bench_function("basic_wrong_password", |b| {
-        b.iter(|| {
-            let mut svc = layered.clone();
-            rt.block_on(async {
-                svc.ready()
-                    .await
-                    .unwrap()
-                    .call(request(Some("Basic am9objpieWU=")))
-                    .await
-                    .unwrap()
-            })
-        });
-    });
-    group.bench_function("no_credentials", |b| {
-        b.iter(|| {
-            let mut svc = layered.clone();
-            rt.block_on(async {
-                svc.ready()
-                    .await
-                    .unwrap()
-                    .call(request(None))
-                    .await
-                    .unwrap()
-            })
-        });
-    });
+    }
     group.finish();
 }
 

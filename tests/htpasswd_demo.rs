@@ -8,7 +8,6 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::Command;
 
 fn start_demo_with(args: &[&str]) -> (common::Running, String) {
@@ -26,35 +25,6 @@ fn curl(credentials: &str, url: &str) -> (String, String) {
     (status.to_owned(), body.to_owned())
 }
 
-fn htpasswd(file: &Path, create: bool, flag: &str, user: &str, password: &str) {
-    let out = Command::new("htpasswd")
-        .arg(if create { "-cb" } else { "-b" })
-        .arg(flag)
-        .arg(file)
-        .args([user, password])
-        .output()
-        .unwrap_or_else(|e| panic!("htpasswd not found ({e}): apt-get install apache2-utils"));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn werkzeug(method: &str, password: &str) -> String {
-    let script = "import sys; from werkzeug.security import generate_password_hash as g; \
-                  print(g(sys.argv[1], method=sys.argv[2]))";
-    let out = Command::new("python3")
-        .args(["-c", script, password, method])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "werkzeug missing? pip install werkzeug"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[test]
 fn demo_with_htpasswd_file() {
     let dir = std::env::temp_dir().join(format!("httpauth-demo-htpasswd-{}", std::process::id()));
@@ -68,9 +38,9 @@ fn demo_with_htpasswd_file() {
         ("sha256", "-2", "pw-2"),
     ];
     for (i, (user, flag, password)) in users.iter().enumerate() {
-        htpasswd(&path, i == 0, flag, user, password);
+        common::htpasswd(&path, i == 0, &[flag], user, password);
     }
-    let flask = werkzeug("pbkdf2:sha256:600000", "pw-flask");
+    let flask = common::werkzeug("pbkdf2:sha256:600000", "pw-flask");
     assert!(flask.starts_with("pbkdf2:sha256:600000$"));
     std::fs::OpenOptions::new()
         .append(true)

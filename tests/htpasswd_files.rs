@@ -3,6 +3,9 @@
 //! every format verifies, wrong passwords fail, malformed lines are skipped, and the files are
 //! reloaded when they change.
 
+mod common;
+
+use common::{htpasswd, werkzeug};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -33,39 +36,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// `htpasswd -b [-c] <flags> file user password`
-fn htpasswd(file: &Path, create: bool, flags: &[&str], user: &str, password: &str) {
-    let mut cmd = Command::new("htpasswd");
-    cmd.arg(if create { "-cb" } else { "-b" })
-        .args(flags)
-        .arg(file)
-        .args([user, password])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("htpasswd not found ({e}): apt-get install apache2-utils"));
-    assert!(
-        out.status.success(),
-        "htpasswd {flags:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn werkzeug(method: &str, password: &str) -> String {
-    let script = "import sys; from werkzeug.security import generate_password_hash as g; \
-                  print(g(sys.argv[1], method=sys.argv[2]))";
-    let out = Command::new("python3")
-        .args(["-c", script, password, method])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "werkzeug missing? pip install werkzeug"
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 fn append(file: &Path, text: &str) {

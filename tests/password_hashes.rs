@@ -4,6 +4,9 @@
 //! Needs `htpasswd` (Debian `apache2-utils`) and `python3` with werkzeug; `scripts/test.sh`
 //! installs both.
 
+mod common;
+
+use common::werkzeug;
 use std::process::Command;
 
 use httpauth::password::{
@@ -28,22 +31,6 @@ fn htpasswd(flags: &[&str], password: &str) -> String {
         .strip_prefix("user:")
         .unwrap_or_else(|| panic!("unexpected htpasswd output {line:?}"))
         .to_owned()
-}
-
-/// werkzeug's `generate_password_hash(password, method)`.
-fn werkzeug(method: &str, password: &str) -> String {
-    let script = "import sys; from werkzeug.security import generate_password_hash as g; \
-                  print(g(sys.argv[1], method=sys.argv[2]))";
-    let out = Command::new("python3")
-        .args(["-c", script, password, method])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "werkzeug missing? pip install werkzeug: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// werkzeug's own check of our hash (cross-check in the other direction where it applies).

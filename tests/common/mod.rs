@@ -156,3 +156,38 @@ pub fn start_demo(args: &[&str], env_port: Option<&str>) -> (Running, String) {
     assert!(addr.starts_with("http://127.0.0.1:"), "{addr}");
     (Running(child), addr)
 }
+
+/// werkzeug's `generate_password_hash(password, method)` (Python's werkzeug, installed by
+/// `scripts/test.sh`).
+pub fn werkzeug(method: &str, password: &str) -> String {
+    let script = "import sys; from werkzeug.security import generate_password_hash as g; \
+                  print(g(sys.argv[1], method=sys.argv[2]))";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, password, method])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "werkzeug missing? pip install werkzeug: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Apache's own `htpasswd -b` (`-cb` to create the file) with `flags`, adding `user`.
+pub fn htpasswd(file: &std::path::Path, create: bool, flags: &[&str], user: &str, password: &str) {
+    let out = std::process::Command::new("htpasswd")
+        .arg(if create { "-cb" } else { "-b" })
+        .args(flags)
+        .arg(file)
+        .args([user, password])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap_or_else(|e| panic!("htpasswd not found ({e}): apt-get install apache2-utils"));
+    assert!(
+        out.status.success(),
+        "htpasswd {flags:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
