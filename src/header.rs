@@ -31,7 +31,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use http::header::{HeaderMap, HeaderName, AUTHORIZATION};
+use http::header::{HeaderMap, HeaderName};
 
 /// The largest `Authorization` value that is parsed at all (8 KiB, like nginx's default header
 /// line limit). Longer values are refused with [`HeaderError::TooLong`] before any work.
@@ -266,7 +266,7 @@ const fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
-/// The single `Authorization` value of a request.
+/// The single value of header `name` (`Authorization`, or a custom token header).
 ///
 /// `Ok(None)` when there is none, `Err(())` when there is more than one (the field is a
 /// singleton; several values make the request ambiguous).
@@ -290,14 +290,6 @@ pub fn scheme_word(value: &[u8]) -> &[u8] {
     let value = trim_ows(value);
     let end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
     &value[..end]
-}
-
-/// The scheme word of the request's `Authorization` header, if there is exactly one header.
-#[must_use]
-pub fn authorization_scheme(headers: &HeaderMap) -> Option<&[u8]> {
-    headers
-        .get(AUTHORIZATION)
-        .map(|v| scheme_word(v.as_bytes()))
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {

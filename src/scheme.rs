@@ -168,11 +168,10 @@ impl<'a> AuthRequest<'a> {
     /// A request head from its parts.
     #[must_use]
     pub fn new(method: &'a Method, uri: &'a Uri, headers: &'a HeaderMap) -> Self {
-        let mut values = headers.get_all(AUTHORIZATION).iter();
-        let authorization = match (values.next(), values.next()) {
-            (None, _) => Authorization::Absent,
-            (Some(v), None) => Authorization::One(v),
-            (Some(_), Some(_)) => Authorization::Several,
+        let authorization = match crate::header::single_value(headers, &AUTHORIZATION) {
+            Ok(None) => Authorization::Absent,
+            Ok(Some(value)) => Authorization::One(value),
+            Err(()) => Authorization::Several,
         };
         Self {
             method,

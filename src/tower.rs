@@ -123,7 +123,7 @@ where
 
         // Fast path: the scheme answered at once (sync callbacks, cache hits, malformed or
         // missing credentials): the inner service is called now, on the instance `poll_ready`
-        // prepared, and its future is returned as is. No allocation of our own.
+        // prepared, and its future is returned as is, unboxed.
         let policy = self.policy.clone();
         let pending_roles = match policy.check_now(head(&parts)) {
             Now::Decided(decision) => {

@@ -328,7 +328,7 @@ impl HtpasswdFile {
 impl VerifyPassword for HtpasswdFile {
     type User = String;
 
-    /// A cache hit answers at once (the layer then needs no allocation of its own).
+    /// A cache hit answers at once (the layer then needs no boxed future).
     fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
         let table = self.file.get();
         let hash = table.users.get(username)?;

@@ -173,7 +173,7 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HashedPasswords 
 impl VerifyPassword for HashedPasswords {
     type User = String;
 
-    /// A cache hit answers at once (the layer then needs no allocation of its own).
+    /// A cache hit answers at once (the layer then needs no boxed future).
     fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
         let users = self.read();
         let hash = users.get(username)?;
