@@ -5,7 +5,7 @@
 //! Needs `target/<profile>/examples/demo` (`cargo build --examples`), `curl`, `htpasswd` and
 //! werkzeug (all installed by `scripts/test.sh`).
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::process::Command;

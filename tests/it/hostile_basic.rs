@@ -2,7 +2,7 @@
 //! connection and must be answered 400 or 401 with a challenge; the server must stay up. Then a
 //! property test throws arbitrary bytes at the layer.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::Router;

@@ -1,11 +1,8 @@
 //! The same auth objects on axum and on actix-web, the same battery of requests over real HTTP
 //! to both servers: every answer (status, challenges, body of rejections, content type, cache
 //! control) must be the same. Then real clients (curl --digest) against the actix server.
-#![cfg(feature = "actix")]
 
-mod common;
-#[path = "common/digest.rs"]
-mod digest_client;
+use crate::{common, digest_client};
 
 use actix_web::{web, App, HttpServer};
 use axum::body::Bytes;

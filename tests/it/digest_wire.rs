@@ -4,9 +4,7 @@
 //! several schemes on one route). Every refusal is a 400/401/413 with a challenge; none is a
 //! 500.
 
-mod common;
-#[path = "common/digest.rs"]
-mod digest_client;
+use crate::{common, digest_client};
 
 use std::time::Duration;
 

@@ -4,9 +4,7 @@
 //! (compact commas, `qop` and `nc` unquoted, no `algorithm`). Where this crate is deliberately
 //! stricter, the test says so and checks our answer (see `docs/digest.md`).
 
-mod common;
-#[path = "common/digest.rs"]
-mod digest_client;
+use crate::{common, digest_client};
 
 use std::sync::{Arc, Mutex};
 

@@ -1,7 +1,7 @@
 //! Flask-HTTPAuth's Basic, roles and error-response tests (behaviour reference §6.1–6.5, 6.10,
 //! 6.12), ported, over real HTTP. Where we deliberately differ, the test says so.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -4,7 +4,7 @@
 //! Flask's token callbacks return `True` (no user object), so `current_user()` is `None` for
 //! them; the port mirrors that with the user type `Option<String>`.
 
-mod common;
+use crate::common;
 
 use axum::body::Bytes;
 use axum::routing::get;

@@ -1,9 +1,7 @@
 //! Digest behind axum's `Router::nest`: the nested router sees a shortened URI, the client signs
 //! the full one; the tower adapter compares with axum's `OriginalUri`, so real clients work.
 
-mod common;
-#[path = "common/digest.rs"]
-mod digest_client;
+use crate::{common, digest_client};
 
 use axum::routing::get;
 use axum::Router;

@@ -1,18 +1,7 @@
 //! The demo server against its contract (`shared/demo-contract.md`): the demo's own router over
 //! real HTTP with reqwest and curl, and the built demo binary as a black box.
 
-mod common;
-
-// The demo's own modules; what only `main.rs` uses (flags, file users) is dead code here.
-#[allow(dead_code)]
-#[path = "../examples/demo/app.rs"]
-mod app;
-#[allow(dead_code)]
-#[path = "../examples/demo/digest.rs"]
-mod digest;
-#[allow(dead_code)]
-#[path = "../examples/demo/users.rs"]
-mod users;
+use crate::{app, common, users};
 
 use std::process::Command;
 use std::time::{Duration, Instant};

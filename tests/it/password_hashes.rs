@@ -4,7 +4,7 @@
 //! Needs `htpasswd` (Debian `apache2-utils`) and `python3` with werkzeug; `scripts/test.sh`
 //! installs both.
 
-mod common;
+use crate::common;
 
 use common::werkzeug;
 use std::process::Command;

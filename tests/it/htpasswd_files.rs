@@ -3,7 +3,7 @@
 //! every format verifies, wrong passwords fail, malformed lines are skipped, and the files are
 //! reloaded when they change.
 
-mod common;
+use crate::common;
 
 use common::{htpasswd, werkzeug};
 use std::io::Write as _;

@@ -1,7 +1,7 @@
 //! Behaviour reference §6.14: the probed edge cases that the upstream suite does not cover,
 //! and each deliberate deviation, over real HTTP.
 
-mod common;
+use crate::common;
 
 use axum::body::Bytes;
 use axum::routing::get;

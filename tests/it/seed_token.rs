@@ -1,7 +1,7 @@
 //! Flask-HTTPAuth's token tests (behaviour reference §6.13, 4.8.1 suite incl. the empty-token
 //! tests), sync and async, over real HTTP; then hostile tokens and RFC 6750 errors.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

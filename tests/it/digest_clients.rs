@@ -2,19 +2,7 @@
 //! `/digest-sha256`, `/digest-ha1`) and a few extra routes, driven by `curl --digest` (no
 //! cookie jar), Python `requests.auth.HTTPDigestAuth` and `httpx.DigestAuth`.
 
-mod common;
-#[path = "common/digest.rs"]
-mod digest_client;
-
-#[allow(dead_code)]
-#[path = "../examples/demo/app.rs"]
-mod app;
-#[allow(dead_code)]
-#[path = "../examples/demo/digest.rs"]
-mod digest;
-#[allow(dead_code)]
-#[path = "../examples/demo/users.rs"]
-mod users;
+use crate::{app, common, digest_client, users};
 
 use axum::routing::get;
 use axum::Router;

@@ -1,0 +1,35 @@
+//! The integration tests, one binary (it links once): real HTTP against real servers and
+//! clients. Each module is one former test file.
+
+mod common;
+#[path = "common/digest.rs"]
+mod digest_client;
+
+// The demo's own modules, so its router is tested in-process.
+#[allow(dead_code)]
+#[path = "../../examples/demo/app.rs"]
+mod app;
+#[allow(dead_code)]
+#[path = "../../examples/demo/digest.rs"]
+mod digest;
+#[allow(dead_code)]
+#[path = "../../examples/demo/users.rs"]
+mod users;
+
+#[cfg(feature = "actix")]
+mod actix_parity;
+mod conformance_basic;
+mod demo;
+mod digest_clients;
+mod digest_nest;
+mod digest_seed;
+mod digest_wire;
+mod hostile_basic;
+mod hostile_policy;
+mod htpasswd_demo;
+mod htpasswd_files;
+mod password_cache;
+mod password_hashes;
+mod seed_basic;
+mod seed_multi;
+mod seed_token;
