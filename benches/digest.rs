@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, BatchSize, Criterion};
 use http::request::Parts;
 use httpauth::digest::{Algorithm, DigestAuth, MemoryNonceStore, NonceInfo, NonceStore};
-use httpauth::{AuthRequest, Decision, LoginRequired};
+use httpauth::scheme::{AuthRequest, Decision};
+use httpauth::LoginRequired;
 
 const REALM: &str = "Authentication Required";
 
@@ -68,7 +69,7 @@ fn setup(alg: Algorithm) -> Setup {
     let auth = DigestAuth::get_password_sync(move |u| users.get(u).cloned()).algorithm(alg);
     let policy = auth.login_required();
     let (parts, ()) = http::Request::get("/digest").body(()).unwrap().into_parts();
-    let Decision::Deny(res) = now(policy.check(AuthRequest::from_parts(&parts))) else {
+    let Decision::Deny(res) = now(policy.check(&AuthRequest::new(&parts))) else {
         panic!("expected a challenge");
     };
     let challenge = res.headers()["www-authenticate"]
@@ -122,7 +123,7 @@ fn verify(c: &mut Criterion) {
                     request(alg, &s, nc, "hello")
                 },
                 |parts| {
-                    let decision = now(s.policy.check(AuthRequest::from_parts(&parts)));
+                    let decision = now(s.policy.check(&AuthRequest::new(&parts)));
                     assert!(matches!(
                         decision,
                         Decision::Allow {
@@ -142,7 +143,7 @@ fn verify(c: &mut Criterion) {
     let parts = request(Algorithm::Md5, &s, 1, "wrong");
     group.bench_function("wrong_password_md5", |b| {
         b.iter(|| {
-            let decision = now(s.policy.check(AuthRequest::from_parts(&parts)));
+            let decision = now(s.policy.check(&AuthRequest::new(&parts)));
             assert!(matches!(decision, Decision::Deny(_)));
         });
     });

@@ -32,26 +32,51 @@
 //! # });
 //! ```
 //!
-//! actix-web 4 is built on `http` 0.2; the adapter copies the request head into `http` 1 types
-//! for the policy (a few small allocations per request) and the rejection back into an
-//! `HttpResponse`. A body needed by Digest `auth-int` is read (bounded) and put back.
+//! actix-web 4 is built on `http` 0.2: the adapter implements the core's
+//! [`RequestHead`](crate::scheme::RequestHead) over actix's own request (nothing is copied per
+//! request) and turns a rejection into an `HttpResponse`. When the policy answers at once the
+//! inner service's future is returned unboxed. A body needed by Digest `auth-int` is read
+//! (bounded) and put back.
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::{HeaderName as ActixHeaderName, HeaderValue as ActixHeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 
 use crate::error::AuthError;
-use crate::extract::{CurrentUser, MissingAuthLayer, Username};
-use crate::guard::{Decision, LoginRequired};
-use crate::scheme::AuthRequest;
+use crate::extract::{
+    current_user, identity_entries, username, CurrentUser, MissingAuthLayer, Username,
+};
+use crate::policy::{Decision, LoginRequired};
+use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, RequestHead};
+
+impl RequestHead for ServiceRequest {
+    fn method(&self) -> &str {
+        ServiceRequest::method(self).as_str()
+    }
+
+    fn target(&self) -> &str {
+        match self.uri().path_and_query() {
+            Some(pq) if !pq.as_str().is_empty() => pq.as_str(),
+            _ => "/",
+        }
+    }
+
+    fn authority(&self) -> Option<&str> {
+        self.uri().authority().map(|a| a.as_str())
+    }
+
+    fn header(&self, name: &str) -> HeaderLookup<'_> {
+        HeaderLookup::from_values(self.headers().get_all(name).map(ActixHeaderValue::as_bytes))
+    }
+}
 
 impl<S, B, U> Transform<S, ServiceRequest> for LoginRequired<U>
 where
@@ -68,7 +93,7 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(ActixAuth {
             service: Rc::new(service),
-            policy: Arc::new(self.clone()),
+            policy: self.clone(),
         }))
     }
 }
@@ -76,10 +101,10 @@ where
 /// The actix-web service [`LoginRequired`] wraps around a resource, scope or app.
 pub struct ActixAuth<S, U> {
     service: Rc<S>,
-    policy: Arc<LoginRequired<U>>,
+    policy: LoginRequired<U>,
 }
 
-impl<S, U: Clone + Send + Sync + 'static> std::fmt::Debug for ActixAuth<S, U> {
+impl<S, U> std::fmt::Debug for ActixAuth<S, U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ActixAuth")
             .field("policy", &self.policy)
@@ -87,9 +112,55 @@ impl<S, U: Clone + Send + Sync + 'static> std::fmt::Debug for ActixAuth<S, U> {
     }
 }
 
-/// The response future of [`ActixAuth`].
-pub type ActixResponseFuture<B> =
+type BoxedResponse<B> =
     Pin<Box<dyn Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>>>;
+
+pin_project_lite::pin_project! {
+    /// The response future of [`ActixAuth`]: the inner service's future, unboxed (the policy
+    /// answered at once), a ready rejection, or the awaited path (boxed).
+    pub struct ActixResponseFuture<F, B> {
+        #[pin]
+        kind: ActixKind<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = ActixKindProj]
+    enum ActixKind<F, B> {
+        Inner { #[pin] future: F, headers: Option<Box<http::HeaderMap>> },
+        Ready { response: Option<ServiceResponse<EitherBody<B>>> },
+        Boxed { future: BoxedResponse<B> },
+    }
+}
+
+impl<F, B> std::fmt::Debug for ActixResponseFuture<F, B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActixResponseFuture")
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, B> Future for ActixResponseFuture<F, B>
+where
+    F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+{
+    type Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().kind.project() {
+            ActixKindProj::Inner { future, headers } => {
+                let mut response = std::task::ready!(future.poll(cx))?;
+                add_headers(&mut response, headers.take());
+                Poll::Ready(Ok(response.map_into_left_body()))
+            }
+            ActixKindProj::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => panic!("ActixResponseFuture polled after completion"),
+            },
+            ActixKindProj::Boxed { future } => future.as_mut().poll(cx),
+        }
+    }
+}
 
 impl<S, B, U> Service<ServiceRequest> for ActixAuth<S, U>
 where
@@ -99,19 +170,68 @@ where
 {
     type Response = ServiceResponse<EitherBody<B>>;
     type Error = actix_web::Error;
-    type Future = ActixResponseFuture<B>;
+    type Future = ActixResponseFuture<S::Future, B>;
 
     fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.service.poll_ready(cx)
     }
 
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let head = AuthRequest::new(&req);
+        let (limit, pending) = match self.policy.body_limit(&head) {
+            Some(limit) => (Some(limit), None),
+            None => match self.policy.check(&head).into_ready() {
+                Ok(decision) => {
+                    return match decision {
+                        Decision::Allow { identity, error } => {
+                            let headers = allow(&req, identity, error);
+                            ActixResponseFuture {
+                                kind: ActixKind::Inner {
+                                    future: self.service.call(req),
+                                    headers,
+                                },
+                            }
+                        }
+                        Decision::Deny(response) => ActixResponseFuture {
+                            kind: ActixKind::Ready {
+                                response: Some(
+                                    req.into_response(to_actix(response)).map_into_right_body(),
+                                ),
+                            },
+                        },
+                    };
+                }
+                Err(pending) => (None, Some(pending)),
+            },
+        };
         let service = self.service.clone();
         let policy = self.policy.clone();
-        Box::pin(async move {
-            let (method, uri, headers) = head_of(&req);
+        ActixResponseFuture {
+            kind: ActixKind::Boxed {
+                future: Box::pin(awaited(service, policy, req, limit, pending)),
+            },
+        }
+    }
+}
+
+/// The awaited path: the body first when the scheme needs it, then the decision.
+async fn awaited<S, B, U>(
+    service: Rc<S>,
+    policy: LoginRequired<U>,
+    mut req: ServiceRequest,
+    limit: Option<usize>,
+    pending: Option<AuthFuture<Decision<U>>>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    let decision = match pending {
+        Some(pending) => pending.await,
+        None => {
             let mut buffered = None;
-            if let Some(limit) = policy.body_limit(AuthRequest::new(&method, &uri, &headers)) {
+            if let Some(limit) = limit {
                 let mut payload = req.take_payload();
                 match read_bounded(&mut payload, limit).await {
                     Ok(bytes) => {
@@ -119,60 +239,58 @@ where
                         buffered = Some(bytes);
                     }
                     Err(too_large) => {
-                        let head = AuthRequest::new(&method, &uri, &headers);
-                        let response = to_actix(policy.reject_body(head, too_large));
-                        return Ok(req.into_response(response).map_into_right_body());
+                        let response = policy.reject_body(&AuthRequest::new(&req), too_large);
+                        return Ok(req.into_response(to_actix(response)).map_into_right_body());
                     }
                 }
             }
-            let head = AuthRequest::new(&method, &uri, &headers).with_body(buffered.as_ref());
-            match policy.check(head).await {
-                Decision::Allow { identity, error } => {
-                    let private = identity.as_ref().is_some_and(|id| id.private_cache);
-                    {
-                        let mut extensions = req.extensions_mut();
-                        if let Some(identity) = identity {
-                            extensions.insert(CurrentUser(identity.user));
-                            if let Some(name) = identity.username {
-                                extensions.insert(Username(name));
-                            }
-                        }
-                        if let Some(error) = error {
-                            extensions.insert(error);
-                        }
-                    }
-                    let mut response = service.call(req).await?;
-                    let cache_control = actix_web::http::header::CACHE_CONTROL;
-                    if private && !response.headers().contains_key(&cache_control) {
-                        response.headers_mut().insert(
-                            cache_control,
-                            actix_web::http::header::HeaderValue::from_static("private"),
-                        );
-                    }
-                    Ok(response.map_into_left_body())
-                }
-                Decision::Deny(response) => {
-                    Ok(req.into_response(to_actix(response)).map_into_right_body())
-                }
-            }
-        })
+            let check = policy.check(&AuthRequest::new(&req).with_body(buffered.as_ref()));
+            check.await
+        }
+    };
+    match decision {
+        Decision::Allow { identity, error } => {
+            let headers = allow(&req, identity, error);
+            let mut response = service.call(req).await?;
+            add_headers(&mut response, headers);
+            Ok(response.map_into_left_body())
+        }
+        Decision::Deny(response) => Ok(req.into_response(to_actix(response)).map_into_right_body()),
     }
 }
 
-/// The request head in `http` 1 types.
-fn head_of(req: &ServiceRequest) -> (http::Method, http::Uri, http::HeaderMap) {
-    let method = http::Method::from_bytes(req.method().as_str().as_bytes()).unwrap_or_default();
-    let uri = http::Uri::try_from(req.uri().to_string()).unwrap_or_default();
-    let mut headers = http::HeaderMap::with_capacity(req.headers().len());
-    for (name, value) in req.headers() {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_str().as_bytes()),
-            http::HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            headers.append(name, value);
+/// Moves what the handler may read into the request extensions; the headers for the response.
+fn allow<U: Clone + Send + Sync + 'static>(
+    req: &ServiceRequest,
+    identity: Option<crate::scheme::Identity<U>>,
+    error: Option<AuthError>,
+) -> Option<Box<http::HeaderMap>> {
+    let mut extensions = req.extensions_mut();
+    if let Some(error) = error {
+        extensions.insert(error);
+    }
+    let (user, info, headers) = identity_entries(identity?);
+    extensions.insert(user);
+    extensions.insert(info);
+    headers
+}
+
+/// The scheme's headers for a successful response, unless the handler set its own.
+fn add_headers<B>(response: &mut ServiceResponse<B>, headers: Option<Box<http::HeaderMap>>) {
+    let Some(headers) = headers else { return };
+    for name in headers.keys() {
+        let Ok(actix_name) = ActixHeaderName::from_bytes(name.as_str().as_bytes()) else {
+            continue;
+        };
+        if response.headers().contains_key(&actix_name) {
+            continue;
+        }
+        for value in headers.get_all(name) {
+            if let Ok(value) = ActixHeaderValue::from_bytes(value.as_bytes()) {
+                response.headers_mut().append(actix_name.clone(), value);
+            }
         }
     }
-    (method, uri, headers)
 }
 
 /// Reads the payload up to `limit` bytes: `Err(true)` when larger, `Err(false)` on a read error.
@@ -196,8 +314,9 @@ async fn read_bounded(payload: &mut Payload, limit: usize) -> Result<Bytes, bool
 /// A rejection built by the policy, as an actix-web response (status, headers, body, and the
 /// [`AuthError`] in its extensions).
 fn to_actix(response: http::Response<Bytes>) -> HttpResponse {
+    // Every `http` 1 status (100..=999) is a valid `http` 0.2 status.
     let status = actix_web::http::StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(actix_web::http::StatusCode::UNAUTHORIZED);
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
     let mut builder = HttpResponse::build(status);
     for (name, value) in response.headers() {
         builder.append_header((name.as_str(), value.as_bytes()));
@@ -221,25 +340,35 @@ impl ResponseError for MissingAuthLayer {
     }
 }
 
-/// `FromRequest` from the request extensions: missing is a 500 (the route has no auth
-/// middleware); `Option<T>` turns that into `None` for optional routes.
-macro_rules! extension_extractor {
-    ([$($generics:tt)*] $ty:ty) => {
-        impl<$($generics)*> FromRequest for $ty {
-            type Error = actix_web::Error;
-            type Future = Ready<Result<Self, Self::Error>>;
+impl ResponseError for AuthError {
+    fn status_code(&self) -> actix_web::http::StatusCode {
+        actix_web::http::StatusCode::from_u16(self.status().as_u16())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+    }
 
-            fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-                ready(
-                    req.extensions()
-                        .get::<Self>()
-                        .cloned()
-                        .ok_or_else(|| MissingAuthLayer.into()),
-                )
-            }
-        }
-    };
+    /// The default body (no challenge: for errors raised after the middleware).
+    fn error_response(&self) -> HttpResponse {
+        let mut response = crate::scheme::default_error_response(self);
+        response.extensions_mut().insert(self.clone());
+        to_actix(response)
+    }
 }
 
-extension_extractor!([U: Clone + 'static] CurrentUser<U>);
-extension_extractor!([] Username);
+impl<U: Clone + 'static> FromRequest for CurrentUser<U> {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let ext = req.extensions();
+        ready(current_user(ext.get(), ext.get()).map_err(Into::into))
+    }
+}
+
+impl FromRequest for Username {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(username(req.extensions().get()).map_err(Into::into))
+    }
+}

@@ -64,19 +64,15 @@ use std::future::Future;
 use std::sync::Arc;
 
 use base64::Engine as _;
-use bytes::Bytes;
 use http::header::WWW_AUTHENTICATE;
-use http::{HeaderMap, Response};
+use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
-use crate::challenge::Challenge;
+use crate::auth::Auth;
 use crate::error::{AuthError, ConfigError};
-use crate::header::{self, Payload};
-use crate::roles::Roles;
-use crate::scheme::{
-    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
-    Identity, Scheme,
-};
+use crate::scheme::header::{self, Payload};
+use crate::scheme::Challenge;
+use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme, DEFAULT_REALM};
 
 /// Decoded Basic credentials. `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -152,25 +148,6 @@ fn has_control(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-/// Decodes the credentials onto the stack and asks `check` (`None`: it cannot answer now); the
-/// only allocation is the username kept for the handler.
-fn identify<U>(
-    token68: &str,
-    check: impl FnOnce(&str, &str) -> Option<Option<U>>,
-) -> Option<Result<Identity<U>, AuthError>> {
-    let answer = with_decoded(token68, |username, password| {
-        let user = check(username, password)?;
-        Some(
-            user.map(|user| Identity::new(user, Some(username.to_owned())))
-                .ok_or_else(AuthError::invalid),
-        )
-    });
-    match answer {
-        Ok(answer) => answer,
-        Err(detail) => Some(Err(AuthError::malformed(detail))),
-    }
-}
-
 fn latin1(bytes: &[u8]) -> String {
     bytes.iter().map(|&b| char::from(b)).collect()
 }
@@ -184,28 +161,19 @@ impl fmt::Debug for BasicCredentials {
     }
 }
 
-/// The verify-password callback.
+/// The verify-password callback: the user these credentials belong to, or `None`.
 ///
 /// Implemented for async closures `Fn(String, String) -> impl Future<Output = Option<User>>`
-/// (username, password); sync closures go through [`BasicAuth::verify_password_sync`].
+/// (username, password); plain functions go through [`BasicAuth::verify_password_sync`]; a
+/// store ([`HashedPasswords`](crate::password::HashedPasswords), ...) implements it directly,
+/// answering a cache hit with a ready future.
 pub trait VerifyPassword: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
-    /// The answer without waiting, when there is one (e.g. a cache hit): `Some(user or None)`.
-    /// `None` means "await [`verify_password`](Self::verify_password)", which is then called
-    /// with the same credentials; it must leave nothing done that matters. Default: `None`.
-    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<Self::User>> {
-        let _ = (username, password);
-        None
-    }
-
-    /// The user these credentials belong to, or `None`.
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<Self::User>>;
+    /// The user these credentials belong to, or `None`. Return [`AuthFuture::ready`] when the
+    /// answer is known at once; the future owns what it needs.
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<Self::User>>;
 }
 
 impl<F, Fut, U> VerifyPassword for F
@@ -216,27 +184,33 @@ where
 {
     type User = U;
 
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<U>> {
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
         AuthFuture::new(self(username.to_owned(), password.to_owned()))
     }
 }
 
-type SyncVerifyFn<U> = dyn Fn(&str, &str) -> Option<U> + Send + Sync;
+/// A plain function as a [`VerifyPassword`]: answers at once.
+struct SyncVerify<F>(F);
 
-/// A sync verifier is called inline (no allocation); an async one is awaited.
-type Verifier<U> = Callback<SyncVerifyFn<U>, dyn VerifyPassword<User = U>>;
+impl<F, U> VerifyPassword for SyncVerify<F>
+where
+    F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    type User = U;
+
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
+        AuthFuture::ready((self.0)(username, password))
+    }
+}
 
 /// The get-password callback: the stored password (or hash) for a username.
 ///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<String>>`; sync
-/// closures go through [`BasicAuth::get_password_sync`].
+/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<String>>`; plain
+/// functions go through [`BasicAuth::get_password_sync`].
 pub trait GetPassword: Send + Sync + 'static {
     /// The stored password of `username`, or `None` for an unknown user.
-    fn get_password<'a>(&'a self, username: &'a str) -> AuthFuture<'a, Option<String>>;
+    fn get_password(&self, username: &str) -> AuthFuture<Option<String>>;
 }
 
 impl<F, Fut> GetPassword for F
@@ -244,18 +218,18 @@ where
     F: Fn(String) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Option<String>> + Send + 'static,
 {
-    fn get_password<'a>(&'a self, username: &'a str) -> AuthFuture<'a, Option<String>> {
+    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
         AuthFuture::new(self(username.to_owned()))
     }
 }
 
-struct SyncGetPassword<F>(F);
+pub(crate) struct SyncGetPassword<F>(pub(crate) F);
 
 impl<F> GetPassword for SyncGetPassword<F>
 where
     F: Fn(&str) -> Option<String> + Send + Sync + 'static,
 {
-    fn get_password<'a>(&'a self, username: &'a str) -> AuthFuture<'a, Option<String>> {
+    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
         AuthFuture::ready((self.0)(username))
     }
 }
@@ -270,6 +244,20 @@ enum HashPassword {
     WithUsername(HashTwo),
 }
 
+impl HashPassword {
+    /// Hashes the client's password (also for an unknown user, so that costs the same as a
+    /// wrong password) and compares it with the stored one in constant time.
+    fn matches(&self, username: &str, password: &str, stored: Option<&str>) -> bool {
+        let offered = match self {
+            Self::None => None,
+            Self::One(h) => Some(h(password)),
+            Self::WithUsername(h) => Some(h(username, password)),
+        };
+        let offered = offered.as_deref().unwrap_or(password);
+        stored.is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(offered.as_bytes())))
+    }
+}
+
 /// Flask-HTTPAuth's deprecated get-password (+ hash-password) path as a verifier.
 #[derive(Clone)]
 struct StoredPassword {
@@ -280,46 +268,48 @@ struct StoredPassword {
 impl VerifyPassword for StoredPassword {
     type User = String;
 
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<String>> {
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
         if username.is_empty() {
             // Flask-HTTPAuth never looks up an empty username.
             return AuthFuture::ready(None);
         }
-        let stored = self.get.get_password(username);
-        AuthFuture::new(async move {
-            let stored = stored.await;
-            // Hash even for an unknown user, so that costs the same as a wrong password.
-            let offered = match &self.hash {
-                HashPassword::None => None,
-                HashPassword::One(h) => Some(h(password)),
-                HashPassword::WithUsername(h) => Some(h(username, password)),
-            };
-            let offered = offered.as_deref().unwrap_or(password);
-            let stored = stored?;
-            bool::from(stored.as_bytes().ct_eq(offered.as_bytes())).then(|| username.to_owned())
-        })
+        match self.get.get_password(username).into_ready() {
+            Ok(stored) => AuthFuture::ready(
+                self.hash
+                    .matches(username, password, stored.as_deref())
+                    .then(|| username.to_owned()),
+            ),
+            Err(pending) => {
+                let hash = self.hash.clone();
+                let (username, password) = (username.to_owned(), password.to_owned());
+                AuthFuture::new(async move {
+                    let stored = pending.await;
+                    hash.matches(&username, &password, stored.as_deref())
+                        .then_some(username)
+                })
+            }
+        }
     }
 }
 
-/// HTTP Basic authentication. See the [module docs](self).
-pub struct BasicAuth<U> {
-    common: Common<U>,
+/// The Basic scheme: what [`BasicAuth`] wraps. See the [module docs](self).
+pub struct Basic<U> {
     scheme: Arc<str>,
+    realm: Arc<str>,
     charset: bool,
     challenge: Challenge,
-    verify: Verifier<U>,
+    verify: Arc<dyn VerifyPassword<User = U>>,
     stored: Option<StoredPassword>,
 }
 
-impl<U> Clone for BasicAuth<U> {
+/// HTTP Basic authentication: [`Auth`] over the [`Basic`] scheme. See the [module docs](self).
+pub type BasicAuth<U = String> = Auth<Basic<U>>;
+
+impl<U> Clone for Basic<U> {
     fn clone(&self) -> Self {
         Self {
-            common: self.common.clone(),
             scheme: self.scheme.clone(),
+            realm: self.realm.clone(),
             charset: self.charset,
             challenge: self.challenge.clone(),
             verify: self.verify.clone(),
@@ -328,96 +318,80 @@ impl<U> Clone for BasicAuth<U> {
     }
 }
 
-impl<U> fmt::Debug for BasicAuth<U> {
+impl<U> fmt::Debug for Basic<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BasicAuth")
+        f.debug_struct("Basic")
             .field("scheme", &self.scheme)
-            .field("realm", &self.common.realm)
+            .field("realm", &self.realm)
             .field("charset_utf8", &self.charset)
             .finish_non_exhaustive()
     }
 }
 
-impl<U: Clone + Send + Sync + 'static> BasicAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Auth<Basic<U>> {
     /// Basic auth whose verify-password callback returns the user (async closure
-    /// `Fn(String, String) -> impl Future<Output = Option<U>>`, or a [`VerifyPassword`] impl).
+    /// `Fn(String, String) -> impl Future<Output = Option<U>>`, or a [`VerifyPassword`] impl
+    /// such as [`HashedPasswords`](crate::password::HashedPasswords)).
     #[must_use]
     pub fn verify_password<V>(verify: V) -> Self
     where
         V: VerifyPassword<User = U>,
     {
-        Self::with_verifier(Verifier::Async(Arc::new(verify)), None)
+        Self::from_scheme(Basic::new(Arc::new(verify), None))
     }
 
-    /// Basic auth with a synchronous verify-password callback `Fn(&str, &str) -> Option<U>`.
+    /// Basic auth with a plain verify-password function `Fn(&str, &str) -> Option<U>` (it
+    /// answers at once, so the layer decides inline).
     ///
-    /// It runs on the async executor: keep it cheap. Verify slow password hashes in the async
-    /// form, inside `tokio::task::spawn_blocking`.
+    /// It runs on the async executor: keep it cheap. Verify slow password hashes through a
+    /// store ([`HashedPasswords`](crate::password::HashedPasswords)) or in the async form.
     #[must_use]
     pub fn verify_password_sync<F>(verify: F) -> Self
     where
         F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
     {
-        Self::with_verifier(Verifier::Sync(Arc::new(verify)), None)
+        Self::verify_password(SyncVerify(verify))
     }
 
-    fn with_verifier(verify: Verifier<U>, stored: Option<StoredPassword>) -> Self {
-        let scheme: Arc<str> = Arc::from("Basic");
-        let common = Common::new();
-        let challenge =
-            render(&scheme, &common.realm, false).unwrap_or_else(|_| unreachable_challenge());
-        Self {
-            common,
-            scheme,
-            charset: false,
-            challenge,
-            verify,
-            stored,
-        }
+    /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`). Used to
+    /// keep browsers from showing their login dialog. Credentials are accepted under this name
+    /// and under `Basic`.
+    ///
+    /// # Panics
+    ///
+    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
+    #[must_use]
+    pub fn scheme(self, scheme: &str) -> Self {
+        self.try_scheme(scheme)
+            .unwrap_or_else(|err| panic!("httpauth: invalid scheme: {err}"))
     }
 
-    common_builder_methods!(U);
-
-    scheme_name_methods!(
-        "Used to keep browsers from showing their login dialog. Credentials are accepted under this name and under `Basic`."
-    );
+    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotAToken`].
+    pub fn try_scheme(self, scheme: &str) -> Result<Self, ConfigError> {
+        self.map_scheme(|b| {
+            b.challenge = render(scheme, &b.realm, b.charset)?;
+            b.scheme = Arc::from(scheme);
+            Ok(())
+        })
+    }
 
     /// Adds `charset="UTF-8"` to the challenge (RFC 7617 §2.1), telling clients to send UTF-8.
     #[must_use]
     pub fn charset_utf8(mut self) -> Self {
-        self.charset = true;
-        if let Ok(challenge) = render(&self.scheme, &self.common.realm, true) {
-            self.challenge = challenge;
+        let b = &mut self.kind;
+        if let Ok(challenge) = render(&b.scheme, &b.realm, true) {
+            b.challenge = challenge;
+            b.charset = true;
         }
         self
     }
-
-    fn rebuild(&mut self) -> Result<(), ConfigError> {
-        self.challenge = render(&self.scheme, &self.common.realm, self.charset)?;
-        Ok(())
-    }
-
-    fn accepts(&self, scheme: &[u8]) -> bool {
-        scheme.eq_ignore_ascii_case(b"Basic") || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
-    }
-
-    /// The token68 of a request this auth claims.
-    fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
-        let value = req.authorization().ok_or_else(AuthError::missing)?;
-        let creds =
-            header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
-        if !self.accepts(creds.scheme().as_bytes()) {
-            return Err(AuthError::missing());
-        }
-        match creds.into_payload() {
-            Payload::Token68(token) => Ok(token),
-            Payload::Empty => Err(AuthError::malformed("no credentials after the scheme")),
-            Payload::Params(_) => Err(AuthError::malformed("credentials are not token68")),
-        }
-    }
 }
 
-impl BasicAuth<String> {
+impl Auth<Basic<String>> {
     /// Basic auth over Flask-HTTPAuth's older get-password callback (async closure
     /// `Fn(String) -> impl Future<Output = Option<String>>` or a [`GetPassword`] impl): access
     /// is granted when the stored password equals the client's (after
@@ -428,7 +402,7 @@ impl BasicAuth<String> {
         Self::stored(Arc::new(get))
     }
 
-    /// [`get_password`](Self::get_password) with a synchronous callback.
+    /// [`get_password`](Self::get_password) with a plain function.
     #[must_use]
     pub fn get_password_sync<F>(get: F) -> Self
     where
@@ -442,7 +416,7 @@ impl BasicAuth<String> {
             get,
             hash: HashPassword::None,
         };
-        Self::with_verifier(Verifier::Async(Arc::new(stored.clone())), Some(stored))
+        Self::from_scheme(Basic::new(Arc::new(stored.clone()), Some(stored)))
     }
 
     /// Hashes the client's password with `hash(password)` before comparing it with the stored
@@ -450,9 +424,23 @@ impl BasicAuth<String> {
     ///
     /// # Panics
     ///
-    /// If this auth was not built with [`get_password`](Self::get_password).
+    /// If this auth was not built with [`get_password`](Self::get_password); see
+    /// [`try_hash_password`](Self::try_hash_password).
     #[must_use]
     pub fn hash_password<F>(self, hash: F) -> Self
+    where
+        F: Fn(&str) -> String + Send + Sync + 'static,
+    {
+        self.with_hash(HashPassword::One(Arc::new(hash)))
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`hash_password`](Self::hash_password), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when this auth was not built with `get_password`.
+    pub fn try_hash_password<F>(self, hash: F) -> Result<Self, ConfigError>
     where
         F: Fn(&str) -> String + Send + Sync + 'static,
     {
@@ -471,35 +459,67 @@ impl BasicAuth<String> {
         F: Fn(&str, &str) -> String + Send + Sync + 'static,
     {
         self.with_hash(HashPassword::WithUsername(Arc::new(hash)))
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
     }
 
-    fn with_hash(mut self, hash: HashPassword) -> Self {
-        let Some(mut stored) = self.stored.take() else {
-            panic!("httpauth: hash_password needs an auth built with BasicAuth::get_password");
-        };
-        stored.hash = hash;
-        self.verify = Verifier::Async(Arc::new(stored.clone()));
-        self.stored = Some(stored);
-        self
+    fn with_hash(self, hash: HashPassword) -> Result<Self, ConfigError> {
+        self.map_scheme(|b| {
+            let Some(stored) = &mut b.stored else {
+                return Err(ConfigError::Invalid {
+                    setting: "hash_password",
+                    reason: "needs an auth built with BasicAuth::get_password",
+                });
+            };
+            stored.hash = hash;
+            b.verify = Arc::new(stored.clone());
+            Ok(())
+        })
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> Basic<U> {
+    fn new(verify: Arc<dyn VerifyPassword<User = U>>, stored: Option<StoredPassword>) -> Self {
+        let (scheme, realm) = ("Basic", DEFAULT_REALM);
+        Self {
+            // "Basic" and the default realm always render.
+            challenge: render(scheme, realm, false).unwrap_or_else(|_| unreachable!()),
+            scheme: Arc::from(scheme),
+            realm: Arc::from(realm),
+            charset: false,
+            verify,
+            stored,
+        }
+    }
+
+    fn accepts(&self, scheme: &[u8]) -> bool {
+        scheme.eq_ignore_ascii_case(b"Basic") || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
+    }
+
+    /// The token68 of a request this auth claims.
+    fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+        let value = req.authorization().ok_or_else(AuthError::missing)?;
+        let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
+        if !self.accepts(creds.scheme().as_bytes()) {
+            return Err(AuthError::missing());
+        }
+        match creds.into_payload() {
+            Payload::Token68(token) => Ok(token),
+            Payload::Empty => Err(AuthError::malformed("no credentials after the scheme")),
+            Payload::Params(_) => Err(AuthError::malformed("credentials are not token68")),
+        }
     }
 }
 
 fn render(scheme: &str, realm: &str, charset: bool) -> Result<Challenge, ConfigError> {
     let builder = Challenge::builder(scheme)?.quoted("realm", realm)?;
-    Ok(if charset {
-        builder.quoted("charset", "UTF-8")?
+    if charset {
+        builder.quoted("charset", "UTF-8")?.build()
     } else {
-        builder
+        builder.build()
     }
-    .build())
 }
 
-fn unreachable_challenge() -> Challenge {
-    // "Basic" and the default realm are always valid.
-    Challenge::with_realm("Basic", crate::scheme::DEFAULT_REALM).unwrap_or_else(|_| unreachable!())
-}
-
-impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     type User = U;
 
     fn name(&self) -> &str {
@@ -510,66 +530,34 @@ impl<U: Clone + Send + Sync + 'static> Scheme for BasicAuth<U> {
         req.authorization_scheme().is_some_and(|s| self.accepts(s))
     }
 
-    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
-        let token = match self.token68(&req) {
-            Ok(token) => token,
-            Err(err) => return Some(Err(err)),
-        };
-        match &self.verify {
-            Callback::Sync(verify) => identify(token, |u, p| Some(verify(u, p))),
-            Callback::Async(verify) => identify(token, |u, p| verify.verify_password_now(u, p)),
-        }
-    }
-
-    fn authenticate<'a>(
-        &'a self,
-        req: AuthRequest<'a>,
-    ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let token = match self.token68(&req) {
+    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let token = match self.token68(req) {
             Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        let verify = match &self.verify {
-            Callback::Sync(verify) => {
-                let answer = identify(token, |u, p| Some(verify(u, p)));
-                return AuthFuture::ready(answer.unwrap_or_else(|| Err(AuthError::invalid())));
-            }
-            // The slow path: `verify_password_now` was (or may be) asked already by the
-            // adapter's fast path; it is not asked twice.
-            Callback::Async(verify) => verify,
-        };
-        let creds = match BasicCredentials::decode(token) {
-            Ok(creds) => creds,
-            Err(detail) => return AuthFuture::ready(Err(AuthError::malformed(detail))),
-        };
-        AuthFuture::new(async move {
-            let user = verify
-                .verify_password(&creds.username, &creds.password)
-                .await;
-            let username = creds.username;
-            user.map(|user| Identity::new(user, Some(username)))
-                .ok_or_else(AuthError::invalid)
-        })
+        // Decoded once, on the stack; the callback runs once. The only allocation on a ready
+        // answer is the username kept for the handler.
+        let answer = with_decoded(token, |username, password| {
+            let verdict = self.verify.verify_password(username, password);
+            (verdict, username.to_owned())
+        });
+        match answer {
+            Ok((verdict, username)) => verdict.map(move |user| {
+                user.map(|user| Identity::new(user, Some(username)))
+                    .ok_or_else(AuthError::invalid)
+            }),
+            Err(detail) => AuthFuture::ready(Err(AuthError::malformed(detail))),
+        }
     }
 
-    fn has_user_roles(&self) -> bool {
-        self.common.roles.is_some()
-    }
-
-    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
-        self.common.user_roles(user)
-    }
-
-    fn user_roles_now(&self, user: &U) -> Option<Roles> {
-        self.common.user_roles_now(user)
+    fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
+        self.challenge = render(&self.scheme, realm, self.charset)?;
+        self.realm = Arc::from(realm);
+        Ok(())
     }
 
     fn challenge(&self, _err: &AuthError, headers: &mut HeaderMap) {
         headers.append(WWW_AUTHENTICATE, self.challenge.header_value().clone());
-    }
-
-    fn error_response(&self, err: &AuthError) -> Response<Bytes> {
-        self.common.error_response(err)
     }
 }
 

@@ -153,15 +153,21 @@ impl AuthError {
         self.scheme.as_deref()
     }
 
-    pub(crate) fn missing() -> Self {
+    /// No credentials for this scheme (`401`).
+    #[must_use]
+    pub const fn missing() -> Self {
         Self::new(AuthErrorKind::MissingCredentials)
     }
 
-    pub(crate) fn malformed(detail: &'static str) -> Self {
+    /// Credentials that could not be parsed, and why (`401`).
+    #[must_use]
+    pub const fn malformed(detail: &'static str) -> Self {
         Self::new(AuthErrorKind::MalformedCredentials).with_detail(detail)
     }
 
-    pub(crate) fn invalid() -> Self {
+    /// Credentials the verify callback refused (`401`).
+    #[must_use]
+    pub const fn invalid() -> Self {
         Self::new(AuthErrorKind::InvalidCredentials)
     }
 }
@@ -209,6 +215,20 @@ pub enum ConfigError {
         /// The name that was refused.
         value: String,
     },
+    /// A route requires roles but a scheme on it has no get-user-roles callback (neither its
+    /// own nor the route's): the route could never be entered (Flask-HTTPAuth answers every
+    /// request with a 500 then).
+    MissingUserRoles {
+        /// The scheme without a roles callback.
+        scheme: String,
+    },
+    /// Another invalid value, with what was wrong with it.
+    Invalid {
+        /// The setting (`"scope"`, `"secret"`, ...).
+        setting: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -219,6 +239,11 @@ impl fmt::Display for ConfigError {
             }
             Self::NotAToken { value } => write!(f, "{value:?} is not an RFC 9110 token"),
             Self::InvalidHeaderName { value } => write!(f, "{value:?} is not a header name"),
+            Self::MissingUserRoles { scheme } => write!(
+                f,
+                "the {scheme} auth has no user_roles callback (nor has the route), so a route requiring roles could never be entered"
+            ),
+            Self::Invalid { setting, reason } => write!(f, "invalid {setting}: {reason}"),
         }
     }
 }

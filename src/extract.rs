@@ -29,7 +29,9 @@
 //! # });
 //! ```
 
-use http::Extensions;
+#![cfg_attr(not(any(feature = "tower", feature = "actix")), allow(dead_code))]
+
+use http::{Extensions, HeaderMap};
 
 use crate::scheme::Identity;
 
@@ -42,26 +44,101 @@ pub struct CurrentUser<U>(pub U);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(pub String);
 
-/// Puts an identity into request extensions, the way every adapter does.
-pub fn insert_identity<U: Clone + Send + Sync + 'static>(
+/// What every adapter records beside [`CurrentUser`]: the username, and the user type, so a
+/// handler asking for another type learns which one the route has.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthInfo {
+    username: Option<String>,
+    user_type: &'static str,
+}
+
+/// What an identity becomes in the request extensions (the same two entries in every
+/// adapter), and the headers the scheme adds to the successful response.
+pub(crate) fn identity_entries<U: 'static>(
+    identity: Identity<U>,
+) -> (CurrentUser<U>, AuthInfo, Option<Box<HeaderMap>>) {
+    let info = AuthInfo {
+        username: identity.username,
+        user_type: std::any::type_name::<U>(),
+    };
+    (CurrentUser(identity.user), info, identity.response_headers)
+}
+
+/// Puts an identity into `http` request extensions; returns the headers for the response.
+pub(crate) fn insert_identity<U: Clone + Send + Sync + 'static>(
     extensions: &mut Extensions,
     identity: Identity<U>,
-) {
-    extensions.insert(CurrentUser(identity.user));
-    if let Some(name) = identity.username {
-        extensions.insert(Username(name));
+) -> Option<Box<HeaderMap>> {
+    let (user, info, headers) = identity_entries(identity);
+    extensions.insert(user);
+    extensions.insert(info);
+    headers
+}
+
+/// The current user of type `U`, or why it is not there.
+pub(crate) fn current_user<U: Clone + 'static>(
+    user: Option<&CurrentUser<U>>,
+    info: Option<&AuthInfo>,
+) -> Result<CurrentUser<U>, MissingAuthLayer> {
+    user.cloned()
+        .ok_or_else(|| MissingAuthLayer::new(std::any::type_name::<U>(), info))
+}
+
+/// The username, or why it is not there.
+pub(crate) fn username(info: Option<&AuthInfo>) -> Result<Username, MissingAuthLayer> {
+    info.and_then(|info| info.username.clone())
+        .map(Username)
+        .ok_or_else(|| MissingAuthLayer::new("Username", info))
+}
+
+/// The handler asked for something the request does not carry: a programming error (no
+/// httpauth layer on the route, another user type, a `Username` on a token route, or a plain
+/// `CurrentUser<U>` on an optional route), answered with 500 and logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MissingAuthLayer {
+    wanted: &'static str,
+    found: Option<&'static str>,
+}
+
+impl MissingAuthLayer {
+    fn new(wanted: &'static str, info: Option<&AuthInfo>) -> Self {
+        Self {
+            wanted,
+            found: info.map(|info| info.user_type),
+        }
+    }
+
+    /// The type the handler asked for (`CurrentUser<this>`, or `Username`).
+    #[must_use]
+    pub fn wanted(&self) -> &'static str {
+        self.wanted
+    }
+
+    /// The user type the request was authenticated with, when it was.
+    #[must_use]
+    pub fn found(&self) -> Option<&'static str> {
+        self.found
     }
 }
 
-/// The route has no auth layer in front of the handler that asked for the user: a
-/// programming error, answered with 500.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MissingAuthLayer;
-
 impl std::fmt::Display for MissingAuthLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the handler asked for the authenticated user, but no httpauth layer protects this route (or it is optional: use Option<CurrentUser<U>>)")
+        match self.found {
+            Some(found) if self.wanted == "Username" => write!(
+                f,
+                "the handler asked for the Username, but the request was authenticated by a scheme without usernames (user type {found})"
+            ),
+            Some(found) => write!(
+                f,
+                "the handler asked for CurrentUser<{}>, but the route's httpauth layer authenticates CurrentUser<{found}>",
+                self.wanted
+            ),
+            None => write!(
+                f,
+                "the handler asked for {}, but no httpauth layer authenticated this request: none protects the route, or it is optional or an OPTIONS request (use Option<CurrentUser<U>>)",
+                if self.wanted == "Username" { "the Username".to_owned() } else { format!("CurrentUser<{}>", self.wanted) }
+            ),
+        }
     }
 }
 
@@ -85,34 +162,60 @@ mod axum_impls {
         }
     }
 
-    /// `FromRequestParts` (missing: 500, the route has no auth layer) and
-    /// `OptionalFromRequestParts` (missing: `None`) from the request extensions.
-    macro_rules! extension_extractor {
-        ([$($generics:tt)*] $ty:ty) => {
-            impl<S: Send + Sync, $($generics)*> FromRequestParts<S> for $ty {
-                type Rejection = MissingAuthLayer;
+    impl<S: Send + Sync, U: Clone + Send + Sync + 'static> FromRequestParts<S> for CurrentUser<U> {
+        type Rejection = MissingAuthLayer;
 
-                async fn from_request_parts(
-                    parts: &mut Parts,
-                    _state: &S,
-                ) -> Result<Self, Self::Rejection> {
-                    parts.extensions.get::<Self>().cloned().ok_or(MissingAuthLayer)
-                }
-            }
-
-            impl<S: Send + Sync, $($generics)*> OptionalFromRequestParts<S> for $ty {
-                type Rejection = Infallible;
-
-                async fn from_request_parts(
-                    parts: &mut Parts,
-                    _state: &S,
-                ) -> Result<Option<Self>, Self::Rejection> {
-                    Ok(parts.extensions.get::<Self>().cloned())
-                }
-            }
-        };
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Self, Self::Rejection> {
+            super::current_user(parts.extensions.get(), parts.extensions.get())
+        }
     }
 
-    extension_extractor!([U: Clone + Send + Sync + 'static] CurrentUser<U>);
-    extension_extractor!([] Username);
+    impl<S: Send + Sync, U: Clone + Send + Sync + 'static> OptionalFromRequestParts<S>
+        for CurrentUser<U>
+    {
+        type Rejection = Infallible;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Option<Self>, Self::Rejection> {
+            Ok(super::current_user(parts.extensions.get(), parts.extensions.get()).ok())
+        }
+    }
+
+    impl<S: Send + Sync> FromRequestParts<S> for Username {
+        type Rejection = MissingAuthLayer;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Self, Self::Rejection> {
+            super::username(parts.extensions.get())
+        }
+    }
+
+    impl<S: Send + Sync> OptionalFromRequestParts<S> for Username {
+        type Rejection = Infallible;
+
+        async fn from_request_parts(
+            parts: &mut Parts,
+            _state: &S,
+        ) -> Result<Option<Self>, Self::Rejection> {
+            Ok(super::username(parts.extensions.get()).ok())
+        }
+    }
+
+    /// An [`AuthError`](crate::AuthError) answers with its status and the default body (no
+    /// challenge: use it for errors raised after the layer, e.g. in a handler).
+    impl IntoResponse for crate::AuthError {
+        fn into_response(self) -> Response {
+            let response = crate::scheme::default_error_response(&self);
+            let (mut parts, body) = response.into_parts();
+            parts.extensions.insert(self);
+            Response::from_parts(parts, axum_core::body::Body::from(body))
+        }
+    }
 }

@@ -62,35 +62,35 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+pub mod auth;
 pub mod basic;
-pub mod challenge;
 pub mod digest;
 pub mod error;
 pub mod extract;
-pub mod guard;
-pub mod header;
 pub mod multi;
 pub mod password;
+pub mod policy;
 pub mod roles;
 pub mod scheme;
 pub mod token;
 #[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
-pub use crate::basic::{BasicAuth, BasicCredentials, GetPassword, VerifyPassword};
-pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, NonceStore, Qop};
+pub use crate::auth::Auth;
+pub use crate::basic::{BasicAuth, GetPassword, VerifyPassword};
+pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
-pub use crate::guard::{Decision, LoginRequired};
 pub use crate::multi::MultiAuth;
 #[cfg(feature = "password")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub use crate::password::{
     check_password_hash, generate_password_hash, HashedPasswords, HtdigestFile, HtpasswdFile,
 };
+pub use crate::policy::LoginRequired;
 pub use crate::roles::{RoleRequirement, Roles};
-pub use crate::scheme::{
-    default_error_response, AuthFuture, AuthRequest, BoxFuture, ErrorHandler, Identity, Scheme,
-    UserRoles, DEFAULT_REALM,
-};
+pub use crate::scheme::{default_error_response, ErrorHandler, UserRoles, DEFAULT_REALM};
 pub use crate::token::{TokenAuth, VerifyToken};

@@ -6,8 +6,10 @@
 //! challenge answer a failure; there is no fallback to another member. A request that no member
 //! claims (no credentials, or an unknown scheme) gets a 401 carrying **every** member's
 //! challenge, one per `WWW-Authenticate` line, in the configured order (RFC 9110 §11.6.1), and
-//! the first member's error handler. Roles and `optional` work as on a single scheme; each
-//! member's own get-user-roles callback is used. All members return the same user type, so
+//! the `MultiAuth`'s own error handler (else the first member's). Roles and `optional` work as
+//! on a single scheme. A roles callback or error handler set on the `MultiAuth` serves every
+//! member without one of its own, so a route answers alike whichever scheme the client chose;
+//! a member's own setting still wins (the Flask-HTTPAuth style). All members return the same user type, so
 //! [`CurrentUser`](crate::CurrentUser) works whichever member authenticated.
 //!
 //! ```
@@ -42,55 +44,9 @@
 //! compares it case-sensitively, so `bearer x` went to its Basic auth and failed); a request no
 //! member claims is answered with every member's challenge (Flask sends only the first's).
 
-use std::fmt;
-use std::sync::Arc;
+pub use crate::auth::Multi;
 
-use crate::guard::LoginRequired;
-use crate::scheme::Scheme;
-
-/// Several schemes on one route. See the [module docs](self).
-pub struct MultiAuth<U> {
-    members: Vec<Arc<dyn Scheme<User = U>>>,
-}
-
-impl<U> Clone for MultiAuth<U> {
-    fn clone(&self) -> Self {
-        Self {
-            members: self.members.clone(),
-        }
-    }
-}
-
-impl<U: Clone + Send + Sync + 'static> fmt::Debug for MultiAuth<U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MultiAuth")
-            .field(
-                "schemes",
-                &self.members.iter().map(|m| m.name()).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl<U: Clone + Send + Sync + 'static> MultiAuth<U> {
-    /// Starts with the main scheme (its challenge comes first, its error handler answers
-    /// requests no member claims).
-    pub fn new<S: Scheme<User = U>>(main: S) -> Self {
-        Self {
-            members: vec![Arc::new(main)],
-        }
-    }
-
-    /// Adds another scheme, tried after the ones before it.
-    #[must_use]
-    pub fn or<S: Scheme<User = U>>(mut self, scheme: S) -> Self {
-        self.members.push(Arc::new(scheme));
-        self
-    }
-
-    /// Protects a route with these schemes; add roles and `optional()` on the result.
-    #[must_use]
-    pub fn login_required(&self) -> LoginRequired<U> {
-        LoginRequired::with_schemes(self.members.clone())
-    }
-}
+/// Several schemes on one route: [`Auth`](crate::Auth) over [`Multi`]. Made with
+/// [`MultiAuth::new`](crate::Auth::new) and `.or(...)`; its roles callback and error handler
+/// serve every member that has none of its own. See the [module docs](self).
+pub type MultiAuth<U = String> = crate::Auth<Multi<U>>;

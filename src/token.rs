@@ -49,37 +49,25 @@ use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, HeaderName, Response};
+use http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::challenge::Challenge;
+use crate::auth::Auth;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::header::{self, Payload, MAX_CREDENTIALS_LEN};
-use crate::roles::Roles;
-use crate::scheme::{
-    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
-    Identity, Scheme,
-};
+use crate::scheme::header::{self, Payload, MAX_CREDENTIALS_LEN};
+use crate::scheme::Challenge;
+use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, Identity, Scheme, DEFAULT_REALM};
 
-/// The verify-token callback.
+/// The verify-token callback: the user this token belongs to, or `None`.
 ///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<User>>`; sync
-/// closures go through [`TokenAuth::verify_token_sync`].
+/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<User>>`; plain
+/// functions go through [`TokenAuth::verify_token_sync`].
 pub trait VerifyToken: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
-    /// The answer without waiting, when there is one (e.g. a cache hit): `Some(user or None)`.
-    /// `None` means "await [`verify_token`](Self::verify_token)", which is then called with the
-    /// same token; it must leave nothing done that matters. Default: `None`.
-    fn verify_token_now(&self, token: &str) -> Option<Option<Self::User>> {
-        let _ = token;
-        None
-    }
-
-    /// The user this token belongs to, or `None`.
-    fn verify_token<'a>(&'a self, token: &'a str) -> AuthFuture<'a, Option<Self::User>>;
+    /// The user this token belongs to, or `None` ([`AuthFuture::ready`] when known at once).
+    fn verify_token(&self, token: &str) -> AuthFuture<Option<Self::User>>;
 }
 
 impl<F, Fut, U> VerifyToken for F
@@ -90,31 +78,46 @@ where
 {
     type User = U;
 
-    fn verify_token<'a>(&'a self, token: &'a str) -> AuthFuture<'a, Option<U>> {
+    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
         AuthFuture::new(self(token.to_owned()))
     }
 }
 
-type SyncVerifyFn<U> = dyn Fn(&str) -> Option<U> + Send + Sync;
+/// A plain function as a [`VerifyToken`]: answers at once.
+struct SyncVerify<F>(F);
 
-type Verifier<U> = Callback<SyncVerifyFn<U>, dyn VerifyToken<User = U>>;
+impl<F, U> VerifyToken for SyncVerify<F>
+where
+    F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    type User = U;
 
-/// Token authentication. See the [module docs](self).
-pub struct TokenAuth<U> {
-    common: Common<U>,
+    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
+        AuthFuture::ready((self.0)(token))
+    }
+}
+
+/// The token scheme: what [`TokenAuth`] wraps. See the [module docs](self).
+pub struct Token<U> {
     scheme: Arc<str>,
+    realm: Arc<str>,
+    /// A custom header (lowercase), instead of `Authorization`.
     header: Option<HeaderName>,
     rfc6750: bool,
     scope: Option<Arc<str>>,
     challenge: Challenge,
-    verify: Verifier<U>,
+    verify: Arc<dyn VerifyToken<User = U>>,
 }
 
-impl<U> Clone for TokenAuth<U> {
+/// Token authentication: [`Auth`] over the [`Token`] scheme. See the [module docs](self).
+pub type TokenAuth<U = String> = Auth<Token<U>>;
+
+impl<U> Clone for Token<U> {
     fn clone(&self) -> Self {
         Self {
-            common: self.common.clone(),
             scheme: self.scheme.clone(),
+            realm: self.realm.clone(),
             header: self.header.clone(),
             rfc6750: self.rfc6750,
             scope: self.scope.clone(),
@@ -124,18 +127,18 @@ impl<U> Clone for TokenAuth<U> {
     }
 }
 
-impl<U> fmt::Debug for TokenAuth<U> {
+impl<U> fmt::Debug for Token<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenAuth")
+        f.debug_struct("Token")
             .field("scheme", &self.scheme)
-            .field("realm", &self.common.realm)
+            .field("realm", &self.realm)
             .field("header", &self.header)
             .field("rfc6750_errors", &self.rfc6750)
             .finish_non_exhaustive()
     }
 }
 
-impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Auth<Token<U>> {
     /// Token auth whose verify-token callback returns the user (async closure
     /// `Fn(String) -> impl Future<Output = Option<U>>`, or a [`VerifyToken`] impl).
     #[must_use]
@@ -143,40 +146,54 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
     where
         V: VerifyToken<User = U>,
     {
-        Self::with_verifier(Verifier::Async(Arc::new(verify)))
+        let (scheme, realm) = ("Bearer", DEFAULT_REALM);
+        Self::from_scheme(Token {
+            // "Bearer" and the default realm always render.
+            challenge: Challenge::with_realm(scheme, realm).unwrap_or_else(|_| unreachable!()),
+            scheme: Arc::from(scheme),
+            realm: Arc::from(realm),
+            header: None,
+            rfc6750: false,
+            scope: None,
+            verify: Arc::new(verify),
+        })
     }
 
-    /// Token auth with a synchronous verify-token callback `Fn(&str) -> Option<U>` (runs inline:
-    /// keep it cheap).
+    /// Token auth with a plain verify-token function `Fn(&str) -> Option<U>` (answers at
+    /// once: keep it cheap).
     #[must_use]
     pub fn verify_token_sync<F>(verify: F) -> Self
     where
         F: Fn(&str) -> Option<U> + Send + Sync + 'static,
     {
-        Self::with_verifier(Verifier::Sync(Arc::new(verify)))
+        Self::verify_token(SyncVerify(verify))
     }
 
-    fn with_verifier(verify: Verifier<U>) -> Self {
-        let common = Common::new();
-        let scheme: Arc<str> = Arc::from("Bearer");
-        let challenge = Challenge::with_realm(&scheme, &common.realm)
-            .unwrap_or_else(|_| unreachable!("Bearer and the default realm are valid"));
-        Self {
-            common,
-            scheme,
-            header: None,
-            rfc6750: false,
-            scope: None,
-            challenge,
-            verify,
-        }
+    /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`). Default
+    /// `Bearer`. Matched, ignoring case, against the client's `Authorization` scheme; the old
+    /// name is no longer accepted.
+    ///
+    /// # Panics
+    ///
+    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
+    #[must_use]
+    pub fn scheme(self, scheme: &str) -> Self {
+        self.try_scheme(scheme)
+            .unwrap_or_else(|err| panic!("httpauth: invalid scheme: {err}"))
     }
 
-    common_builder_methods!(U);
-
-    scheme_name_methods!(
-        "Default `Bearer`. Matched, ignoring case, against the client's `Authorization` scheme; the old name is no longer accepted."
-    );
+    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotAToken`].
+    pub fn try_scheme(self, scheme: &str) -> Result<Self, ConfigError> {
+        self.map_scheme(|t| {
+            t.challenge = Challenge::with_realm(scheme, &t.realm)?;
+            t.scheme = Arc::from(scheme);
+            Ok(())
+        })
+    }
 
     /// Reads the token from this header (e.g. `X-API-Key`) instead of `Authorization`: the whole
     /// value is the token. `"Authorization"` itself means the default behaviour.
@@ -186,26 +203,30 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
     /// If `name` is not a valid header name; see [`try_header`](Self::try_header).
     #[must_use]
     pub fn header(self, name: &str) -> Self {
-        match self.try_header(name) {
-            Ok(this) => this,
-            Err(err) => panic!("httpauth: invalid header: {err}"),
-        }
+        self.try_header(name)
+            .unwrap_or_else(|err| panic!("httpauth: invalid header: {err}"))
     }
 
     /// Like [`header`](Self::header), returning an error for an invalid name.
-    pub fn try_header(mut self, name: &str) -> Result<Self, ConfigError> {
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidHeaderName`].
+    pub fn try_header(self, name: &str) -> Result<Self, ConfigError> {
         let header = HeaderName::try_from(name).map_err(|_| ConfigError::InvalidHeaderName {
             value: name.to_owned(),
         })?;
-        self.header = (header != AUTHORIZATION).then_some(header);
-        Ok(self)
+        self.map_scheme(|t| {
+            t.header = (header != AUTHORIZATION).then_some(header);
+            Ok(())
+        })
     }
 
     /// Adds RFC 6750 §3.1 error attributes to challenges (`invalid_token`, `invalid_request`,
     /// `insufficient_scope`, `error_description`). Off by default (Flask-HTTPAuth sends none).
     #[must_use]
     pub fn rfc6750_errors(mut self) -> Self {
-        self.rfc6750 = true;
+        self.kind.rfc6750 = true;
         self
     }
 
@@ -213,28 +234,41 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
     ///
     /// # Panics
     ///
-    /// If `scope` contains `"`, `\` or a control character (RFC 6750 §3 forbids them).
+    /// If `scope` contains `"`, `\` or a control character (RFC 6750 §3 forbids them); see
+    /// [`try_scope`](Self::try_scope).
     #[must_use]
-    pub fn scope(mut self, scope: &str) -> Self {
-        assert!(
-            scope
-                .bytes()
-                .all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
-            "httpauth: a scope may only contain %x21 / %x23-5B / %x5D-7E and spaces"
-        );
-        self.scope = Some(Arc::from(scope));
-        self
+    pub fn scope(self, scope: &str) -> Self {
+        self.try_scope(scope)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
     }
 
-    fn rebuild(&mut self) -> Result<(), ConfigError> {
-        self.challenge = Challenge::with_realm(&self.scheme, &self.common.realm)?;
-        Ok(())
+    /// Like [`scope`](Self::scope), returning an error for a forbidden character.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`].
+    pub fn try_scope(self, scope: &str) -> Result<Self, ConfigError> {
+        if !scope
+            .bytes()
+            .all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\'))
+        {
+            return Err(ConfigError::Invalid {
+                setting: "scope",
+                reason: "a scope may only contain %x21 / %x23-5B / %x5D-7E and spaces",
+            });
+        }
+        self.map_scheme(|t| {
+            t.scope = Some(Arc::from(scope));
+            Ok(())
+        })
     }
+}
 
+impl<U: Clone + Send + Sync + 'static> Token<U> {
     /// The token of a request this auth claims. With RFC 6750 errors, a malformed or empty
     /// token is a malformed request: `invalid_request`, 400 (RFC 6750 §3.1).
-    fn token<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
-        self.raw_token(headers).map_err(|err| {
+    fn token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+        self.raw_token(req).map_err(|err| {
             let malformed = err.kind() == AuthErrorKind::MalformedCredentials
                 || (err.kind() == AuthErrorKind::MissingCredentials && err.detail().is_some());
             if self.rfc6750 && malformed {
@@ -246,12 +280,12 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         })
     }
 
-    fn raw_token<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, AuthError> {
+    fn raw_token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
         let name = self.header.as_ref().unwrap_or(&AUTHORIZATION);
-        let value = match header::single_value(headers, name) {
-            Ok(Some(value)) => value,
-            Ok(None) => return Err(AuthError::missing()),
-            Err(()) => {
+        let value = match req.header(name.as_str()) {
+            HeaderLookup::One(value) => value,
+            HeaderLookup::Absent => return Err(AuthError::missing()),
+            HeaderLookup::Several => {
                 return Err(AuthError::new(AuthErrorKind::DuplicateCredentials)
                     .with_detail("the token was sent more than once"))
             }
@@ -261,9 +295,10 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         }
         if self.header.is_some() {
             // The whole value is the token: visible ASCII and spaces.
-            let token = value
-                .to_str()
-                .map_err(|_| AuthError::malformed("the token is not visible ASCII"))?
+            let token = std::str::from_utf8(value)
+                .ok()
+                .filter(|v| v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)))
+                .ok_or_else(|| AuthError::malformed("the token is not visible ASCII"))?
                 .trim_matches(' ');
             if token.bytes().any(|b| b == b'\t') {
                 return Err(AuthError::malformed("the token contains a tab"));
@@ -273,8 +308,7 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
             }
             return Ok(token);
         }
-        let creds =
-            header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
+        let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !creds.scheme_is(&self.scheme) {
             return Err(AuthError::missing());
         }
@@ -285,13 +319,15 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         }
     }
 
-    fn identity(&self, user: Option<U>) -> Result<Identity<U>, AuthError> {
-        user.map(|user| Identity {
-            user,
-            username: None,
-            private_cache: self.header.is_some(),
+    /// A token read from a header other than `Authorization` makes the response private:
+    /// shared caches only protect `Authorization` (RFC 9111 §3.5).
+    fn identity(private: bool, user: Option<U>) -> Result<Identity<U>, AuthError> {
+        let identity = Identity::new(user.ok_or_else(AuthError::invalid)?, None);
+        Ok(if private {
+            identity.with_response_header(CACHE_CONTROL, HeaderValue::from_static("private"))
+        } else {
+            identity
         })
-        .ok_or_else(AuthError::invalid)
     }
 
     fn rfc6750_challenge(&self, err: &AuthError) -> Option<http::HeaderValue> {
@@ -306,7 +342,7 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
         };
         let mut builder = Challenge::builder(&self.scheme)
             .ok()?
-            .quoted("realm", &self.common.realm)
+            .quoted("realm", &self.realm)
             .ok()?;
         if code == "insufficient_scope" {
             if let Some(scope) = &self.scope {
@@ -318,12 +354,13 @@ impl<U: Clone + Send + Sync + 'static> TokenAuth<U> {
             .ok()?
             .quoted("error_description", description)
             .ok()?
-            .build();
+            .build()
+            .ok()?;
         Some(challenge.header_value().clone())
     }
 }
 
-impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
     type User = U;
 
     fn name(&self) -> &str {
@@ -332,50 +369,28 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
         match &self.header {
-            Some(name) => req.headers.contains_key(name),
+            Some(name) => req.header(name.as_str()) != HeaderLookup::Absent,
             None => req
                 .authorization_scheme()
                 .is_some_and(|s| s.eq_ignore_ascii_case(self.scheme.as_bytes())),
         }
     }
 
-    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
-        let token = match self.token(req.headers) {
-            Ok(token) => token,
-            Err(err) => return Some(Err(err)),
-        };
-        let user = match &self.verify {
-            Callback::Sync(verify) => verify(token),
-            Callback::Async(verify) => verify.verify_token_now(token)?,
-        };
-        Some(self.identity(user))
-    }
-
-    fn authenticate<'a>(
-        &'a self,
-        req: AuthRequest<'a>,
-    ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let token = match self.token(req.headers) {
+    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let token = match self.token(req) {
             Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        match &self.verify {
-            Callback::Sync(verify) => AuthFuture::ready(self.identity(verify(token))),
-            // The slow path: `verify_token_now` is not asked twice.
-            Callback::Async(verify) => verify.verify_token(token).map(|user| self.identity(user)),
-        }
+        let private = self.header.is_some();
+        self.verify
+            .verify_token(token)
+            .map(move |user| Self::identity(private, user))
     }
 
-    fn has_user_roles(&self) -> bool {
-        self.common.roles.is_some()
-    }
-
-    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
-        self.common.user_roles(user)
-    }
-
-    fn user_roles_now(&self, user: &U) -> Option<Roles> {
-        self.common.user_roles_now(user)
+    fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
+        self.challenge = Challenge::with_realm(&self.scheme, realm)?;
+        self.realm = Arc::from(realm);
+        Ok(())
     }
 
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap) {
@@ -388,9 +403,5 @@ impl<U: Clone + Send + Sync + 'static> Scheme for TokenAuth<U> {
             WWW_AUTHENTICATE,
             value.unwrap_or_else(|| self.challenge.header_value().clone()),
         );
-    }
-
-    fn error_response(&self, err: &AuthError) -> Response<Bytes> {
-        self.common.error_response(err)
     }
 }

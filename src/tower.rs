@@ -33,19 +33,17 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::header::CACHE_CONTROL;
-use http::{HeaderValue, Request, Response};
+use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::extract::insert_identity;
-use crate::guard::{Decision, LoginRequired, Now};
+use crate::policy::{Decision, LoginRequired};
 use crate::scheme::{AuthRequest, BoxFuture};
 
 impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
@@ -54,7 +52,7 @@ impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            policy: Arc::new(self.clone()),
+            policy: self.clone(),
         }
     }
 }
@@ -62,7 +60,7 @@ impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
 /// The service [`LoginRequired`] wraps around an inner service.
 pub struct AuthService<S, U> {
     inner: S,
-    policy: Arc<LoginRequired<U>>,
+    policy: LoginRequired<U>,
 }
 
 impl<S: Clone, U> Clone for AuthService<S, U> {
@@ -74,7 +72,7 @@ impl<S: Clone, U> Clone for AuthService<S, U> {
     }
 }
 
-impl<S: fmt::Debug, U: Clone + Send + Sync + 'static> fmt::Debug for AuthService<S, U> {
+impl<S: fmt::Debug, U> fmt::Debug for AuthService<S, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthService")
             .field("inner", &self.inner)
@@ -120,38 +118,58 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = req.into_parts();
-
-        // Fast path: the scheme answered at once (sync callbacks, cache hits, malformed or
-        // missing credentials): the inner service is called now, on the instance `poll_ready`
-        // prepared, and its future is returned as is, unboxed.
-        let policy = self.policy.clone();
-        let pending_roles = match policy.check_now(head(&parts)) {
-            Now::Decided(decision) => {
-                return match decision {
-                    Decision::Allow { identity, error } => {
-                        let private = allow(&mut parts, identity, error);
-                        let future = self.inner.call(Request::from_parts(parts, body));
-                        ResponseFuture::inner(future, private)
-                    }
-                    Decision::Deny(response) => ResponseFuture::ready(response.map(ResBody::from)),
-                };
-            }
-            Now::Roles { index, identity } => Some((index, identity)),
-            Now::Defer => None,
+        let head = AuthRequest::new(&parts);
+        let decision = match self.policy.body_limit(&head) {
+            // Digest `auth-int`: the body is read (bounded) first; always awaited.
+            Some(limit) => return self.boxed(parts, body, Some(limit), None),
+            None => self.policy.check(&head),
         };
+        match decision.into_ready() {
+            // The policy answered at once (sync callbacks, cache hits, malformed or missing
+            // credentials): the inner service is called now, on the instance `poll_ready`
+            // prepared, and its future is returned as is, unboxed.
+            Ok(Decision::Allow { identity, error }) => {
+                let headers = allow(&mut parts, identity, error);
+                let future = self.inner.call(Request::from_parts(parts, body));
+                ResponseFuture::inner(future, headers)
+            }
+            Ok(Decision::Deny(response)) => ResponseFuture::ready(response.map(ResBody::from)),
+            Err(pending) => self.boxed(parts, body, None, Some(pending)),
+        }
+    }
+}
 
-        // The inner service will be called later: take the instance that was driven to
-        // readiness and leave a clone behind (tower's advice for middleware that awaits).
+impl<S, U> AuthService<S, U> {
+    /// The awaited path: the body first when the scheme needs it, then the decision, then the
+    /// inner service.
+    fn boxed<ReqBody, ResBody>(
+        &mut self,
+        mut parts: http::request::Parts,
+        body: ReqBody,
+        limit: Option<usize>,
+        pending: Option<crate::scheme::AuthFuture<Decision<U>>>,
+    ) -> ResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        U: Clone + Send + Sync + 'static,
+        ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+        ReqBody::Data: Send,
+        ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        ResBody: From<Bytes>,
+    {
+        // The inner service is called later: take the instance that was driven to readiness
+        // and leave a clone behind (tower's advice for middleware that awaits).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
+        let policy = self.policy.clone();
         ResponseFuture::boxed(Box::pin(async move {
             let mut body = body;
-            let decision = match pending_roles {
-                // Authenticated already: only the roles are awaited.
-                Some((index, identity)) => policy.finish_roles(index, identity).await,
-                None => {
+            let decision = match (pending, limit) {
+                (Some(pending), _) => pending.await,
+                (None, limit) => {
                     let mut buffered = None;
-                    if let Some(limit) = policy.body_limit(head(&parts)) {
+                    if let Some(limit) = limit {
                         match Limited::new(body, limit).collect().await {
                             Ok(collected) => {
                                 let bytes = collected.to_bytes();
@@ -160,21 +178,22 @@ where
                             }
                             Err(err) => {
                                 let too_large = err.is::<LengthLimitError>();
-                                let response = policy.reject_body(head(&parts), too_large);
+                                let head = AuthRequest::new(&parts);
+                                let response = policy.reject_body(&head, too_large);
                                 return Ok(response.map(ResBody::from));
                             }
                         }
                     }
-                    policy
-                        .check(head(&parts).with_body(buffered.as_ref()))
-                        .await
+                    let check =
+                        policy.check(&AuthRequest::new(&parts).with_body(buffered.as_ref()));
+                    check.await
                 }
             };
             match decision {
                 Decision::Allow { identity, error } => {
-                    let private = allow(&mut parts, identity, error);
+                    let headers = allow(&mut parts, identity, error);
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
-                    mark_private(&mut response, private);
+                    add_headers(&mut response, headers);
                     Ok(response)
                 }
                 Decision::Deny(response) => Ok(response.map(ResBody::from)),
@@ -183,44 +202,39 @@ where
     }
 }
 
-/// The request head for the policy, with the target the client sent when axum's `nest` rewrote
-/// the URI.
-fn head(parts: &http::request::Parts) -> AuthRequest<'_> {
-    let req = AuthRequest::from_parts(parts);
-    #[cfg(feature = "axum")]
-    let req = req.with_original_uri(
-        parts
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map(|original| &original.0),
-    );
-    req
-}
-
-/// Moves what the handler may read into the request extensions; whether the response must be
-/// marked private.
+/// Moves what the handler may read into the request extensions; the headers for the response.
 fn allow<U: Clone + Send + Sync + 'static>(
     parts: &mut http::request::Parts,
-    identity: Option<crate::Identity<U>>,
+    identity: Option<crate::scheme::Identity<U>>,
     error: Option<crate::AuthError>,
-) -> bool {
-    let private = identity.as_ref().is_some_and(|id| id.private_cache);
-    if let Some(identity) = identity {
-        insert_identity(&mut parts.extensions, identity);
-    }
+) -> Option<Box<HeaderMap>> {
     if let Some(error) = error {
         parts.extensions.insert(error);
     }
-    private
+    identity.and_then(|identity| insert_identity(&mut parts.extensions, identity))
 }
 
-/// `Cache-Control: private` on a response authenticated by a header shared caches do not
-/// know, unless the handler chose its own.
-fn mark_private<B>(response: &mut Response<B>, private: bool) {
-    if private && !response.headers().contains_key(CACHE_CONTROL) {
-        response
-            .headers_mut()
-            .insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+/// The scheme's headers for a successful response (`Authentication-Info`,
+/// `Cache-Control: private`, ...), unless the handler set its own of the same name.
+pub(crate) fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
+    let Some(headers) = headers else { return };
+    let mut last = None;
+    for (name, value) in *headers {
+        let name = match name {
+            Some(name) => {
+                if response.headers().contains_key(&name) {
+                    last = None;
+                    continue;
+                }
+                last = Some(name.clone());
+                name
+            }
+            None => match &last {
+                Some(name) => name.clone(),
+                None => continue,
+            },
+        };
+        response.headers_mut().append(name, value);
     }
 }
 
@@ -235,16 +249,16 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        Inner { #[pin] future: F, private: bool },
+        Inner { #[pin] future: F, headers: Option<Box<HeaderMap>> },
         Ready { response: Option<Response<B>> },
-        Boxed { future: BoxFuture<'static, Result<Response<B>, E>> },
+        Boxed { future: BoxFuture<Result<Response<B>, E>> },
     }
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    fn inner(future: F, private: bool) -> Self {
+    fn inner(future: F, headers: Option<Box<HeaderMap>>) -> Self {
         Self {
-            kind: Kind::Inner { future, private },
+            kind: Kind::Inner { future, headers },
         }
     }
 
@@ -256,7 +270,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    fn boxed(future: BoxFuture<'static, Result<Response<B>, E>>) -> Self {
+    fn boxed(future: BoxFuture<Result<Response<B>, E>>) -> Self {
         Self {
             kind: Kind::Boxed { future },
         }
@@ -271,14 +285,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future, private } => {
+            KindProj::Inner { future, headers } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
-                mark_private(&mut response, *private);
+                add_headers(&mut response, headers.take());
                 Poll::Ready(Ok(response))
             }
-            KindProj::Ready { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
+            KindProj::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => panic!("ResponseFuture polled after completion"),
+            },
             KindProj::Boxed { future } => future.as_mut().poll(cx),
         }
     }

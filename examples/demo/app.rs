@@ -38,8 +38,11 @@ fn token_auth() -> TokenAuth<User> {
         .user_roles_sync(|user: &User| user.roles.to_vec())
 }
 
+/// The contract's JSON errors: `{"error": "<HTTP reason phrase>", "status": <code>}`.
 fn json_error(err: &AuthError) -> http::Response<Bytes> {
-    let body = serde_json::json!({ "error": err.reason(), "status": err.status().as_u16() });
+    let status = err.status();
+    let reason = status.canonical_reason().unwrap_or("Error");
+    let body = serde_json::json!({ "error": reason, "status": status.as_u16() });
     http::Response::builder()
         .status(err.status())
         .header(http::header::CONTENT_TYPE, "application/json")

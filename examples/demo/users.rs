@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use httpauth::password::{generate_password_hash, HtpasswdFile, PasswordChecker};
-use httpauth::{AuthFuture, BasicAuth, VerifyPassword};
+use httpauth::password::{generate_password_hash, HashedPasswords, HtpasswdFile};
+use httpauth::BasicAuth;
 
 /// A user of the demo: one shared allocation, so a clone per request is one reference-count
 /// increment.
@@ -53,123 +53,50 @@ pub(crate) const USERS: [(&str, &str, &[&str], &str); 3] = [
     ),
 ];
 
-struct Account {
-    user: User,
-    /// argon2id PHC string (OWASP parameters); the plain password is not kept.
-    hash: Arc<str>,
-}
-
-enum Source {
-    /// The contract's users, checked through a `PasswordChecker` (the "own user store" path:
-    /// cache, bounded pool, dummy check for unknown users).
-    BuiltIn {
-        accounts: HashMap<String, Account>,
-        checker: PasswordChecker,
-        /// Checked for unknown users, so they cost what a wrong password costs.
-        dummy: Arc<str>,
-    },
-    /// An htpasswd file's users, without roles.
+/// Who may log in with Basic: the contract's users (argon2id hashes made at startup, roles
+/// from the table above) or an Apache htpasswd file's users (no roles).
+pub(crate) enum Users {
+    /// The built-in users.
+    BuiltIn(HashedPasswords, Arc<HashMap<String, User>>),
+    /// An htpasswd file (reloaded when it changes).
     File(HtpasswdFile),
 }
 
-/// Who may log in with Basic.
-pub(crate) struct Users {
-    source: Source,
-}
-
 impl Users {
-    /// The contract's users, hashed with argon2id.
+    /// The contract's users, hashed with argon2id; the plain passwords are not kept.
     #[must_use]
     pub(crate) fn new() -> Arc<Self> {
-        let accounts = USERS
-            .iter()
-            .map(|(name, password, roles, _)| {
-                let account = Account {
-                    user: User::new(name, roles),
-                    hash: generate_password_hash(password).into(),
-                };
-                ((*name).to_owned(), account)
-            })
-            .collect();
-        Arc::new(Self {
-            source: Source::BuiltIn {
-                accounts,
-                checker: PasswordChecker::new(),
-                dummy: generate_password_hash("not the password of anyone").into(),
-            },
-        })
+        let hashes = HashedPasswords::new();
+        let mut users = HashMap::new();
+        for (name, password, roles, _) in USERS {
+            let hashed = hashes.insert(name, generate_password_hash(password));
+            hashed.expect("argon2id hashes are valid");
+            users.insert(name.to_owned(), User::new(name, roles));
+        }
+        Arc::new(Self::BuiltIn(hashes, Arc::new(users)))
     }
 
-    /// The users of an htpasswd file (reloaded when it changes); they have no roles.
+    /// The users of an htpasswd file.
     pub(crate) fn from_htpasswd(path: &Path) -> std::io::Result<Arc<Self>> {
-        Ok(Arc::new(Self {
-            source: Source::File(HtpasswdFile::open(path)?),
-        }))
+        Ok(Arc::new(Self::File(HtpasswdFile::open(path)?)))
     }
 }
 
-/// The verify-password callback: the store's check (cache hit: no allocation of a future),
-/// mapped to the demo's user.
-struct Verifier(Arc<Users>);
-
-impl VerifyPassword for Verifier {
-    type User = User;
-
-    /// Cache hits answer at once: the layer decides inline, with no allocation of its own.
-    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<User>> {
-        match &self.0.source {
-            Source::BuiltIn {
-                accounts, checker, ..
-            } => {
-                let account = accounts.get(username)?;
-                checker
-                    .check_cached(username, password, &account.hash)
-                    .then(|| Some(account.user.clone()))
-            }
-            Source::File(file) => file
-                .verify_password_now(username, password)
-                .map(|name| name.map(|name| User::new(&name, &[]))),
+/// The Basic auth of the demo: the store verifies the hash (cache, bounded pool, dummy check
+/// for unknown users) and maps the username to the demo's user; roles from the user.
+pub(crate) fn basic_auth(users: &Users) -> BasicAuth<User> {
+    let auth = match users {
+        Users::BuiltIn(hashes, users) => {
+            let users = users.clone();
+            BasicAuth::verify_password(
+                hashes
+                    .clone()
+                    .map_user(move |name| users.get(name).cloned()),
+            )
         }
-    }
-
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<User>> {
-        match &self.0.source {
-            Source::BuiltIn {
-                accounts,
-                checker,
-                dummy,
-            } => match accounts.get(username) {
-                // A cache hit: answered at once, no future allocated.
-                Some(account) if checker.check_cached(username, password, &account.hash) => {
-                    AuthFuture::ready(Some(account.user.clone()))
-                }
-                Some(account) => AuthFuture::new(async move {
-                    checker
-                        .verify(username, password, account.hash.clone())
-                        .await
-                        .then(|| account.user.clone())
-                }),
-                None => AuthFuture::new(async move {
-                    checker
-                        .verify_unknown(username, password, dummy.clone())
-                        .await;
-                    None
-                }),
-            },
-            Source::File(file) => file
-                .verify_password(username, password)
-                .map(|name| name.map(|name| User::new(&name, &[]))),
+        Users::File(file) => {
+            BasicAuth::verify_password(file.clone().map_user(|name| Some(User::new(name, &[]))))
         }
-    }
-}
-
-/// The Basic auth of the demo: the users' hashes through the cache and the bounded pool,
-/// returning the user; roles from the user.
-pub(crate) fn basic_auth(users: &Arc<Users>) -> BasicAuth<User> {
-    BasicAuth::verify_password(Verifier(users.clone()))
-        .user_roles_sync(|user: &User| user.roles.to_vec())
+    };
+    auth.user_roles_sync(|user: &User| user.roles.to_vec())
 }

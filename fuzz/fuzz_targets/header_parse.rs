@@ -2,14 +2,14 @@
 //! consistent (a token68 has no spaces, params have unique names).
 #![no_main]
 
-use httpauth::header::{parse, Payload};
+use httpauth::scheme::header::{parse, Payload};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(creds) = parse(data) {
         assert!(!creds.scheme().is_empty());
         match creds.payload() {
-            Payload::Token68(t) => assert!(!t.contains(' ') && httpauth::header::is_token68(t)),
+            Payload::Token68(t) => assert!(!t.contains(' ') && httpauth::scheme::header::is_token68(t)),
             Payload::Params(p) => {
                 let names: Vec<String> = p.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
                 let mut unique = names.clone();

@@ -1,5 +1,5 @@
 //! The Digest `Authorization` parameters (RFC 7616 §3.4), read from the auth-param list that
-//! [`header::parse`](crate::header::parse) produced.
+//! [`header::parse`](crate::scheme::header::parse) produced.
 //!
 //! The generic grammar (quoting, escapes, duplicated names, parameters without `=`,
 //! unterminated quoted strings, control characters, size) is enforced by the header parser;
@@ -24,7 +24,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::header::{self, Payload};
+use crate::scheme::header::{self, Payload};
 
 use super::algorithm::Algorithm;
 

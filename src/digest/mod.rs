@@ -97,9 +97,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::header::{HOST, WWW_AUTHENTICATE};
-use http::{HeaderMap, Response, Uri};
+use http::header::{HeaderName, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Uri};
 use subtle::ConstantTimeEq;
 
 pub use self::algorithm::{generate_ha1, Algorithm, Hex, UnknownAlgorithm};
@@ -110,15 +109,12 @@ pub use self::nonce::{
 
 use self::algorithm::HashFn;
 use self::nonce::{freshness, ms_to_time, now_ms, NonceKey};
-use crate::basic::GetPassword;
-use crate::challenge::Challenge;
+use crate::auth::Auth;
+use crate::basic::{GetPassword, SyncGetPassword};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::header::{self, Payload};
-use crate::roles::Roles;
-use crate::scheme::{
-    common_builder_methods, scheme_name_methods, AuthFuture, AuthRequest, Callback, Common,
-    Identity, Scheme,
-};
+use crate::scheme::header::{self, Payload};
+use crate::scheme::Challenge;
+use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme, DEFAULT_REALM};
 
 /// The get-secret callback that also returns the user: for a username and the algorithm the
 /// client uses, the password (or HA1 with [`use_ha1`](DigestAuth::use_ha1)) and your user
@@ -130,12 +126,12 @@ pub trait GetDigestUser: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
-    /// The secret and the user of `username`.
-    fn get_digest_user<'a>(
-        &'a self,
-        username: &'a str,
+    /// The secret and the user of `username` ([`AuthFuture::ready`] when known at once).
+    fn get_digest_user(
+        &self,
+        username: &str,
         algorithm: Algorithm,
-    ) -> AuthFuture<'a, Option<(String, Self::User)>>;
+    ) -> AuthFuture<Option<(String, Self::User)>>;
 }
 
 impl<F, Fut, U> GetDigestUser for F
@@ -146,12 +142,31 @@ where
 {
     type User = U;
 
-    fn get_digest_user<'a>(
-        &'a self,
-        username: &'a str,
+    fn get_digest_user(
+        &self,
+        username: &str,
         algorithm: Algorithm,
-    ) -> AuthFuture<'a, Option<(String, U)>> {
+    ) -> AuthFuture<Option<(String, U)>> {
         AuthFuture::new(self(username.to_owned(), algorithm))
+    }
+}
+
+/// A plain function as a [`GetDigestUser`]: answers at once.
+struct SyncLookup<F>(F);
+
+impl<F, U> GetDigestUser for SyncLookup<F>
+where
+    F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    type User = U;
+
+    fn get_digest_user(
+        &self,
+        username: &str,
+        algorithm: Algorithm,
+    ) -> AuthFuture<Option<(String, U)>> {
+        AuthFuture::ready((self.0)(username, algorithm))
     }
 }
 
@@ -161,23 +176,23 @@ struct PasswordLookup(Arc<dyn GetPassword>);
 impl GetDigestUser for PasswordLookup {
     type User = String;
 
-    fn get_digest_user<'a>(
-        &'a self,
-        username: &'a str,
+    fn get_digest_user(
+        &self,
+        username: &str,
         _algorithm: Algorithm,
-    ) -> AuthFuture<'a, Option<(String, String)>> {
+    ) -> AuthFuture<Option<(String, String)>> {
+        let username = username.to_owned();
         self.0
-            .get_password(username)
-            .map(move |secret| secret.map(|s| (s, username.to_owned())))
+            .get_password(&username)
+            .map(move |secret| secret.map(|s| (s, username)))
     }
 }
 
-type SyncLookupFn<U> = dyn Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync;
 type GenerateFn = Arc<dyn Fn() -> String + Send + Sync>;
 type VerifyFn = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 type ResolverFn = Arc<dyn Fn(&str, Algorithm) -> Option<String> + Send + Sync>;
 
-type Lookup<U> = Callback<SyncLookupFn<U>, dyn GetDigestUser<User = U>>;
+type Lookup<U> = Arc<dyn GetDigestUser<User = U>>;
 
 /// How a `userhash=true` username is mapped back to the real one.
 #[derive(Clone)]
@@ -195,9 +210,9 @@ pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// The default nonce lifetime: 5 minutes (Apache's and Spring's).
 pub const DEFAULT_NONCE_LIFETIME: Duration = Duration::from_secs(300);
 
-/// HTTP Digest authentication. See the [module docs](self).
-pub struct DigestAuth<U> {
-    common: Common<U>,
+/// The Digest scheme: what [`DigestAuth`] wraps. See the [module docs](self).
+pub struct Digest<U> {
+    realm: Arc<str>,
     scheme: Arc<str>,
     lookup: Lookup<U>,
     /// The lookup ignores the algorithm (built from a get-password callback).
@@ -218,10 +233,14 @@ pub struct DigestAuth<U> {
     store: Arc<dyn NonceStore>,
 }
 
-impl<U> Clone for DigestAuth<U> {
+/// HTTP Digest authentication: [`Auth`] over the [`Digest`] scheme. See the
+/// [module docs](self).
+pub type DigestAuth<U = String> = Auth<Digest<U>>;
+
+impl<U> Clone for Digest<U> {
     fn clone(&self) -> Self {
         Self {
-            common: self.common.clone(),
+            realm: self.realm.clone(),
             scheme: self.scheme.clone(),
             lookup: self.lookup.clone(),
             lookup_is_password_only: self.lookup_is_password_only,
@@ -243,12 +262,12 @@ impl<U> Clone for DigestAuth<U> {
     }
 }
 
-impl<U> fmt::Debug for DigestAuth<U> {
+impl<U> fmt::Debug for Digest<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never the key, passwords or HA1s.
-        f.debug_struct("DigestAuth")
+        f.debug_struct("Digest")
             .field("scheme", &self.scheme)
-            .field("realm", &self.common.realm)
+            .field("realm", &self.realm)
             .field("algorithms", &self.algorithms)
             .field("qop", &self.qops)
             .field("use_ha1", &self.use_ha1)
@@ -262,17 +281,14 @@ impl<U> fmt::Debug for DigestAuth<U> {
     }
 }
 
-impl DigestAuth<String> {
+impl Auth<Digest<String>> {
     /// Digest auth over Flask-HTTPAuth's get-password callback (async closure
     /// `Fn(String) -> impl Future<Output = Option<String>>` or a
     /// [`GetPassword`] impl): the user's password, or HA1 with
     /// [`use_ha1`](Self::use_ha1). The user is the username.
     #[must_use]
     pub fn get_password<G: GetPassword>(get: G) -> Self {
-        let lookup = PasswordLookup(Arc::new(get));
-        let mut this = Self::with_lookup(Lookup::Async(Arc::new(lookup)));
-        this.lookup_is_password_only = true;
-        this
+        Self::password_lookup(Arc::new(get))
     }
 
     /// [`get_password`](Self::get_password) with a synchronous callback (runs on the
@@ -282,23 +298,24 @@ impl DigestAuth<String> {
     where
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
-        let lookup = move |username: &str, _: Algorithm| {
-            get(username).map(|secret| (secret, username.to_owned()))
-        };
-        let mut this = Self::with_lookup(Lookup::Sync(Arc::new(lookup)));
-        this.lookup_is_password_only = true;
-        this
+        Self::password_lookup(Arc::new(SyncGetPassword(get)))
+    }
+
+    fn password_lookup(get: Arc<dyn GetPassword>) -> Self {
+        let mut digest = Digest::with_lookup(Arc::new(PasswordLookup(get)));
+        digest.lookup_is_password_only = true;
+        Self::from_scheme(digest)
     }
 }
 
-impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     /// Digest auth whose callback returns the secret **and** your user object
     /// (`Fn(String, Algorithm) -> impl Future<Output = Option<(String, U)>>`, or a
     /// [`GetDigestUser`] impl). It gets the algorithm the client uses, so with
     /// [`use_ha1`](Self::use_ha1) it can return the HA1 stored for that hash function.
     #[must_use]
     pub fn get_user<G: GetDigestUser<User = U>>(get: G) -> Self {
-        Self::with_lookup(Lookup::Async(Arc::new(get)))
+        Self::from_scheme(Digest::with_lookup(Arc::new(get)))
     }
 
     /// [`get_user`](Self::get_user) with a synchronous callback.
@@ -307,35 +324,33 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
     {
-        Self::with_lookup(Lookup::Sync(Arc::new(get)))
+        Self::get_user(SyncLookup(get))
     }
 
-    fn with_lookup(lookup: Lookup<U>) -> Self {
-        Self {
-            common: Common::new(),
-            scheme: Arc::from("Digest"),
-            lookup,
-            lookup_is_password_only: false,
-            use_ha1: false,
-            algorithms: Arc::from([Algorithm::Md5]),
-            qops: Arc::from([Qop::Auth]),
-            userhash: false,
-            userhash_source: Userhash::None,
-            charset: false,
-            max_body: DEFAULT_MAX_BODY,
-            key: Arc::new(NonceKey::random()),
-            lifetime: DEFAULT_NONCE_LIFETIME,
-            generate_nonce: None,
-            verify_nonce: None,
-            generate_opaque: None,
-            verify_opaque: None,
-            store: Arc::new(MemoryNonceStore::default()),
-        }
+    /// Sends the challenge under another scheme name. Credentials are accepted under this
+    /// name and under `Digest`.
+    ///
+    /// # Panics
+    ///
+    /// If `scheme` is not an RFC 9110 token; see [`try_scheme`](Self::try_scheme).
+    #[must_use]
+    pub fn scheme(self, scheme: &str) -> Self {
+        self.try_scheme(scheme)
+            .unwrap_or_else(|err| panic!("httpauth: invalid scheme: {err}"))
     }
 
-    common_builder_methods!(U);
-
-    scheme_name_methods!("Credentials are accepted under this name and under `Digest`.");
+    /// Like [`scheme`](Self::scheme), returning an error for a name that is not a token.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::NotAToken`].
+    pub fn try_scheme(self, scheme: &str) -> Result<Self, ConfigError> {
+        self.map_scheme(|d| {
+            d.render(d.algorithms[0], "n", "o", false, Some(scheme))?;
+            d.scheme = Arc::from(scheme);
+            Ok(())
+        })
+    }
 
     /// Offers one algorithm (default `MD5`, as the seed; SHA-256 recommended).
     ///
@@ -369,9 +384,12 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
             !list.is_empty(),
             "httpauth: a Digest auth needs at least one algorithm"
         );
-        self.algorithms = Arc::from(list);
-        self.check_ha1_families();
-        self.rebuilt()
+        self.kind.algorithms = Arc::from(list);
+        self.kind.check_ha1_families();
+        {
+            self.kind.refresh();
+            self
+        }
     }
 
     /// The qualities of protection offered (default `[Qop::Auth]`). An empty list means RFC
@@ -385,7 +403,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
                 list.push(q);
             }
         }
-        self.qops = Arc::from(list);
+        self.kind.qops = Arc::from(list);
         self
     }
 
@@ -407,8 +425,8 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// [`algorithms`](Self::algorithms)).
     #[must_use]
     pub fn use_ha1(mut self, yes: bool) -> Self {
-        self.use_ha1 = yes;
-        self.check_ha1_families();
+        self.kind.use_ha1 = yes;
+        self.kind.check_ha1_families();
         self
     }
 
@@ -420,7 +438,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// still accepted.
     #[must_use]
     pub fn userhash(mut self, yes: bool) -> Self {
-        self.userhash = yes;
+        self.kind.userhash = yes;
         self
     }
 
@@ -433,9 +451,12 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         S: Into<String>,
     {
         let users: Arc<[String]> = usernames.into_iter().map(Into::into).collect();
-        self.userhash = true;
-        self.userhash_source = Userhash::Users(users, Arc::default());
-        self.rebuilt()
+        self.kind.userhash = true;
+        self.kind.userhash_source = Userhash::Users(users, Arc::default());
+        {
+            self.kind.refresh();
+            self
+        }
     }
 
     /// Turns [`userhash`](Self::userhash) on and resolves a hashed username (lowercase hex) with
@@ -446,8 +467,8 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn(&str, Algorithm) -> Option<String> + Send + Sync + 'static,
     {
-        self.userhash = true;
-        self.userhash_source = Userhash::Resolver(Arc::new(resolve));
+        self.kind.userhash = true;
+        self.kind.userhash_source = Userhash::Resolver(Arc::new(resolve));
         self
     }
 
@@ -455,7 +476,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// UTF-8 (usernames are always read as UTF-8).
     #[must_use]
     pub fn charset_utf8(mut self) -> Self {
-        self.charset = true;
+        self.kind.charset = true;
         self
     }
 
@@ -467,13 +488,25 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     ///
     /// If `secret` is shorter than [`MIN_SECRET_LEN`] (32) bytes.
     #[must_use]
-    pub fn secret(mut self, secret: &[u8]) -> Self {
-        assert!(
-            secret.len() >= MIN_SECRET_LEN,
-            "httpauth: the Digest nonce secret must be at least {MIN_SECRET_LEN} bytes"
-        );
-        self.key = Arc::new(NonceKey::from_secret(secret));
-        self
+    pub fn secret(self, secret: &[u8]) -> Self {
+        self.try_secret(secret)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`secret`](Self::secret), returning an error for a short secret.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `secret` is shorter than [`MIN_SECRET_LEN`] bytes.
+    pub fn try_secret(mut self, secret: &[u8]) -> Result<Self, ConfigError> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                setting: "Digest nonce secret",
+                reason: "it must be at least 32 bytes",
+            });
+        }
+        self.kind.key = Arc::new(NonceKey::from_secret(secret));
+        Ok(self)
     }
 
     /// How long a default nonce is accepted (default 5 minutes). An answer to an older nonce
@@ -481,7 +514,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// replays after its first use.
     #[must_use]
     pub fn nonce_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
+        self.kind.lifetime = lifetime;
         self
     }
 
@@ -489,7 +522,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// [`MemoryNonceStore::DEFAULT_CAPACITY`] nonces, shared by the clones of this auth).
     #[must_use]
     pub fn nonce_store<S: NonceStore>(mut self, store: S) -> Self {
-        self.store = Arc::new(store);
+        self.kind.store = Arc::new(store);
         self
     }
 
@@ -497,7 +530,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// larger bodies are answered 413 before any credential check.
     #[must_use]
     pub fn max_body(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
+        self.kind.max_body = bytes;
         self
     }
 
@@ -511,7 +544,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn() -> String + Send + Sync + 'static,
     {
-        self.generate_nonce = Some(Arc::new(generate));
+        self.kind.generate_nonce = Some(Arc::new(generate));
         self
     }
 
@@ -522,7 +555,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn(&str) -> bool + Send + Sync + 'static,
     {
-        self.verify_nonce = Some(Arc::new(verify));
+        self.kind.verify_nonce = Some(Arc::new(verify));
         self
     }
 
@@ -533,7 +566,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn() -> String + Send + Sync + 'static,
     {
-        self.generate_opaque = Some(Arc::new(generate));
+        self.kind.generate_opaque = Some(Arc::new(generate));
         self
     }
 
@@ -544,7 +577,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     where
         F: Fn(&str) -> bool + Send + Sync + 'static,
     {
-        self.verify_opaque = Some(Arc::new(verify));
+        self.kind.verify_opaque = Some(Arc::new(verify));
         self
     }
 
@@ -553,19 +586,49 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// [`use_ha1`](Self::use_ha1).
     #[must_use]
     pub fn generate_ha1(&self, username: &str, password: &str) -> String {
-        generate_ha1(self.algorithms[0], username, &self.common.realm, password)
+        generate_ha1(
+            self.kind.algorithms[0],
+            username,
+            &self.kind.realm,
+            password,
+        )
     }
 
     /// The offered algorithms, in preference order.
     #[must_use]
     pub fn offered_algorithms(&self) -> &[Algorithm] {
-        &self.algorithms
+        &self.kind.algorithms
     }
 
     /// The offered qualities of protection (empty: RFC 2069 mode).
     #[must_use]
     pub fn offered_qop(&self) -> &[Qop] {
-        &self.qops
+        &self.kind.qops
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> Digest<U> {
+    fn with_lookup(lookup: Lookup<U>) -> Self {
+        Self {
+            realm: Arc::from(DEFAULT_REALM),
+            scheme: Arc::from("Digest"),
+            lookup,
+            lookup_is_password_only: false,
+            use_ha1: false,
+            algorithms: Arc::from([Algorithm::Md5]),
+            qops: Arc::from([Qop::Auth]),
+            userhash: false,
+            userhash_source: Userhash::None,
+            charset: false,
+            max_body: DEFAULT_MAX_BODY,
+            key: Arc::new(NonceKey::random()),
+            lifetime: DEFAULT_NONCE_LIFETIME,
+            generate_nonce: None,
+            verify_nonce: None,
+            generate_opaque: None,
+            verify_opaque: None,
+            store: Arc::new(MemoryNonceStore::default()),
+        }
     }
 
     fn check_ha1_families(&self) {
@@ -579,38 +642,32 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         }
     }
 
-    fn rebuilt(mut self) -> Self {
-        // The scheme and realm were validated when set; this only refreshes derived state.
-        let _ = self.rebuild();
-        self
-    }
-
-    /// Validates the challenge parts and refreshes what derives from the realm.
-    fn rebuild(&mut self) -> Result<(), ConfigError> {
-        self.render(self.algorithms[0], "n", "o", false)?;
+    /// Refreshes what derives from the realm and the algorithms (the userhash table).
+    fn refresh(&mut self) {
         if let Userhash::Users(users, _) = &self.userhash_source {
             let mut table = HashMap::new();
             for a in self.algorithms.iter() {
                 for u in users.iter() {
-                    table.insert((a.hash_fn(), a.userhash(u, &self.common.realm)), u.clone());
+                    table.insert((a.hash_fn(), a.userhash(u, &self.realm)), u.clone());
                 }
             }
             self.userhash_source = Userhash::Users(users.clone(), Arc::new(table));
         }
-        Ok(())
     }
 
     /// One challenge line.
+    /// One challenge line (under `scheme` instead of the configured name, to validate one).
     fn render(
         &self,
         algorithm: Algorithm,
         nonce: &str,
         opaque: &str,
         stale: bool,
+        scheme: Option<&str>,
     ) -> Result<Challenge, ConfigError> {
-        let mut b = Challenge::builder(&self.scheme)?
+        let mut b = Challenge::builder(scheme.unwrap_or(&self.scheme))?
             .compact()
-            .quoted("realm", &self.common.realm)?
+            .quoted("realm", &self.realm)?
             .quoted("nonce", nonce)?
             .quoted("opaque", opaque)?;
         if !self.qops.is_empty() {
@@ -636,13 +693,13 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         if stale {
             b = b.token("stale", "true")?;
         }
-        Ok(b.build())
+        b.build()
     }
 
     fn fresh_nonce_and_opaque(&self) -> (String, String) {
         let nonce = match &self.generate_nonce {
             Some(generate) => without_controls(generate()),
-            None => self.key.nonce_at(&self.common.realm, now_ms()),
+            None => self.key.nonce_at(&self.realm, now_ms()),
         };
         let opaque = match &self.generate_opaque {
             Some(generate) => without_controls(generate()),
@@ -658,8 +715,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
 
     fn credentials(&self, req: &AuthRequest<'_>) -> Result<DigestCredentials, AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
-        let creds =
-            header::parse(value.as_bytes()).map_err(|e| AuthError::malformed(e.as_str()))?;
+        let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {
             return Err(AuthError::missing());
         }
@@ -677,7 +733,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
     /// Everything that needs no callback: steps 1-4 of the module docs.
     fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
         let creds = self.credentials(req)?;
-        if creds.realm != *self.common.realm {
+        if creds.realm != *self.realm {
             return Err(refused("realm is not the one offered"));
         }
         if !self.algorithms.contains(&creds.algorithm) {
@@ -715,14 +771,14 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
             None => {
                 let issued = self
                     .key
-                    .verify_nonce(&self.common.realm, &creds.nonce)
+                    .verify_nonce(&self.realm, &creds.nonce)
                     .ok_or_else(|| refused("nonce was not issued here"))?;
                 Some(issued.at_ms)
             }
         };
         let body_hash = match creds.qop {
             Some(Qop::AuthInt) => {
-                let body = req.body.ok_or_else(|| {
+                let body = req.body().ok_or_else(|| {
                     AuthError::malformed("qop=auth-int but the body was not buffered")
                 })?;
                 Some(creds.algorithm.hash(&[body]))
@@ -760,7 +816,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         checked: &Checked,
         found: Option<(String, U)>,
         method: &str,
-    ) -> Result<U, AuthError> {
+    ) -> Result<(U, Hex), AuthError> {
         let creds = &checked.creds;
         let alg = creds.algorithm;
         // An empty stored secret means no usable account (as Flask-HTTPAuth's falsy password).
@@ -777,7 +833,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
                 let username = checked.username.as_deref().unwrap_or("");
                 let ha1 = alg.hash(&[
                     username.as_bytes(),
-                    self.common.realm.as_bytes(),
+                    self.realm.as_bytes(),
                     secret.as_bytes(),
                 ]);
                 (ha1, Some(user))
@@ -785,7 +841,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
             // Unknown user: the same hashing as a wrong password.
             None => (Hex::zero(alg.hex_len()), None),
         };
-        let expected = expected_response(creds, ha1, method, checked.body_hash.as_ref());
+        let expected = expected_response(creds, &ha1, method, checked.body_hash.as_ref());
         let mut offered = [0_u8; 64];
         let sent = creds.response.as_bytes();
         let matches = sent.len() == expected.as_bytes().len() && {
@@ -809,7 +865,7 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
                 None => return Err(refused("nonce dated in the future")),
             }
         }
-        Ok(user)
+        Ok((user, ha1))
     }
 
     fn nonce_info<'c>(&self, checked: &'c Checked) -> NonceInfo<'c> {
@@ -823,29 +879,57 @@ impl<U: Clone + Send + Sync + 'static> DigestAuth<U> {
         }
     }
 
-    /// The end of step 6: the replay check, then the identity.
-    async fn record(&self, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
-        let verdict = self.store.check(self.nonce_info(&checked)).await;
-        identity(verdict, checked, user)
+    /// The rest of step 5 and step 6, once the callback answered: the response, the nonce's
+    /// age, the replay check, then the identity with its `Authentication-Info`.
+    fn finish(
+        &self,
+        checked: Checked,
+        found: Option<(String, U)>,
+        method: &str,
+    ) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let (user, ha1) = match self.verify(&checked, found, method) {
+            Ok(verified) => verified,
+            Err(err) => return AuthFuture::ready(Err(err)),
+        };
+        let info = self.authentication_info(&checked, &ha1);
+        let verdict = self.store.check(self.nonce_info(&checked));
+        verdict.map(move |verdict| {
+            let identity = identity(verdict, checked, user)?;
+            Ok(match info {
+                Some(info) => identity.with_response_header(AUTHENTICATION_INFO, info),
+                None => identity,
+            })
+        })
     }
 
-    /// [`record`](Self::record) for a store that never suspends: no allocation.
-    fn record_now(&self, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
-        let verdict = self
-            .store
-            .check(self.nonce_info(&checked))
-            .into_ready()
-            .ok();
-        match verdict {
-            Some(verdict) => identity(verdict, checked, user),
-            None => {
-                tracing::error!(target: "httpauth", "a NonceStore whose may_suspend() is false suspended; request refused");
-                Err(AuthError::new(AuthErrorKind::StaleNonce)
-                    .with_detail("the nonce store did not answer at once"))
+    /// RFC 7616 §3.5: `Authentication-Info` for a verified request with a `qop`: `rspauth`
+    /// (the response computed with an empty method, proving the server knows the secret),
+    /// `qop`, `nc`, `cnonce`, and `nextnonce` when the nonce is in the last fifth of its
+    /// lifetime (default nonces only).
+    fn authentication_info(&self, checked: &Checked, ha1: &Hex) -> Option<HeaderValue> {
+        let creds = &checked.creds;
+        let (qop, (_, nc)) = (creds.qop?, creds.nc.as_ref()?);
+        let rspauth = expected_response(creds, ha1, "", checked.body_hash.as_ref());
+        let cnonce = header::quote(creds.cnonce.as_deref().unwrap_or("")).ok()?;
+        let mut value = format!(
+            "rspauth=\"{}\", qop={}, nc={nc}, cnonce={cnonce}",
+            rspauth.as_str(),
+            qop.name()
+        );
+        if let Some(issued) = checked.issued_ms {
+            let lifetime = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+            let age = now_ms().saturating_sub(issued);
+            if age.saturating_mul(5) >= lifetime.saturating_mul(4) {
+                let (nonce, _) = self.fresh_nonce_and_opaque();
+                value.push_str(&format!(", nextnonce=\"{nonce}\""));
             }
         }
+        HeaderValue::from_str(&value).ok()
     }
 }
+
+/// `Authentication-Info` (RFC 9110 §11.6.3).
+const AUTHENTICATION_INFO: HeaderName = HeaderName::from_static("authentication-info");
 
 fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
     let detail = match verdict {
@@ -882,14 +966,16 @@ fn without_controls(s: String) -> String {
 /// RFC 7616 §3.4.1: `KD(HA1, nonce:nc:cnonce:qop:HA2)`, or RFC 2069's `KD(HA1, nonce:HA2)`.
 fn expected_response(
     creds: &DigestCredentials,
-    ha1: Hex,
+    ha1: &Hex,
     method: &str,
     body_hash: Option<&Hex>,
 ) -> Hex {
     let alg = creds.algorithm;
     let cnonce = creds.cnonce.as_deref().unwrap_or("");
+    let session;
     let ha1 = if alg.is_session() {
-        alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), cnonce.as_bytes()])
+        session = alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), cnonce.as_bytes()]);
+        &session
     } else {
         ha1
     };
@@ -914,11 +1000,7 @@ fn expected_response(
 /// equal the target's path and query byte for byte; an absolute URI must have the same path
 /// and query and the request's authority (or `Host`), compared without case.
 fn uri_matches(client: &str, req: &AuthRequest<'_>) -> bool {
-    let uri = req.target();
-    let target = uri
-        .path_and_query()
-        .map_or_else(|| uri.path(), |pq| pq.as_str());
-    let target = if target.is_empty() { "/" } else { target };
+    let target = req.target();
     if client.starts_with('/') || client == "*" {
         return client == target;
     }
@@ -932,16 +1014,11 @@ fn uri_matches(client: &str, req: &AuthRequest<'_>) -> bool {
     if client_target != target {
         return false;
     }
-    let request_authority = uri.authority().map(|a| a.as_str().to_owned()).or_else(|| {
-        req.headers
-            .get(HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(str::to_owned)
-    });
-    request_authority.is_some_and(|a| a.eq_ignore_ascii_case(authority.as_str()))
+    req.authority()
+        .is_some_and(|a| a.eq_ignore_ascii_case(authority.as_str()))
 }
 
-impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
+impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
     type User = U;
 
     fn name(&self) -> &str {
@@ -957,7 +1034,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
             return None;
         }
         let value = req.authorization()?;
-        let creds = header::parse(value.as_bytes()).ok()?;
+        let creds = header::parse(value).ok()?;
         if !self.accepts(creds.scheme().as_bytes()) {
             return None;
         }
@@ -971,7 +1048,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
         // uri and (with the default, MAC-checked nonces) the nonce and opaque first. Custom
         // nonce callbacks are not called twice for this.
         // (An empty placeholder body: the real one is hashed once it is read.)
-        let empty = Bytes::new();
+        let empty = bytes::Bytes::new();
         if self.verify_nonce.is_none()
             && self.verify_opaque.is_none()
             && self.precheck(&req.with_body(Some(&empty))).is_err()
@@ -981,67 +1058,45 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
         Some(self.max_body)
     }
 
-    fn authenticate<'a>(
-        &'a self,
-        req: AuthRequest<'a>,
-    ) -> AuthFuture<'a, Result<Identity<U>, AuthError>> {
-        let checked = match self.precheck(&req) {
+    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let checked = match self.precheck(req) {
             Ok(checked) => checked,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        let algorithm = checked.creds.algorithm;
-        let method = req.method.as_str();
-        match &self.lookup {
-            Lookup::Sync(lookup) => {
-                let found = checked
-                    .username
-                    .as_deref()
-                    .and_then(|u| lookup(u, algorithm));
-                match self.verify(&checked, found, method) {
-                    Ok(user) if !self.store.may_suspend() => {
-                        AuthFuture::ready(self.record_now(checked, user))
-                    }
-                    Ok(user) => AuthFuture::new(self.record(checked, user)),
-                    Err(err) => AuthFuture::ready(Err(err)),
-                }
+        let found = match checked.username.as_deref() {
+            Some(username) => self
+                .lookup
+                .get_digest_user(username, checked.creds.algorithm),
+            None => AuthFuture::ready(None),
+        };
+        match found.into_ready() {
+            Ok(found) => self.finish(checked, found, req.method()),
+            Err(pending) => {
+                let this = self.clone();
+                let method = req.method().to_owned();
+                AuthFuture::new(async move {
+                    let found = pending.await;
+                    this.finish(checked, found, &method).await
+                })
             }
-            Lookup::Async(lookup) => AuthFuture::new(async move {
-                let found = match checked.username.as_deref() {
-                    Some(username) => lookup.get_digest_user(username, algorithm).await,
-                    None => None,
-                };
-                let user = self.verify(&checked, found, method)?;
-                self.record(checked, user).await
-            }),
         }
     }
 
-    fn has_user_roles(&self) -> bool {
-        self.common.roles.is_some()
-    }
-
-    fn authenticate_now(&self, req: AuthRequest<'_>) -> Option<Result<Identity<U>, AuthError>> {
-        // With a sync lookup and a sync store, `authenticate` always answers at once (and only
-        // then is its answer taken: nothing is done twice).
-        if self.lookup.may_suspend() || self.store.may_suspend() {
-            return None;
+    fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
+        let previous = std::mem::replace(&mut self.realm, Arc::from(realm));
+        if let Err(err) = self.render(self.algorithms[0], "n", "o", false, None) {
+            self.realm = previous;
+            return Err(err);
         }
-        self.authenticate(req).into_ready().ok()
-    }
-
-    fn user_roles<'a>(&'a self, user: &'a U) -> AuthFuture<'a, Roles> {
-        self.common.user_roles(user)
-    }
-
-    fn user_roles_now(&self, user: &U) -> Option<Roles> {
-        self.common.user_roles_now(user)
+        self.refresh();
+        Ok(())
     }
 
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap) {
         let stale = err.kind() == AuthErrorKind::StaleNonce;
         let (nonce, opaque) = self.fresh_nonce_and_opaque();
         for &algorithm in self.algorithms.iter() {
-            match self.render(algorithm, &nonce, &opaque, stale) {
+            match self.render(algorithm, &nonce, &opaque, stale, None) {
                 Ok(challenge) => {
                     headers.append(WWW_AUTHENTICATE, challenge.header_value().clone());
                 }
@@ -1050,9 +1105,5 @@ impl<U: Clone + Send + Sync + 'static> Scheme for DigestAuth<U> {
                 }
             }
         }
-    }
-
-    fn error_response(&self, err: &AuthError) -> Response<Bytes> {
-        self.common.error_response(err)
     }
 }

@@ -320,15 +320,10 @@ impl<'a> NonceInfo<'a> {
 /// [secret](super::DigestAuth::secret) and a client may hit any of them; [`NcWindow`] is the
 /// per-nonce state to keep. The default is [`MemoryNonceStore`].
 pub trait NonceStore: Send + Sync + 'static {
-    /// Checks and records one use.
-    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse>;
-
-    /// Whether [`check`](Self::check) may return a pending future. Return `false` only if it
-    /// always answers with [`AuthFuture::ready`]: the auth then decides without allocating.
-    /// Default: `true`.
-    fn may_suspend(&self) -> bool {
-        true
-    }
+    /// Checks and records one use. An in-memory store answers with [`AuthFuture::ready`] (the
+    /// auth then decides without boxing); a shared one returns a future that owns what it
+    /// needs.
+    fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse>;
 }
 
 struct Entry {
@@ -465,22 +460,14 @@ fn evict_oldest(shard: &mut Shard, per_shard: usize) {
 }
 
 impl NonceStore for MemoryNonceStore {
-    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
+    fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse> {
         AuthFuture::ready(self.check_at(&info, now_ms()))
-    }
-
-    fn may_suspend(&self) -> bool {
-        false
     }
 }
 
 impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
-    fn check<'a>(&'a self, info: NonceInfo<'a>) -> AuthFuture<'a, NonceUse> {
+    fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse> {
         (**self).check(info)
-    }
-
-    fn may_suspend(&self) -> bool {
-        (**self).may_suspend()
     }
 }
 

@@ -317,19 +317,19 @@ impl PasswordChecker {
     }
 
     /// The store-side check: a cache hit answers at once (no allocation), anything else is
-    /// awaited. `stored` is the user's hash, `None` for an unknown user.
-    pub(crate) fn verify_user<'a, U, F, D>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
+    /// awaited (the future owns copies of what it needs). `stored` is the user's hash, `None`
+    /// for an unknown user.
+    pub(crate) fn verify_user<U, F>(
+        &self,
+        username: &str,
+        password: &str,
         stored: Option<Arc<str>>,
-        dummy: D,
+        dummy: Dummy,
         user: F,
-    ) -> AuthFuture<'a, Option<U>>
+    ) -> AuthFuture<Option<U>>
     where
-        U: Send + 'a,
-        F: FnOnce() -> U + Send + 'a,
-        D: FnOnce() -> Dummy + Send + 'a,
+        U: Send + 'static,
+        F: FnOnce() -> U + Send + 'static,
     {
         if let Some(hash) = &stored {
             match self.lookup(username, password, hash) {
@@ -342,27 +342,28 @@ impl PasswordChecker {
     }
 
     /// [`verify_user`](Self::verify_user) after a [`lookup`](Self::lookup) that missed.
-    pub(crate) fn verify_miss<'a, U, F, D>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
+    pub(crate) fn verify_miss<U, F>(
+        &self,
+        username: &str,
+        password: &str,
         stored: Option<Arc<str>>,
-        dummy: D,
+        dummy: Dummy,
         user: F,
-    ) -> AuthFuture<'a, Option<U>>
+    ) -> AuthFuture<Option<U>>
     where
-        U: Send + 'a,
-        F: FnOnce() -> U + Send + 'a,
-        D: FnOnce() -> Dummy + Send + 'a,
+        U: Send + 'static,
+        F: FnOnce() -> U + Send + 'static,
     {
+        let this = self.clone();
+        let (username, password) = (username.to_owned(), password.to_owned());
         match stored {
             Some(hash) => AuthFuture::new(async move {
-                self.slow(username, password, Some(hash), None)
+                this.slow(&username, &password, Some(hash), None)
                     .await
                     .then(user)
             }),
             None => AuthFuture::new(async move {
-                self.reject_unknown(username, password, &dummy()).await;
+                this.reject_unknown(&username, &password, &dummy).await;
                 None
             }),
         }

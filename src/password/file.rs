@@ -323,36 +323,32 @@ impl HtpasswdFile {
     pub fn checker(&self) -> &PasswordChecker {
         &self.checker
     }
+
+    /// Returns your user type instead of the username (see
+    /// [`HashedPasswords::map_user`](crate::password::HashedPasswords::map_user)).
+    pub fn map_user<U, F>(self, map: F) -> super::store::MapUser<Self, F>
+    where
+        F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+    {
+        super::store::MapUser::new(self, map)
+    }
 }
 
 impl VerifyPassword for HtpasswdFile {
     type User = String;
 
-    /// A cache hit answers at once (the layer then needs no boxed future).
-    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
-        let table = self.file.get();
-        let hash = table.users.get(username)?;
-        self.checker
-            .check_cached(username, password, hash)
-            .then(|| Some(username.to_owned()))
-    }
-
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<String>> {
+    /// A cache hit answers at once (a ready future: the layer decides inline).
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
         let table = self.file.get();
         let stored = table.users.get(username).cloned();
         // Unknown users: a hash of this version of the file, else the argon2id fallback.
-        let dummy = move || {
-            table
-                .dummy
-                .clone()
-                .map_or_else(|| self.fallback.clone(), Dummy::Fixed)
-        };
+        let dummy = table
+            .dummy
+            .clone()
+            .map_or_else(|| self.fallback.clone(), Dummy::Fixed);
+        let user = username.to_owned();
         self.checker
-            .verify_user(username, password, stored, dummy, || username.to_owned())
+            .verify_user(username, password, stored, dummy, move || user)
     }
 }
 

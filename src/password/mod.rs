@@ -76,8 +76,8 @@
 //!
 //! The first two are [`VerifyPassword`](crate::VerifyPassword) callbacks: pass them to
 //! [`BasicAuth::verify_password`](crate::BasicAuth::verify_password). Their user is the
-//! username; to return your own type, wrap them (`AuthFuture::map` keeps the no-allocation cache
-//! hit path).
+//! username; `map_user` maps it to your own type ([`MapUser`]; a cache hit still answers with a
+//! ready future).
 
 #[cfg(feature = "password")]
 mod apr1;
@@ -104,4 +104,4 @@ pub use self::hash::{
     BCRYPT_MAX_PASSWORD_LEN, MAX_PASSWORD_LEN,
 };
 #[cfg(feature = "password")]
-pub use self::store::HashedPasswords;
+pub use self::store::{HashedPasswords, MapUser};

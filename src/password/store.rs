@@ -147,6 +147,31 @@ impl HashedPasswords {
         &self.checker
     }
 
+    /// Returns your user type instead of the username: `map` gets the verified username and
+    /// returns the user (`None` refuses the login). It is called only after the password was
+    /// verified.
+    ///
+    /// ```
+    /// use httpauth::password::{HashedPasswords, Params};
+    /// use httpauth::BasicAuth;
+    ///
+    /// #[derive(Clone)]
+    /// struct User { name: String, admin: bool }
+    ///
+    /// let params = Params::new(8, 1, 1).unwrap(); // cheap, for the example
+    /// let store = HashedPasswords::new().dummy_params(params);
+    /// store.insert("john", params.hash("hello")).unwrap();
+    /// let auth: BasicAuth<User> = BasicAuth::verify_password(
+    ///     store.map_user(|name| Some(User { name: name.to_owned(), admin: name == "susan" })),
+    /// );
+    /// ```
+    pub fn map_user<U, F>(self, map: F) -> MapUser<Self, F>
+    where
+        F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+    {
+        MapUser::new(self, map)
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<str>>> {
         self.users.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -173,20 +198,8 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HashedPasswords 
 impl VerifyPassword for HashedPasswords {
     type User = String;
 
-    /// A cache hit answers at once (the layer then needs no boxed future).
-    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
-        let users = self.read();
-        let hash = users.get(username)?;
-        self.checker
-            .check_cached(username, password, hash)
-            .then(|| Some(username.to_owned()))
-    }
-
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> AuthFuture<'a, Option<String>> {
+    /// A cache hit answers at once (a ready future: the layer decides inline).
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
         // Look up and consult the cache under the read lock: a hit clones nothing.
         let stored = if username.is_empty() {
             None
@@ -200,12 +213,63 @@ impl VerifyPassword for HashedPasswords {
                 None => None,
             }
         };
-        self.checker.verify_miss(
-            username,
-            password,
-            stored,
-            || self.dummy.clone(),
-            || username.to_owned(),
-        )
+        let user = username.to_owned();
+        self.checker
+            .verify_miss(username, password, stored, self.dummy.clone(), move || user)
+    }
+}
+
+/// A password store whose verified username is mapped to the application's user type: made by
+/// [`HashedPasswords::map_user`] and [`HtpasswdFile::map_user`](crate::password::HtpasswdFile::map_user).
+/// A cache hit still answers with a ready future (no boxing).
+pub struct MapUser<S, F> {
+    store: S,
+    map: Arc<F>,
+}
+
+impl<S: Clone, F> Clone for MapUser<S, F> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, F> fmt::Debug for MapUser<S, F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapUser")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, F> MapUser<S, F> {
+    pub(crate) fn new(store: S, map: F) -> Self {
+        Self {
+            store,
+            map: Arc::new(map),
+        }
+    }
+
+    /// The store inside (to insert users, read statistics, ...).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+}
+
+impl<S, F, U> VerifyPassword for MapUser<S, F>
+where
+    S: VerifyPassword<User = String>,
+    F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+    U: Clone + Send + Sync + 'static,
+{
+    type User = U;
+
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
+        let map = self.map.clone();
+        self.store
+            .verify_password(username, password)
+            .map(move |name| name.and_then(|name| map(&name)))
     }
 }

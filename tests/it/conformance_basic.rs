@@ -404,7 +404,8 @@ async fn refusals_are_traced_without_the_password() {
     );
 }
 
-/// A store with a synchronous fast path (like a cache) and a slow path, counting calls.
+/// A store that answers some credentials at once (like a cache hit) and awaits the others,
+/// counting calls: `now` for ready answers, `slow` for awaited ones.
 struct TwoSpeed {
     now: std::sync::atomic::AtomicUsize,
     slow: std::sync::atomic::AtomicUsize,
@@ -416,23 +417,23 @@ struct Store(Arc<TwoSpeed>);
 impl httpauth::VerifyPassword for Store {
     type User = String;
 
-    fn verify_password_now(&self, username: &str, password: &str) -> Option<Option<String>> {
-        self.0.now.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        // "Cached": john:hello is answered at once; anything else needs the slow path.
-        (username == "john" && password == "hello").then(|| Some(username.to_owned()))
-    }
-
-    fn verify_password<'a>(
-        &'a self,
-        username: &'a str,
-        password: &'a str,
-    ) -> httpauth::AuthFuture<'a, Option<String>> {
-        self.0
-            .slow
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        httpauth::AuthFuture::new(async move {
+    fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> httpauth::scheme::AuthFuture<Option<String>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        // "Cached": john:hello is answered at once; anything else waits.
+        if username == "john" && password == "hello" {
+            self.0.now.fetch_add(1, SeqCst);
+            return httpauth::scheme::AuthFuture::ready(Some(username.to_owned()));
+        }
+        self.0.slow.fetch_add(1, SeqCst);
+        let ok = username == "susan" && password == "bye";
+        let username = username.to_owned();
+        httpauth::scheme::AuthFuture::new(async move {
             tokio::task::yield_now().await;
-            (username == "susan" && password == "bye").then(|| username.to_owned())
+            ok.then_some(username)
         })
     }
 }
@@ -473,7 +474,7 @@ async fn fast_path_answers_at_once_and_nothing_runs_twice() {
             ),
     )
     .await;
-    // Fast path: verify_password_now answers, verify_password is never called.
+    // Ready answer: the callback ran once and answered at once.
     assert_eq!(
         http_get(&format!("{base}/"), Some(&basic("john", "hello")))
             .await
@@ -481,7 +482,7 @@ async fn fast_path_answers_at_once_and_nothing_runs_twice() {
         "john"
     );
     assert_eq!((store.now.load(SeqCst), store.slow.load(SeqCst)), (1, 0));
-    // Slow path: verify_password is called exactly once per request.
+    // Awaited answers: the callback runs exactly once per request.
     assert_eq!(
         http_get(&format!("{base}/"), Some(&basic("susan", "bye")))
             .await
@@ -511,6 +512,6 @@ async fn fast_path_answers_at_once_and_nothing_runs_twice() {
     assert_eq!(store.slow.load(SeqCst), 3);
     // ... and the async roles callback ran once per role-checked request.
     assert_eq!(role_calls.load(SeqCst), 2);
-    // verify_password_now was asked once per request, never again on the slow path.
-    assert_eq!(store.now.load(SeqCst), 5);
+    // The callback ran once per request: 2 ready (john) + 3 awaited (susan).
+    assert_eq!(store.now.load(SeqCst), 2);
 }

@@ -13,7 +13,7 @@ pub const REALM: &str = "Authentication Required";
 pub fn parse_challenge(line: &str) -> HashMap<String, String> {
     let (scheme, rest) = line.split_once(' ').expect("a scheme");
     assert!(!scheme.is_empty());
-    let params = httpauth::header::parse_params(rest).expect("a valid challenge");
+    let params = httpauth::scheme::header::parse_params(rest).expect("a valid challenge");
     params
         .iter()
         .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))

@@ -1,11 +1,11 @@
 //! `WWW-Authenticate` challenges (RFC 9110 §11.6.1), rendered once when an auth is configured.
 //!
-//! Every quoted value goes through [`header::quote`](crate::header::quote): `"` and `\` are escaped and
+//! Every quoted value goes through [`header::quote`](crate::scheme::header::quote): `"` and `\` are escaped and
 //! control characters are refused, so a realm can never inject a header line. Several auths on
 //! one route send one challenge per `WWW-Authenticate` line.
 //!
 //! ```
-//! use httpauth::challenge::Challenge;
+//! use httpauth::scheme::Challenge;
 //!
 //! let c = Challenge::builder("Basic")
 //!     .unwrap()
@@ -13,7 +13,8 @@
 //!     .unwrap()
 //!     .quoted("charset", "UTF-8")
 //!     .unwrap()
-//!     .build();
+//!     .build()
+//!     .unwrap();
 //! assert_eq!(
 //!     c.header_value(),
 //!     r#"Basic realm="the \"admin\" area", charset="UTF-8""#
@@ -24,7 +25,7 @@
 use http::HeaderValue;
 
 use crate::error::ConfigError;
-use crate::header::{is_token, quote};
+use crate::scheme::header::{is_token, quote};
 
 /// One rendered challenge, ready to be appended as a `WWW-Authenticate` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ impl Challenge {
 
     /// The `scheme realm="..."` challenge every scheme but Digest uses.
     pub fn with_realm(scheme: &str, realm: &str) -> Result<Self, ConfigError> {
-        Ok(Self::builder(scheme)?.quoted("realm", realm)?.build())
+        Self::builder(scheme)?.quoted("realm", realm)?.build()
     }
 
     /// The rendered header value.
@@ -114,12 +115,16 @@ impl ChallengeBuilder {
     }
 
     /// Finishes the challenge.
-    #[must_use]
-    pub fn build(self) -> Challenge {
-        // Every byte was checked: tokens are visible ASCII and quoted values contain no
-        // control characters, which is exactly what a header value allows.
+    ///
+    /// # Errors
+    ///
+    /// Never for values that went through [`quoted`](Self::quoted) and
+    /// [`token`](Self::token) (tokens are visible ASCII, quoted values hold no control
+    /// character: exactly what a header value allows); the check is kept so nothing can fall
+    /// back to another challenge silently.
+    pub fn build(self) -> Result<Challenge, ConfigError> {
         let value = HeaderValue::from_bytes(self.buf.as_bytes())
-            .unwrap_or_else(|_| HeaderValue::from_static("Basic realm=\"invalid\""));
-        Challenge { value }
+            .map_err(|_| ConfigError::ControlCharacter { param: "challenge" })?;
+        Ok(Challenge { value })
     }
 }

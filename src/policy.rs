@@ -1,0 +1,454 @@
+//! [`LoginRequired`]: the route's policy (Flask-HTTPAuth's `login_required`), framework
+//! agnostic. The tower layer and the actix middleware only move requests in and responses out.
+//!
+//! For every request, one path:
+//!
+//! 1. `OPTIONS` passes without authentication (configurable).
+//! 2. More than one `Authorization` header: 400, no credential is tried.
+//! 3. The first scheme that [claims](crate::scheme::Scheme::claims) the request authenticates
+//!    it (its callback runs once); when none does, the request has no credentials (401 with
+//!    every scheme's challenge).
+//! 4. A route with a [`RoleRequirement`] asks the roles callback (the scheme's own, else the
+//!    route's) once: 403 when they do not match.
+//! 5. Success: the identity goes into the request extensions and the handler runs; headers the
+//!    scheme added (Digest's `Authentication-Info`) go onto its response. Failure: the error
+//!    handler's response (the scheme's own, else the route's, else the default), the
+//!    challenge unless the response set one, the [`AuthError`] in the response extensions,
+//!    and a `tracing` event (never the password). With [`optional`](LoginRequired::optional)
+//!    the handler runs anyway.
+//!
+//! Every step answers at once when the callbacks do (an [`AuthFuture::ready`]): the adapters
+//! then decide inline and box nothing; only real waiting is boxed.
+//!
+//! ```
+//! use httpauth::scheme::{AuthRequest, Decision};
+//! use httpauth::BasicAuth;
+//!
+//! let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()))
+//!     .user_roles_sync(|_user: &String| "user");
+//! let admin = auth.login_required().role("admin");
+//!
+//! let req = http::Request::get("/admin")
+//!     .header("authorization", "Basic am9objpoZWxsbw==")
+//!     .body(())
+//!     .unwrap();
+//! let (parts, ()) = req.into_parts();
+//! let decision = admin.check(&AuthRequest::new(&parts));
+//! match decision.into_ready() {
+//!     Ok(Decision::Deny(res)) => {
+//!         assert_eq!(res.status(), 403);
+//!         assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
+//!     }
+//!     _ => panic!("john is not an admin, and a sync callback answers at once"),
+//! }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::WWW_AUTHENTICATE;
+use http::Response;
+
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::roles::{RoleRequirement, Roles};
+use crate::scheme::{
+    default_error_response, AuthFuture, AuthRequest, ErrorHandler, Identity, Scheme, UserRoles,
+};
+
+/// The outcome of [`LoginRequired::check`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Decision<U> {
+    /// Run the handler.
+    Allow {
+        /// Who authenticated (`None`: anonymous on an optional route, or an unauthenticated
+        /// `OPTIONS`).
+        identity: Option<Identity<U>>,
+        /// Why authentication failed, on an optional route.
+        error: Option<AuthError>,
+    },
+    /// Answer with this response; the handler does not run.
+    Deny(Response<Bytes>),
+}
+
+/// One scheme on a route, with its own roles callback and error handler (when it has them).
+pub(crate) struct Member<U> {
+    scheme: Arc<dyn Scheme<User = U>>,
+    /// The scheme's name, shared with every error (no allocation per failure).
+    name: Arc<str>,
+    roles: Option<Arc<dyn UserRoles<U>>>,
+    error_handler: Option<Arc<dyn ErrorHandler>>,
+}
+
+impl<U> Clone for Member<U> {
+    fn clone(&self) -> Self {
+        Self {
+            scheme: self.scheme.clone(),
+            name: self.name.clone(),
+            roles: self.roles.clone(),
+            error_handler: self.error_handler.clone(),
+        }
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> Member<U> {
+    pub(crate) fn new(
+        scheme: Arc<dyn Scheme<User = U>>,
+        roles: Option<Arc<dyn UserRoles<U>>>,
+        error_handler: Option<Arc<dyn ErrorHandler>>,
+    ) -> Self {
+        Self {
+            name: Arc::from(scheme.name()),
+            scheme,
+            roles,
+            error_handler,
+        }
+    }
+}
+
+impl<U> Member<U> {
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+struct Policy<U> {
+    members: Vec<Member<U>>,
+    /// The route's roles callback and error handler: for members without their own.
+    roles: Option<Arc<dyn UserRoles<U>>>,
+    error_handler: Option<Arc<dyn ErrorHandler>>,
+    requirement: Option<RoleRequirement>,
+    optional: bool,
+    skip_options: bool,
+}
+
+/// Protects routes: one or several schemes, a role requirement, optional or not. It is the
+/// tower [`Layer`](tower_layer::Layer) and (feature `actix`) the actix-web middleware. Made by
+/// [`Auth::login_required`](crate::Auth::login_required). See the [module docs](self).
+pub struct LoginRequired<U> {
+    policy: Arc<Policy<U>>,
+}
+
+impl<U> Clone for LoginRequired<U> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<U> fmt::Debug for LoginRequired<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.policy;
+        f.debug_struct("LoginRequired")
+            .field(
+                "schemes",
+                &p.members.iter().map(Member::name).collect::<Vec<_>>(),
+            )
+            .field("roles", &p.requirement)
+            .field("optional", &p.optional)
+            .field("skip_options", &p.skip_options)
+            .finish()
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
+    pub(crate) fn from_members(
+        members: Vec<Member<U>>,
+        roles: Option<Arc<dyn UserRoles<U>>>,
+        error_handler: Option<Arc<dyn ErrorHandler>>,
+    ) -> Self {
+        Self {
+            policy: Arc::new(Policy {
+                members,
+                roles,
+                error_handler,
+                requirement: None,
+                optional: false,
+                skip_options: true,
+            }),
+        }
+    }
+
+    /// The policy to change: routes share theirs once built, so a builder call on a shared one
+    /// copies it (only at configuration time).
+    fn edit(mut self, f: impl FnOnce(&mut Policy<U>)) -> Self {
+        match Arc::get_mut(&mut self.policy) {
+            Some(policy) => f(policy),
+            None => {
+                let p = &self.policy;
+                let mut copy = Policy {
+                    members: p.members.clone(),
+                    roles: p.roles.clone(),
+                    error_handler: p.error_handler.clone(),
+                    requirement: p.requirement.clone(),
+                    optional: p.optional,
+                    skip_options: p.skip_options,
+                };
+                f(&mut copy);
+                self.policy = Arc::new(copy);
+            }
+        }
+        self
+    }
+
+    /// Requires a role, a list of alternatives or nested all-of lists (see
+    /// [`RoleRequirement`]).
+    ///
+    /// # Panics
+    ///
+    /// If a scheme on the route has no get-user-roles callback (neither its own nor the
+    /// route's): the route could never be entered. [`try_role`](Self::try_role) returns the
+    /// error instead.
+    #[must_use]
+    pub fn role(self, requirement: impl Into<RoleRequirement>) -> Self {
+        self.try_role(requirement)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`role`](Self::role), returning [`ConfigError::MissingUserRoles`] instead of
+    /// panicking.
+    ///
+    /// # Errors
+    ///
+    /// When a scheme on the route has no roles callback.
+    pub fn try_role(self, requirement: impl Into<RoleRequirement>) -> Result<Self, ConfigError> {
+        let p = &self.policy;
+        if p.roles.is_none() {
+            if let Some(m) = p.members.iter().find(|m| m.roles.is_none()) {
+                return Err(ConfigError::MissingUserRoles {
+                    scheme: m.name.to_string(),
+                });
+            }
+        }
+        let requirement = requirement.into();
+        Ok(self.edit(|p| p.requirement = Some(requirement)))
+    }
+
+    /// Requires any one of these roles.
+    ///
+    /// # Panics
+    ///
+    /// As [`role`](Self::role).
+    #[must_use]
+    pub fn any_role<I, S>(self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.role(RoleRequirement::any_of(roles))
+    }
+
+    /// Never refuses: anonymous requests, wrong credentials and failed role checks all reach the
+    /// handler (as Flask-HTTPAuth's `optional=True`). The handler gets the user only when
+    /// authentication succeeded (also when only the role check failed, as in Flask-HTTPAuth),
+    /// and the [`AuthError`] in the request extensions when something failed.
+    #[must_use]
+    pub fn optional(self) -> Self {
+        self.edit(|p| p.optional = true)
+    }
+
+    /// Whether `OPTIONS` requests are authenticated too (default: `false`, they pass without
+    /// credentials, as in Flask-HTTPAuth, so CORS preflights work). `HEAD` is always
+    /// authenticated. A handler that serves `OPTIONS` on a protected route gets no user: it
+    /// must take `Option<CurrentUser<U>>` (a plain `CurrentUser<U>` answers 500 there).
+    #[must_use]
+    pub fn authenticate_options(self, yes: bool) -> Self {
+        self.edit(|p| p.skip_options = !yes)
+    }
+
+    /// Runs the policy on a request. The answer is ready at once when every callback it needs
+    /// answers at once; each callback runs at most once.
+    pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
+        let p = &self.policy;
+        if p.skip_options && req.is_options() {
+            return AuthFuture::ready(Decision::Allow {
+                identity: None,
+                error: None,
+            });
+        }
+        if req.has_several_authorizations() {
+            let err = AuthError::new(AuthErrorKind::DuplicateCredentials)
+                .with_detail("more than one Authorization header");
+            return AuthFuture::ready(p.decide(None, Err((None, err))));
+        }
+        let Some(index) = p.select(req) else {
+            return AuthFuture::ready(p.decide(None, Err((None, AuthError::missing()))));
+        };
+        match p.members[index].scheme.authenticate(req).into_ready() {
+            Ok(result) => p.authorize(&self.policy, index, result),
+            Err(pending) => {
+                let policy = self.policy.clone();
+                AuthFuture::new(async move {
+                    let result = pending.await;
+                    policy.authorize(&policy, index, result).await
+                })
+            }
+        }
+    }
+
+    /// Whether the scheme that will handle `req` needs its body, and how much it accepts (see
+    /// [`Scheme::body_limit`]). Adapters ask this before [`check`](Self::check).
+    #[must_use]
+    pub fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
+        let p = &self.policy;
+        if p.skip_options && req.is_options() {
+            return None;
+        }
+        p.select(req)
+            .and_then(|i| p.members[i].scheme.body_limit(req))
+    }
+
+    /// The rejection for a body the adapter could not buffer: 413 when it was larger than
+    /// [`body_limit`](Self::body_limit), 400 when it could not be read.
+    #[must_use]
+    pub fn reject_body(&self, req: &AuthRequest<'_>, too_large: bool) -> Response<Bytes> {
+        let p = &self.policy;
+        let selected = p.select(req);
+        let err = if too_large {
+            AuthError::new(AuthErrorKind::BodyTooLarge)
+        } else {
+            AuthError::new(AuthErrorKind::BadRequest)
+                .with_detail("the request body could not be read")
+        };
+        trace_failure(&err);
+        p.reject(selected, err)
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> Policy<U> {
+    /// The scheme that handles `req`: the first that claims it.
+    fn select(&self, req: &AuthRequest<'_>) -> Option<usize> {
+        self.members.iter().position(|m| m.scheme.claims(req))
+    }
+
+    /// After authentication: the roles (when the route requires some), then the decision.
+    fn authorize(
+        &self,
+        this: &Arc<Self>,
+        index: usize,
+        result: Result<Identity<U>, AuthError>,
+    ) -> AuthFuture<Decision<U>> {
+        let identity = match result {
+            Ok(identity) => identity,
+            Err(err) => return AuthFuture::ready(self.decide(Some(index), Err((None, err)))),
+        };
+        let (Some(_), Some(roles)) = (&self.requirement, self.roles_of(index)) else {
+            return AuthFuture::ready(self.decide(Some(index), Ok(identity)));
+        };
+        match roles.user_roles(&identity.user).into_ready() {
+            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles)),
+            Err(pending) => {
+                let this = this.clone();
+                AuthFuture::new(async move {
+                    let roles = pending.await;
+                    this.decide_roles(index, identity, &roles)
+                })
+            }
+        }
+    }
+
+    fn roles_of(&self, index: usize) -> Option<&Arc<dyn UserRoles<U>>> {
+        self.members[index].roles.as_ref().or(self.roles.as_ref())
+    }
+
+    fn decide_roles(&self, index: usize, identity: Identity<U>, roles: &Roles) -> Decision<U> {
+        let satisfied = self
+            .requirement
+            .as_ref()
+            .is_none_or(|r| r.is_satisfied_by(roles));
+        if satisfied {
+            self.decide(Some(index), Ok(identity))
+        } else {
+            let err = AuthError::new(AuthErrorKind::Forbidden);
+            self.decide(Some(index), Err((Some(identity), err)))
+        }
+    }
+
+    /// The decision for an outcome: allow, allow anyway (optional), or the rejection.
+    #[allow(clippy::type_complexity)]
+    fn decide(
+        &self,
+        selected: Option<usize>,
+        result: Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
+    ) -> Decision<U> {
+        let (identity, err) = match result {
+            Ok(identity) => {
+                return Decision::Allow {
+                    identity: Some(identity),
+                    error: None,
+                }
+            }
+            Err(failure) => failure,
+        };
+        let err = match selected {
+            Some(i) => err.with_scheme(self.members[i].name.clone()),
+            None => err,
+        };
+        if self.optional {
+            return Decision::Allow {
+                identity: identity.map(|mut id| {
+                    // Headers for a success do not go on a request that failed.
+                    id.response_headers = None;
+                    id
+                }),
+                error: Some(err),
+            };
+        }
+        trace_failure(&err);
+        Decision::Deny(self.reject(selected, err))
+    }
+
+    /// The rejection: the error handler of the handling scheme (the first scheme's when none
+    /// claimed the request), else the route's, else the default; the handling scheme's
+    /// challenge (every scheme's when none claimed it) unless the response carries its own;
+    /// the error in the extensions.
+    fn reject(&self, selected: Option<usize>, err: AuthError) -> Response<Bytes> {
+        let member = &self.members[selected.unwrap_or(0)];
+        let handler = match selected {
+            Some(_) => member
+                .error_handler
+                .as_ref()
+                .or(self.error_handler.as_ref()),
+            // No member claimed the request: the route's handler first, so a `MultiAuth`
+            // answers with its own.
+            None => self
+                .error_handler
+                .as_ref()
+                .or(member.error_handler.as_ref()),
+        };
+        let mut response = match handler {
+            Some(h) => h.error_response(&err),
+            None => default_error_response(&err),
+        };
+        if !response.headers().contains_key(WWW_AUTHENTICATE) {
+            match selected {
+                Some(_) => member.scheme.challenge(&err, response.headers_mut()),
+                None => {
+                    for m in &self.members {
+                        m.scheme.challenge(&err, response.headers_mut());
+                    }
+                }
+            }
+        }
+        response.extensions_mut().insert(err);
+        response
+    }
+}
+
+fn trace_failure(err: &AuthError) {
+    // Never the credentials: the error holds none.
+    if err.kind() == AuthErrorKind::MissingCredentials {
+        tracing::debug!(target: "httpauth", status = err.status().as_u16(), reason = err.reason(), "no credentials");
+    } else {
+        tracing::info!(
+            target: "httpauth",
+            status = err.status().as_u16(),
+            reason = err.reason(),
+            detail = err.detail().unwrap_or(""),
+            scheme = err.scheme().unwrap_or(""),
+            "authentication refused"
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! The request head as the core reads it: [`RequestHead`] (implemented by each adapter
+//! directly over its framework's own types, so no adapter copies the head) and
+//! [`AuthRequest`] (the head, its `Authorization` value looked up once, and a body a scheme
+//! asked for).
+
+use std::fmt;
+
+use bytes::Bytes;
+
+/// What the core reads of a request: the method, the target and header lookups. The tower
+/// adapter implements it for `http::request::Parts`; the actix adapter for actix-web's
+/// `ServiceRequest`, over actix's own (`http` 0.2) types. Nothing is copied per request.
+pub trait RequestHead {
+    /// The request method (`GET`, `OPTIONS`, ...).
+    fn method(&self) -> &str;
+
+    /// The request target as the client sent it, in origin form (`/path?query`; `/` when
+    /// empty). Routers that strip a prefix (axum's `nest`) must answer with the original.
+    fn target(&self) -> &str;
+
+    /// The authority of an absolute-form request target, when the client sent one.
+    fn authority(&self) -> Option<&str>;
+
+    /// The value of the header `name` (lowercase), and whether it was sent more than once.
+    fn header(&self, name: &str) -> HeaderLookup<'_>;
+}
+
+/// The answer of [`RequestHead::header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderLookup<'a> {
+    /// Not sent.
+    Absent,
+    /// Sent once, with these bytes.
+    One(&'a [u8]),
+    /// Sent more than once (an ambiguous request for credentials).
+    Several,
+}
+
+impl<'a> HeaderLookup<'a> {
+    /// From an iterator over every value of a header.
+    pub fn from_values<I: IntoIterator<Item = &'a [u8]>>(values: I) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => Self::Absent,
+            (Some(value), None) => Self::One(value),
+            (Some(_), Some(_)) => Self::Several,
+        }
+    }
+
+    /// The value, when sent exactly once.
+    #[must_use]
+    pub fn one(self) -> Option<&'a [u8]> {
+        match self {
+            Self::One(value) => Some(value),
+            Self::Absent | Self::Several => None,
+        }
+    }
+}
+
+impl RequestHead for http::request::Parts {
+    fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    fn target(&self) -> &str {
+        #[cfg(feature = "axum")]
+        let uri = self
+            .extensions
+            .get::<axum::extract::OriginalUri>()
+            .map_or(&self.uri, |original| &original.0);
+        #[cfg(not(feature = "axum"))]
+        let uri = &self.uri;
+        match uri.path_and_query() {
+            Some(pq) if !pq.as_str().is_empty() => pq.as_str(),
+            _ => "/",
+        }
+    }
+
+    fn authority(&self) -> Option<&str> {
+        self.uri.authority().map(http::uri::Authority::as_str)
+    }
+
+    fn header(&self, name: &str) -> HeaderLookup<'_> {
+        HeaderLookup::from_values(self.headers.get_all(name).iter().map(|v| v.as_bytes()))
+    }
+}
+
+/// A request as a [`Scheme`](crate::scheme::Scheme) sees it: the head, the `Authorization`
+/// value looked up once for every scheme of the route, and the body when the handling scheme
+/// asked for it ([`Scheme::body_limit`](crate::scheme::Scheme::body_limit)). Opaque: read it
+/// through its methods.
+#[derive(Clone, Copy)]
+pub struct AuthRequest<'a> {
+    head: &'a dyn RequestHead,
+    authorization: HeaderLookup<'a>,
+    body: Option<&'a Bytes>,
+}
+
+impl<'a> AuthRequest<'a> {
+    /// The request of a head (any adapter's [`RequestHead`]).
+    #[must_use]
+    pub fn new(head: &'a dyn RequestHead) -> Self {
+        Self {
+            authorization: head.header("authorization"),
+            head,
+            body: None,
+        }
+    }
+
+    /// The same request with its buffered body.
+    #[must_use]
+    pub fn with_body(mut self, body: Option<&'a Bytes>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// The request method.
+    #[must_use]
+    pub fn method(&self) -> &'a str {
+        self.head.method()
+    }
+
+    /// Whether this is an `OPTIONS` request.
+    #[must_use]
+    pub fn is_options(&self) -> bool {
+        self.head.method() == "OPTIONS"
+    }
+
+    /// The request target as the client sent it (origin form; see
+    /// [`RequestHead::target`]).
+    #[must_use]
+    pub fn target(&self) -> &'a str {
+        self.head.target()
+    }
+
+    /// The authority of the request: an absolute-form target's, else the `Host` header.
+    #[must_use]
+    pub fn authority(&self) -> Option<&'a str> {
+        self.head.authority().or_else(|| {
+            self.head
+                .header("host")
+                .one()
+                .and_then(|v| std::str::from_utf8(v).ok())
+        })
+    }
+
+    /// A header's value (name in lowercase).
+    #[must_use]
+    pub fn header(&self, name: &str) -> HeaderLookup<'a> {
+        if name == "authorization" {
+            return self.authorization;
+        }
+        self.head.header(name)
+    }
+
+    /// The `Authorization` value, when sent exactly once.
+    #[must_use]
+    pub fn authorization(&self) -> Option<&'a [u8]> {
+        self.authorization.one()
+    }
+
+    /// Whether the request carries more than one `Authorization` header (answered 400 before
+    /// any scheme runs).
+    #[must_use]
+    pub fn has_several_authorizations(&self) -> bool {
+        matches!(self.authorization, HeaderLookup::Several)
+    }
+
+    /// The scheme word of the `Authorization` value, without parsing the rest.
+    #[must_use]
+    pub fn authorization_scheme(&self) -> Option<&'a [u8]> {
+        self.authorization().map(crate::scheme::header::scheme_word)
+    }
+
+    /// The buffered body (only when the handling scheme asked for it).
+    #[must_use]
+    pub fn body(&self) -> Option<&'a Bytes> {
+        self.body
+    }
+}
+
+impl fmt::Debug for AuthRequest<'_> {
+    /// Never the credentials: the method, the target's path, and whether `Authorization` is
+    /// there.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = self.target();
+        f.debug_struct("AuthRequest")
+            .field("method", &self.method())
+            .field("path", &target.split('?').next().unwrap_or(target))
+            .field(
+                "authorization",
+                &match self.authorization {
+                    HeaderLookup::Absent => "absent",
+                    HeaderLookup::One(_) => "present",
+                    HeaderLookup::Several => "several",
+                },
+            )
+            .field("body", &self.body.map(Bytes::len))
+            .finish()
+    }
+}
