@@ -33,7 +33,7 @@
 //! ```
 //!
 //! actix-web 4 is built on `http` 0.2: the adapter implements the core's
-//! [`RequestHead`](crate::scheme::RequestHead) over actix's own request (nothing is copied per
+//! [`crate::scheme::RequestHead`] over actix's own request (nothing is copied per
 //! request) and turns a rejection into an `HttpResponse`. When the policy answers at once the
 //! inner service's future is returned unboxed. A body needed by Digest `auth-int` is read
 //! (bounded) and put back.

@@ -39,10 +39,22 @@
 //!
 //! # How a request flows
 //!
-//! request → [`LoginRequired`] (the layer) → the [`Scheme`] that claims the request parses the
-//! credentials ([`header`]) and awaits your verify callback → roles → the user goes into the
-//! request extensions ([`CurrentUser`]) → your handler; or → the error response with the
-//! challenge ([`challenge`]) and the [`AuthError`] in its extensions.
+//! request → [`LoginRequired`] (the route's policy: the tower layer or actix middleware) → the
+//! [`Scheme`](scheme::Scheme) that claims the request parses the credentials and calls your
+//! verify callback once → roles → the user goes into the request extensions
+//! ([`CurrentUser`]) → your handler; or → the error response with the challenge and the
+//! [`AuthError`] in its extensions. A callback that answers at once is used inline (nothing
+//! boxed); only real waiting is boxed.
+//!
+//! # Two tiers
+//!
+//! What an application uses is at the crate root: the builders ([`BasicAuth`],
+//! [`DigestAuth`], [`TokenAuth`], [`MultiAuth`], all [`Auth`]), [`LoginRequired`], the
+//! extractors, errors, roles and the callback traits, and [`password`] for hashes and user
+//! stores. What a scheme author (or a custom adapter) uses is under [`scheme`]: the
+//! [`Scheme`](scheme::Scheme) trait, [`AuthRequest`](scheme::AuthRequest),
+//! [`RequestHead`](scheme::RequestHead), [`AuthFuture`](scheme::AuthFuture),
+//! [`Identity`](scheme::Identity), challenges and the header grammar.
 //!
 //! # Feature flags
 //!

@@ -13,7 +13,7 @@
 //! kept as sent; compare it with [`Credentials::scheme_is`], which ignores case.
 //!
 //! ```
-//! use httpauth::header::{parse, Payload};
+//! use httpauth::scheme::header::{parse, Payload};
 //!
 //! let creds = parse(b"basic am9objpoZWxsbw==").unwrap();
 //! assert!(creds.scheme_is("Basic"));

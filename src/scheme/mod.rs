@@ -17,6 +17,7 @@
 //! # use tower::ServiceExt;
 //!
 //! /// `Authorization: Magic <word>`.
+//! #[derive(Clone)]
 //! struct Magic;
 //!
 //! impl Scheme for Magic {
