@@ -51,6 +51,14 @@ export async function startDemo() {
     });
     child.once('error', reject);
   });
+  // If the run is interrupted (the script's timeout, ^C), take the demo down too.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      child.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+  process.once('exit', () => child.kill('SIGKILL'));
   return {
     base,
     async stop() {
@@ -95,7 +103,8 @@ export const CHROMIUM_ARGS = [
 
 /**
  * A driver: `launch()`, then `session(credentials)` for a fresh browser context (its own HTTP
- * auth cache) with `goto(path) -> { status, text }`, `setCredentials(c)`, `screenshot(file)`,
+ * auth cache) with `goto(path) -> { status, text }`, `evaluate(fn, arg)`, `setCredentials(c)`,
+ * `screenshot(file)`,
  * `close()`.
  */
 export const drivers = {
@@ -121,6 +130,9 @@ export const drivers = {
           async goto(url) {
             const res = await page.goto(url, { timeout: NAV_TIMEOUT, waitUntil: 'load' });
             return { status: res.status(), text: await page.innerText('body') };
+          },
+          evaluate(fn, arg) {
+            return page.evaluate(fn, arg);
           },
           async setCredentials(c) {
             // Deprecated in Playwright but kept; only used to prove that the browser did not
@@ -176,6 +188,9 @@ export const drivers = {
             const res = await page.goto(url, { timeout: NAV_TIMEOUT, waitUntil: 'load' });
             const text = await page.evaluate(() => document.body.innerText);
             return { status: res.status(), text };
+          },
+          evaluate(fn, arg) {
+            return page.evaluate(fn, arg);
           },
           async setCredentials(c) {
             await page.authenticate(c);

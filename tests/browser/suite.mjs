@@ -35,7 +35,7 @@ export function browserSuite(name) {
       }
       facts.browser = driver.version;
       facts.driver = driver.driverVersion;
-      console.log(`# ${driver.version}, ${driver.driverVersion}, demo at ${demo.base}`);
+      console.log(`${driver.version}, ${driver.driverVersion}, demo at ${demo.base}`);
     });
 
     after(async () => {
@@ -168,6 +168,12 @@ export function browserSuite(name) {
         const log = await demo.log();
         assert.equal(authorized(log, '/basic-custom').length, 0);
         assert.equal(log[0].challenges[0].scheme, 'CustomBasic');
+        // The page's own script logs in with the custom scheme (what a login form would do).
+        const answer = await session.evaluate(async (token) => {
+          const r = await fetch('/basic-custom', { headers: { Authorization: `CustomBasic ${token}` } });
+          return { status: r.status, text: await r.text() };
+        }, Buffer.from('john:hello').toString('base64'));
+        assert.deepEqual(answer, { status: 200, text: 'Hello, john!' });
       } finally {
         await session.close();
       }
@@ -201,7 +207,7 @@ export function browserSuite(name) {
           .filter((e) => e.authorization?.nonce === [...nonces][0])
           .map((e) => `${e.path}:${e.authorization.nc}`);
         facts.nc[path] = { navigations: sent.map((e) => e.authorization.nc), allRequests: all };
-        console.log(`# ${name} ${path} nc per navigation: ${ncs.join(', ')}; all: ${all.join(' ')}`);
+        console.log(`${name} ${path} nc per navigation: ${ncs.join(', ')}; all: ${all.join(' ')}`);
       });
     }
 
@@ -242,7 +248,7 @@ export function browserSuite(name) {
         nc: e.authorization?.nc ?? null,
         stale: e.challenges[0]?.stale ?? null,
       }));
-      console.log(`# ${name} stale sequence: ${JSON.stringify(facts.stale)}`);
+      console.log(`${name} stale sequence: ${JSON.stringify(facts.stale)}`);
     });
   });
 }
