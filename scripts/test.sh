@@ -32,3 +32,4 @@ else
   cargo test --all-features --no-fail-fast --tests --lib --examples
 fi
 cargo test --doc --all-features
+./scripts/browser-tests.sh

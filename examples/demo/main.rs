@@ -10,6 +10,7 @@
 //! ```
 
 mod app;
+mod browser;
 mod digest;
 mod users;
 
@@ -18,9 +19,10 @@ use std::net::SocketAddr;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port PORT] [--htpasswd FILE]\n  \
+        "usage: demo [--port PORT] [--htpasswd FILE] [--browser-test]\n  \
          --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
-         --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)"
+         --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
+         --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)"
     );
     std::process::exit(2);
 }
@@ -39,6 +41,7 @@ fn args() -> Args {
         match arg.as_str() {
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
             "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--browser-test" => {} // read in main
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -104,7 +107,11 @@ async fn main() {
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], port)));
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    if let Err(err) = axum::serve(listener, app::app(&users))
+    let mut app = app::app(&users);
+    if std::env::args().any(|arg| arg == "--browser-test") {
+        app = browser::with_browser_test_routes(app);
+    }
+    if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
     {

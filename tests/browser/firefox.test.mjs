@@ -1,0 +1,4 @@
+// firefox against the demo server: see suite.mjs for the cases.
+import { browserSuite } from './suite.mjs';
+
+browserSuite('firefox');
