@@ -101,6 +101,14 @@ fn axum_httpauth_basic() -> Router {
         .route_layer(httpauth_basic().login_required())
 }
 
+/// The same layer, a handler that does not read the user: separates the layer's cost from the
+/// extractor's (a diagnostic, not a target).
+fn axum_httpauth_basic_no_extractor() -> Router {
+    Router::new()
+        .route("/", get(static_handler))
+        .route_layer(httpauth_basic().login_required())
+}
+
 fn axum_httpauth_bearer() -> Router {
     Router::new()
         .route("/", get(axum_user_handler::<User>))
@@ -120,6 +128,18 @@ fn actix_httpauth_basic(d: &Drivers) -> Runner {
             web::resource("/")
                 .wrap(httpauth_basic().login_required())
                 .route(web::get().to(actix_user_handler::<User>)),
+        ),
+        BASIC,
+    )
+}
+
+fn actix_httpauth_basic_no_extractor(d: &Drivers) -> Runner {
+    actix_runner(
+        d,
+        actix_web::App::new().service(
+            web::resource("/")
+                .wrap(httpauth_basic().login_required())
+                .route(web::get().to(static_handler)),
         ),
         BASIC,
     )
@@ -331,6 +351,12 @@ const CASES: &[Case] = &[
         build: |d| axum_runner(d, axum_httpauth_basic(), BASIC),
     },
     Case {
+        id: "axum/httpauth-basic-no-extractor",
+        framework: Framework::Axum,
+        target: Target::None,
+        build: |d| axum_runner(d, axum_httpauth_basic_no_extractor(), BASIC),
+    },
+    Case {
         id: "axum/httpauth-bearer",
         framework: Framework::Axum,
         target: Target::OverheadNs(200.0),
@@ -365,6 +391,12 @@ const CASES: &[Case] = &[
         framework: Framework::Actix,
         target: Target::NoCostlierThan("actix/actix-web-httpauth-basic"),
         build: actix_httpauth_basic,
+    },
+    Case {
+        id: "actix/httpauth-basic-no-extractor",
+        framework: Framework::Actix,
+        target: Target::None,
+        build: actix_httpauth_basic_no_extractor,
     },
     Case {
         id: "actix/httpauth-bearer",
