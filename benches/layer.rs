@@ -536,7 +536,7 @@ fn main() {
     {
         let mut group = criterion.benchmark_group("layer");
         for (case, run) in &mut runners {
-            group.bench_function(case.id, |b| b.iter_custom(|iters| run(iters)));
+            group.bench_function(case.id, |b| b.iter_custom(&mut *run));
         }
         group.finish();
     }
@@ -547,8 +547,8 @@ fn main() {
 }
 
 /// Runs each case for about `ROUND` per round, every case once per round, `ROUNDS` rounds.
-const ROUND: Duration = Duration::from_millis(60);
-const ROUNDS: usize = 11;
+const ROUND: Duration = Duration::from_millis(25);
+const ROUNDS: usize = 21;
 
 fn table(runners: &mut [(&Case, Runner)]) {
     let rounds = std::env::var("HTTPAUTH_BENCH_ROUNDS")
@@ -588,10 +588,16 @@ fn table(runners: &mut [(&Case, Runner)]) {
         })
         .collect();
 
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "\nOne GET through the router, valid credentials, in-process; {rounds} interleaved rounds \
-         of ~{} ms per case (median).",
-        ROUND.as_millis()
+         of ~{} ms per case.\nns/request: median over rounds; +ns: median over rounds of (case - \
+         no-auth route of its framework, same round); load average at the end: {}",
+        ROUND.as_millis(),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
         "{:<38} {:>11} {:>12} {:>7}  target",
