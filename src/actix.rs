@@ -76,6 +76,14 @@ impl RequestHead for ServiceRequest {
     fn header(&self, name: &str) -> HeaderLookup<'_> {
         HeaderLookup::from_values(self.headers().get_all(name).map(ActixHeaderValue::as_bytes))
     }
+
+    fn authorization(&self) -> HeaderLookup<'_> {
+        HeaderLookup::from_values(
+            self.headers()
+                .get_all(actix_web::http::header::AUTHORIZATION)
+                .map(ActixHeaderValue::as_bytes),
+        )
+    }
 }
 
 impl<S, B, U> Transform<S, ServiceRequest> for LoginRequired<U>
@@ -327,6 +335,67 @@ fn to_actix(response: http::Response<Bytes>) -> HttpResponse {
         actix.extensions_mut().insert(error);
     }
     actix
+}
+
+/// An error handler written with actix-web's types: a closure `Fn(&AuthError) -> HttpResponse`.
+/// Pass it to [`error_handler`](crate::Auth::error_handler). The body must be in memory
+/// (`HttpResponse::Unauthorized().json(...)`, `.body(...)`); a streamed body is a programming
+/// error answered 500 and logged.
+///
+/// ```
+/// use actix_web::{test, web, App, HttpResponse};
+/// use httpauth::{AuthError, BasicAuth, HttpResponseHandler};
+///
+/// let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(()))
+///     .error_handler(HttpResponseHandler(|err: &AuthError| {
+///         HttpResponse::build(actix_web::http::StatusCode::from_u16(err.status().as_u16()).unwrap())
+///             .json(serde_json::json!({ "error": err.status().canonical_reason() }))
+///     }));
+/// # actix_web::rt::System::new().block_on(async {
+/// let app = test::init_service(App::new().service(
+///     web::resource("/").wrap(auth.login_required()).to(|| async { "hi" }),
+/// ))
+/// .await;
+/// let res = test::call_service(&app, test::TestRequest::get().uri("/").to_request()).await;
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers().get("content-type").unwrap(), "application/json");
+/// assert_eq!(res.headers().get("www-authenticate").unwrap(), r#"Basic realm="Authentication Required""#);
+/// # });
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct HttpResponseHandler<F>(pub F);
+
+impl<F> crate::ErrorHandler for HttpResponseHandler<F>
+where
+    F: Fn(&AuthError) -> HttpResponse + Send + Sync + 'static,
+{
+    fn error_response(&self, err: &AuthError) -> http::Response<Bytes> {
+        from_actix((self.0)(err))
+    }
+}
+
+/// An actix-web response as the core's `http` 1 response (its body must be in memory).
+fn from_actix(response: HttpResponse) -> http::Response<Bytes> {
+    let status = http::StatusCode::from_u16(response.status().as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in response.headers() {
+        builder = builder.header(name.as_str(), value.as_bytes());
+    }
+    let body = match response.into_body().try_into_bytes() {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            tracing::error!(target: "httpauth", "the error handler's HttpResponse has a streamed body; answering 500");
+            return internal_error();
+        }
+    };
+    builder.body(body).unwrap_or_else(|_| internal_error())
+}
+
+fn internal_error() -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from_static(b"Internal Server Error"));
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
 }
 
 impl ResponseError for MissingAuthLayer {

@@ -145,6 +145,10 @@ impl std::fmt::Display for MissingAuthLayer {
 impl std::error::Error for MissingAuthLayer {}
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use self::axum_impls::IntoResponseHandler;
+
+#[cfg(feature = "axum")]
 mod axum_impls {
     use std::convert::Infallible;
 
@@ -206,6 +210,75 @@ mod axum_impls {
         ) -> Result<Option<Self>, Self::Rejection> {
             Ok(super::username(parts.extensions.get()).ok())
         }
+    }
+
+    /// An error handler written with axum's types: a closure `Fn(&AuthError) -> impl
+    /// IntoResponse` (`Json(...)`, `(StatusCode, String)`, a whole `Response`...). Pass it to
+    /// [`error_handler`](crate::Auth::error_handler). The response's body is read at once
+    /// (error bodies are in memory; a body that is streamed, or larger than 64 KiB, is a
+    /// programming error answered 500 and logged).
+    ///
+    /// ```
+    /// use axum::{routing::get, Json, Router};
+    /// use httpauth::{AuthError, BasicAuth, IntoResponseHandler};
+    /// # use tower::ServiceExt;
+    ///
+    /// let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(()))
+    ///     .error_handler(IntoResponseHandler(|err: &AuthError| {
+    ///         (err.status(), Json(serde_json::json!({ "error": err.status().canonical_reason() })))
+    ///     }));
+    /// let app: Router = Router::new().route("/", get(|| async { "hi" })).route_layer(auth.login_required());
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let res = app.oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap();
+    /// assert_eq!(res.status(), 401);
+    /// assert_eq!(res.headers()["content-type"], "application/json");
+    /// assert_eq!(res.headers()["www-authenticate"], r#"Basic realm="Authentication Required""#);
+    /// # });
+    /// ```
+    #[derive(Clone, Copy, Debug)]
+    pub struct IntoResponseHandler<F>(pub F);
+
+    impl<F, R> crate::ErrorHandler for IntoResponseHandler<F>
+    where
+        F: Fn(&crate::AuthError) -> R + Send + Sync + 'static,
+        R: IntoResponse,
+    {
+        fn error_response(&self, err: &crate::AuthError) -> http::Response<bytes::Bytes> {
+            in_memory((self.0)(err).into_response())
+        }
+    }
+
+    /// The largest error body an [`IntoResponseHandler`] may produce.
+    const MAX_ERROR_BODY: usize = 64 * 1024;
+
+    /// An axum response with its (in-memory) body read out, without waiting.
+    fn in_memory(response: Response) -> http::Response<bytes::Bytes> {
+        use http_body::Body as _;
+        let (parts, mut body) = response.into_parts();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let mut buf = bytes::BytesMut::new();
+        loop {
+            match std::pin::Pin::new(&mut body).poll_frame(&mut cx) {
+                std::task::Poll::Ready(None) => break,
+                std::task::Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        buf.extend_from_slice(&data);
+                        if buf.len() <= MAX_ERROR_BODY {
+                            continue;
+                        }
+                    } else {
+                        continue;
+                    }
+                }
+                std::task::Poll::Ready(Some(Err(_))) | std::task::Poll::Pending => {}
+            }
+            tracing::error!(target: "httpauth", "the error handler's response body is streamed, failed or is larger than 64 KiB; answering 500");
+            let mut response =
+                http::Response::new(bytes::Bytes::from_static(b"Internal Server Error"));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return response;
+        }
+        http::Response::from_parts(parts, buf.freeze())
     }
 
     /// An [`AuthError`](crate::AuthError) answers with its status and the default body (no

@@ -91,10 +91,16 @@ pub mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
 
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+pub use crate::actix::HttpResponseHandler;
 pub use crate::auth::Auth;
 pub use crate::basic::{BasicAuth, GetPassword, VerifyPassword};
 pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub use crate::extract::IntoResponseHandler;
 pub use crate::extract::{CurrentUser, MissingAuthLayer, Username};
 pub use crate::multi::MultiAuth;
 #[cfg(feature = "password")]

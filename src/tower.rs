@@ -116,12 +116,11 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let (mut parts, body) = req.into_parts();
-        let head = AuthRequest::new(&parts);
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let head = AuthRequest::new(&req);
         let decision = match self.policy.body_limit(&head) {
             // Digest `auth-int`: the body is read (bounded) first; always awaited.
-            Some(limit) => return self.boxed(parts, body, Some(limit), None),
+            Some(limit) => return self.boxed(req, Some(limit), None),
             None => self.policy.check(&head),
         };
         match decision.into_ready() {
@@ -129,12 +128,11 @@ where
             // credentials): the inner service is called now, on the instance `poll_ready`
             // prepared, and its future is returned as is, unboxed.
             Ok(Decision::Allow { identity, error }) => {
-                let headers = allow(&mut parts, identity, error);
-                let future = self.inner.call(Request::from_parts(parts, body));
-                ResponseFuture::inner(future, headers)
+                let headers = allow(req.extensions_mut(), identity, error);
+                ResponseFuture::inner(self.inner.call(req), headers)
             }
             Ok(Decision::Deny(response)) => ResponseFuture::ready(response.map(ResBody::from)),
-            Err(pending) => self.boxed(parts, body, None, Some(pending)),
+            Err(pending) => self.boxed(req, None, Some(pending)),
         }
     }
 }
@@ -144,8 +142,7 @@ impl<S, U> AuthService<S, U> {
     /// inner service.
     fn boxed<ReqBody, ResBody>(
         &mut self,
-        mut parts: http::request::Parts,
-        body: ReqBody,
+        req: Request<ReqBody>,
         limit: Option<usize>,
         pending: Option<crate::scheme::AuthFuture<Decision<U>>>,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
@@ -164,7 +161,7 @@ impl<S, U> AuthService<S, U> {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let policy = self.policy.clone();
         ResponseFuture::boxed(Box::pin(async move {
-            let mut body = body;
+            let (mut parts, mut body) = req.into_parts();
             let decision = match (pending, limit) {
                 (Some(pending), _) => pending.await,
                 (None, limit) => {
@@ -191,7 +188,7 @@ impl<S, U> AuthService<S, U> {
             };
             match decision {
                 Decision::Allow { identity, error } => {
-                    let headers = allow(&mut parts, identity, error);
+                    let headers = allow(&mut parts.extensions, identity, error);
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
                     add_headers(&mut response, headers);
                     Ok(response)
@@ -204,14 +201,14 @@ impl<S, U> AuthService<S, U> {
 
 /// Moves what the handler may read into the request extensions; the headers for the response.
 fn allow<U: Clone + Send + Sync + 'static>(
-    parts: &mut http::request::Parts,
+    extensions: &mut http::Extensions,
     identity: Option<crate::scheme::Identity<U>>,
     error: Option<crate::AuthError>,
 ) -> Option<Box<HeaderMap>> {
     if let Some(error) = error {
-        parts.extensions.insert(error);
+        extensions.insert(error);
     }
-    identity.and_then(|identity| insert_identity(&mut parts.extensions, identity))
+    identity.and_then(|identity| insert_identity(extensions, identity))
 }
 
 /// The scheme's headers for a successful response (`Authentication-Info`,

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::Json;
 use axum::Router;
-use httpauth::{AuthError, CurrentUser, MultiAuth, RoleRequirement, TokenAuth};
+use httpauth::{
+    AuthError, CurrentUser, IntoResponseHandler, MultiAuth, RoleRequirement, TokenAuth,
+};
 
 use crate::users::{basic_auth, User, Users, USERS};
 
@@ -38,23 +41,22 @@ fn token_auth() -> TokenAuth<User> {
         .user_roles_sync(|user: &User| user.roles.to_vec())
 }
 
-/// The contract's JSON errors: `{"error": "<HTTP reason phrase>", "status": <code>}`.
-fn json_error(err: &AuthError) -> http::Response<Bytes> {
+/// The contract's JSON errors: `{"error": "<HTTP reason phrase>", "status": <code>}`, written
+/// with axum's own `Json`.
+fn json_error(err: &AuthError) -> impl IntoResponse {
     let status = err.status();
     let reason = status.canonical_reason().unwrap_or("Error");
-    let body = serde_json::json!({ "error": reason, "status": status.as_u16() });
-    http::Response::builder()
-        .status(err.status())
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(body.to_string()))
-        .unwrap_or_default()
+    (
+        status,
+        Json(serde_json::json!({ "error": reason, "status": status.as_u16() })),
+    )
 }
 
 /// The demo router.
 pub(crate) fn app(users: &Arc<Users>) -> Router {
     let basic = basic_auth(users);
     let custom = basic.clone().scheme("CustomBasic").realm("custom realm");
-    let json = basic.clone().error_handler(json_error);
+    let json = basic.clone().error_handler(IntoResponseHandler(json_error));
     let token = token_auth();
     // The whole X-API-Key value is the token; the challenge keeps the default `Bearer` scheme.
     let apikey = token.clone().header("X-API-Key");

@@ -23,6 +23,11 @@ pub trait RequestHead {
 
     /// The value of the header `name` (lowercase), and whether it was sent more than once.
     fn header(&self, name: &str) -> HeaderLookup<'_>;
+
+    /// The `Authorization` header (override to look it up by a pre-parsed name).
+    fn authorization(&self) -> HeaderLookup<'_> {
+        self.header("authorization")
+    }
 }
 
 /// The answer of [`RequestHead::header`].
@@ -57,23 +62,35 @@ impl<'a> HeaderLookup<'a> {
     }
 }
 
+/// The request target of an `http` request, as the client sent it: axum's `OriginalUri` when a
+/// router rewrote the URI (`Router::nest`).
+fn http_target<'a>(uri: &'a http::Uri, extensions: &'a http::Extensions) -> &'a str {
+    #[cfg(feature = "axum")]
+    let uri = extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(uri, |original| &original.0);
+    #[cfg(not(feature = "axum"))]
+    let _ = extensions;
+    match uri.path_and_query() {
+        Some(pq) if !pq.as_str().is_empty() => pq.as_str(),
+        _ => "/",
+    }
+}
+
+fn http_header<'a, K: http::header::AsHeaderName>(
+    headers: &'a http::HeaderMap,
+    name: K,
+) -> HeaderLookup<'a> {
+    HeaderLookup::from_values(headers.get_all(name).iter().map(|v| v.as_bytes()))
+}
+
 impl RequestHead for http::request::Parts {
     fn method(&self) -> &str {
         self.method.as_str()
     }
 
     fn target(&self) -> &str {
-        #[cfg(feature = "axum")]
-        let uri = self
-            .extensions
-            .get::<axum::extract::OriginalUri>()
-            .map_or(&self.uri, |original| &original.0);
-        #[cfg(not(feature = "axum"))]
-        let uri = &self.uri;
-        match uri.path_and_query() {
-            Some(pq) if !pq.as_str().is_empty() => pq.as_str(),
-            _ => "/",
-        }
+        http_target(&self.uri, &self.extensions)
     }
 
     fn authority(&self) -> Option<&str> {
@@ -81,7 +98,33 @@ impl RequestHead for http::request::Parts {
     }
 
     fn header(&self, name: &str) -> HeaderLookup<'_> {
-        HeaderLookup::from_values(self.headers.get_all(name).iter().map(|v| v.as_bytes()))
+        http_header(&self.headers, name)
+    }
+
+    fn authorization(&self) -> HeaderLookup<'_> {
+        http_header(&self.headers, http::header::AUTHORIZATION)
+    }
+}
+
+impl<B> RequestHead for http::Request<B> {
+    fn method(&self) -> &str {
+        self.method().as_str()
+    }
+
+    fn target(&self) -> &str {
+        http_target(self.uri(), self.extensions())
+    }
+
+    fn authority(&self) -> Option<&str> {
+        self.uri().authority().map(http::uri::Authority::as_str)
+    }
+
+    fn header(&self, name: &str) -> HeaderLookup<'_> {
+        http_header(self.headers(), name)
+    }
+
+    fn authorization(&self) -> HeaderLookup<'_> {
+        http_header(self.headers(), http::header::AUTHORIZATION)
     }
 }
 
@@ -101,7 +144,7 @@ impl<'a> AuthRequest<'a> {
     #[must_use]
     pub fn new(head: &'a dyn RequestHead) -> Self {
         Self {
-            authorization: head.header("authorization"),
+            authorization: head.authorization(),
             head,
             body: None,
         }
