@@ -30,6 +30,7 @@ mod htpasswd_demo;
 mod htpasswd_files;
 mod password_cache;
 mod password_hashes;
+mod policy_settings;
 mod seed_basic;
 mod seed_multi;
 mod seed_token;
