@@ -2,8 +2,10 @@
 //! [Flask-HTTPAuth](https://flask-httpauth.readthedocs.io/) feature set, as tower middleware
 //! with axum extractors.
 //!
-//! - **Basic** ([`BasicAuth`]): a verify-password callback returns your user type; or the
-//!   older get-password / hash-password callbacks.
+//! - **Basic** ([`BasicAuth`]): a verify-password callback (or a password store, mapped to
+//!   your user type) returns your user; or the older get-password / hash-password callbacks.
+//! - **Digest** ([`DigestAuth`]): RFC 7616 with stateless MAC nonces, replay protection and
+//!   `Authentication-Info`.
 //! - **Token** ([`TokenAuth`]): `Bearer` or any scheme name, or a token in a custom header
 //!   (`X-API-Key`); RFC 6750 error attributes on request.
 //! - **Several schemes on one route** ([`MultiAuth`]), chosen by the credentials sent.
@@ -12,28 +14,45 @@
 //! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
 //!   that keep the challenge, async or sync callbacks.
 //!
+//! The seed's Basic example, over hashed passwords, with your own user type, roles and JSON
+//! errors:
+//!
 //! ```
-//! use axum::{routing::get, Router};
-//! use httpauth::{BasicAuth, CurrentUser};
+//! use std::collections::HashMap;
+//! use axum::{routing::get, Json, Router};
+//! use httpauth::password::{generate_password_hash, HashedPasswords};
+//! use httpauth::{AuthError, BasicAuth, CurrentUser, IntoResponseHandler};
 //! # use tower::ServiceExt;
 //!
-//! let auth = BasicAuth::verify_password(|username: String, password: String| async move {
-//!     // Look the user up, verify the password hash (off the reactor for slow hashes).
-//!     (username == "john" && password == "hello").then_some(username)
-//! })
-//! .user_roles_sync(|user: &String| if user == "john" { vec!["user"] } else { vec![] });
+//! #[derive(Clone)]
+//! struct User { name: String, roles: Vec<&'static str> }
+//!
+//! let hashes: HashedPasswords = [("john", generate_password_hash("hello")), ("susan", generate_password_hash("bye"))]
+//!     .into_iter()
+//!     .collect();
+//! let users = HashMap::from([
+//!     ("john", User { name: "john".into(), roles: vec!["user"] }),
+//!     ("susan", User { name: "susan".into(), roles: vec!["user", "admin"] }),
+//! ]);
+//! let auth = BasicAuth::verify_password(hashes.map_user(move |name| users.get(name).cloned()))
+//!     .user_roles_sync(|user: &User| user.roles.clone())
+//!     .error_handler(IntoResponseHandler(|err: &AuthError| {
+//!         (err.status(), Json(serde_json::json!({ "error": err.status().canonical_reason() })))
+//!     }));
 //!
 //! let app: Router = Router::new()
-//!     .route("/", get(|CurrentUser(user): CurrentUser<String>| async move { format!("Hello, {user}!") }))
-//!     .route_layer(auth.login_required())
-//!     .merge(Router::new().route("/admin", get(|| async { "admin" }).route_layer(auth.login_required().role("admin"))));
+//!     .route("/", get(|CurrentUser(user): CurrentUser<User>| async move { format!("Hello, {}!", user.name) })
+//!         .route_layer(auth.login_required()))
+//!     .route("/admin", get(|| async { "admin" }).route_layer(auth.login_required().role("admin")));
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let get = |path: &str| http::Request::get(path)
-//!     .header("authorization", "Basic am9objpoZWxsbw==")
+//!     .header("authorization", "Basic am9objpoZWxsbw==") // john:hello
 //!     .body(axum::body::Body::empty())
 //!     .unwrap();
 //! assert_eq!(app.clone().oneshot(get("/")).await.unwrap().status(), 200);
-//! assert_eq!(app.oneshot(get("/admin")).await.unwrap().status(), 403);
+//! let res = app.oneshot(get("/admin")).await.unwrap();
+//! assert_eq!(res.status(), 403);
+//! assert_eq!(res.headers()["content-type"], "application/json");
 //! # });
 //! ```
 //!
