@@ -31,7 +31,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use http::header::{HeaderMap, HeaderName};
 
 /// The largest `Authorization` value that is parsed at all (8 KiB, like nginx's default header
 /// line limit). Longer values are refused with [`HeaderError::TooLong`] before any work.
@@ -264,23 +263,6 @@ fn is_token68_bytes(bytes: &[u8]) -> bool {
 
 const fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
-}
-
-/// The single value of header `name` (`Authorization`, or a custom token header).
-///
-/// `Ok(None)` when there is none, `Err(())` when there is more than one (the field is a
-/// singleton; several values make the request ambiguous).
-#[allow(clippy::result_unit_err)]
-pub fn single_value<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-) -> Result<Option<&'h http::HeaderValue>, ()> {
-    let mut values = headers.get_all(name).iter();
-    match (values.next(), values.next()) {
-        (None, _) => Ok(None),
-        (Some(v), None) => Ok(Some(v)),
-        (Some(_), Some(_)) => Err(()),
-    }
 }
 
 /// The scheme word of a raw `Authorization` value (the bytes before the first space), without
