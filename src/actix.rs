@@ -185,32 +185,28 @@ where
     }
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let head = AuthRequest::new(&req);
-        let (limit, pending) = match self.policy.body_limit(&head) {
-            Some(limit) => (Some(limit), None),
-            None => match self.policy.check(&head).into_ready() {
-                Ok(decision) => {
-                    return match decision {
-                        Decision::Allow { identity, error } => {
-                            let headers = allow(&req, identity, error);
-                            ActixResponseFuture {
-                                kind: ActixKind::Inner {
-                                    future: self.service.call(req),
-                                    headers,
-                                },
-                            }
-                        }
-                        Decision::Deny(response) => ActixResponseFuture {
-                            kind: ActixKind::Ready {
-                                response: Some(
-                                    req.into_response(to_actix(response)).map_into_right_body(),
-                                ),
-                            },
-                        },
-                    };
-                }
-                Err(pending) => (None, Some(pending)),
-            },
+        let decision = self.policy.check(&AuthRequest::new(&req));
+        let (limit, pending) = match decision.into_ready() {
+            Ok(Decision::Allow { identity, error }) => {
+                let headers = allow(&req, identity, error);
+                return ActixResponseFuture {
+                    kind: ActixKind::Inner {
+                        future: self.service.call(req),
+                        headers,
+                    },
+                };
+            }
+            Ok(Decision::Deny(response)) => {
+                let response = req.into_response(to_actix(response)).map_into_right_body();
+                return ActixResponseFuture {
+                    kind: ActixKind::Ready {
+                        response: Some(response),
+                    },
+                };
+            }
+            // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
+            Ok(Decision::ReadBody { limit }) => (Some(limit), None),
+            Err(pending) => (None, Some(pending)),
         };
         let service = self.service.clone();
         let policy = self.policy.clone();
@@ -264,6 +260,11 @@ where
             Ok(response.map_into_left_body())
         }
         Decision::Deny(response) => Ok(req.into_response(to_actix(response)).map_into_right_body()),
+        Decision::ReadBody { .. } => {
+            // The body was buffered: a scheme asking again is a bug; refuse.
+            let response = policy.reject_body(&AuthRequest::new(&req), false);
+            Ok(req.into_response(to_actix(response)).map_into_right_body())
+        }
     }
 }
 

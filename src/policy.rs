@@ -17,6 +17,9 @@
 //!    and a `tracing` event (never the password). With [`optional`](LoginRequired::optional)
 //!    the handler runs anyway.
 //!
+//! A scheme that needs the body first (Digest `auth-int`) makes `check` answer
+//! [`Decision::ReadBody`]; the adapter buffers it and checks again.
+//!
 //! Every step answers at once when the callbacks do (an [`AuthFuture::ready`]): the adapters
 //! then decide inline and box nothing; only real waiting is boxed.
 //!
@@ -70,6 +73,14 @@ pub enum Decision<U> {
     },
     /// Answer with this response; the handler does not run.
     Deny(Response<Bytes>),
+    /// The handling scheme needs the request body (Digest `auth-int`): buffer at most `limit`
+    /// bytes (answer [`LoginRequired::reject_body`] beyond), then call
+    /// [`check`](LoginRequired::check) again with [`AuthRequest::with_body`]. Nothing was
+    /// verified yet.
+    ReadBody {
+        /// The most bytes the scheme accepts.
+        limit: usize,
+    },
 }
 
 /// One scheme on a route, with its own roles callback and error handler (when it has them).
@@ -276,7 +287,13 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         let Some(index) = p.select(req) else {
             return AuthFuture::ready(p.decide(None, Err((None, AuthError::missing()))));
         };
-        match p.members[index].scheme.authenticate(req).into_ready() {
+        let scheme = &p.members[index].scheme;
+        if req.body().is_none() {
+            if let Some(limit) = scheme.body_limit(req) {
+                return AuthFuture::ready(Decision::ReadBody { limit });
+            }
+        }
+        match scheme.authenticate(req).into_ready() {
             Ok(result) => p.authorize(&self.policy, index, result),
             Err(pending) => {
                 let policy = self.policy.clone();
@@ -288,20 +305,8 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         }
     }
 
-    /// Whether the scheme that will handle `req` needs its body, and how much it accepts (see
-    /// [`Scheme::body_limit`]). Adapters ask this before [`check`](Self::check).
-    #[must_use]
-    pub fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
-        let p = &self.policy;
-        if p.skip_options && req.is_options() {
-            return None;
-        }
-        p.select(req)
-            .and_then(|i| p.members[i].scheme.body_limit(req))
-    }
-
-    /// The rejection for a body the adapter could not buffer: 413 when it was larger than
-    /// [`body_limit`](Self::body_limit), 400 when it could not be read.
+    /// The rejection for a body the adapter could not buffer (after [`Decision::ReadBody`]):
+    /// 413 when it was larger than the limit, 400 when it could not be read.
     #[must_use]
     pub fn reject_body(&self, req: &AuthRequest<'_>, too_large: bool) -> Response<Bytes> {
         let p = &self.policy;

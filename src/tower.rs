@@ -117,12 +117,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let head = AuthRequest::new(&req);
-        let decision = match self.policy.body_limit(&head) {
-            // Digest `auth-int`: the body is read (bounded) first; always awaited.
-            Some(limit) => return self.boxed(req, Some(limit), None),
-            None => self.policy.check(&head),
-        };
+        let decision = self.policy.check(&AuthRequest::new(&req));
         match decision.into_ready() {
             // The policy answered at once (sync callbacks, cache hits, malformed or missing
             // credentials): the inner service is called now, on the instance `poll_ready`
@@ -132,6 +127,8 @@ where
                 ResponseFuture::inner(self.inner.call(req), headers)
             }
             Ok(Decision::Deny(response)) => ResponseFuture::ready(response.map(ResBody::from)),
+            // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
+            Ok(Decision::ReadBody { limit }) => self.boxed(req, Some(limit), None),
             Err(pending) => self.boxed(req, None, Some(pending)),
         }
     }
@@ -194,6 +191,11 @@ impl<S, U> AuthService<S, U> {
                     Ok(response)
                 }
                 Decision::Deny(response) => Ok(response.map(ResBody::from)),
+                Decision::ReadBody { .. } => {
+                    // The body was buffered: a scheme asking again is a bug; refuse.
+                    let head = AuthRequest::new(&parts);
+                    Ok(policy.reject_body(&head, false).map(ResBody::from))
+                }
             }
         }))
     }

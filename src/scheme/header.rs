@@ -31,7 +31,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-
 /// The largest `Authorization` value that is parsed at all (8 KiB, like nginx's default header
 /// line limit). Longer values are refused with [`HeaderError::TooLong`] before any work.
 pub const MAX_CREDENTIALS_LEN: usize = 8 * 1024;
