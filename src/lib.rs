@@ -13,6 +13,7 @@
 //!   get-user-roles callback; 403 when they fail.
 //! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
 //!   that keep the challenge, async or sync callbacks.
+//! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers.
 //!
 //! The seed's Basic example, over hashed passwords, with your own user type, roles and JSON
 //! errors:
@@ -98,6 +99,7 @@ pub mod actix;
 pub mod auth;
 pub mod basic;
 pub mod digest;
+pub mod docs;
 pub mod error;
 pub mod extract;
 pub mod multi;

@@ -2,13 +2,19 @@
 //! characters, and splits at the first colon.
 #![no_main]
 
-use httpauth::BasicCredentials;
+use httpauth::basic::BasicCredentials;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(creds) = BasicCredentials::decode(text) {
         assert!(!creds.username().contains(':'));
-        assert!(!creds.username().chars().chain(creds.password().chars()).any(char::is_control));
+        assert!(!creds
+            .username()
+            .chars()
+            .chain(creds.password().chars())
+            .any(char::is_control));
     }
 });

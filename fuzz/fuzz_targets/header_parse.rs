@@ -9,7 +9,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(creds) = parse(data) {
         assert!(!creds.scheme().is_empty());
         match creds.payload() {
-            Payload::Token68(t) => assert!(!t.contains(' ') && httpauth::scheme::header::is_token68(t)),
+            Payload::Token68(t) => {
+                assert!(!t.contains(' ') && httpauth::scheme::header::is_token68(t))
+            }
             Payload::Params(p) => {
                 let names: Vec<String> = p.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
                 let mut unique = names.clone();

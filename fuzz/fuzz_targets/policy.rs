@@ -1,49 +1,51 @@
 //! The whole policy (Basic, Bearer, X-API-Key and Digest on one route, with roles) on
-//! arbitrary header bytes: never panics, only 400/401/403 or an allowed request.
+//! arbitrary header bytes: never panics, only 400/401/403 or an allowed request, and with
+//! only synchronous callbacks the decision is ready at once (nothing boxed).
 #![no_main]
 
 use std::sync::OnceLock;
 
 use http::{HeaderValue, Method, Request};
-use httpauth::{
-    AuthRequest, BasicAuth, Decision, DigestAuth, LoginRequired, MultiAuth, TokenAuth,
-};
+use httpauth::scheme::{AuthRequest, Decision};
+use httpauth::{BasicAuth, DigestAuth, LoginRequired, MultiAuth, TokenAuth};
 use libfuzzer_sys::fuzz_target;
 
 fn policy() -> &'static LoginRequired<String> {
     static POLICY: OnceLock<LoginRequired<String>> = OnceLock::new();
     POLICY.get_or_init(|| {
         let roles = |u: &String| if u == "john" { vec!["admin"] } else { vec![] };
-        let basic = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()))
-            .user_roles_sync(roles);
+        let basic = BasicAuth::verify_password_sync(|u, p| {
+            (u == "john" && p == "hello").then(|| u.to_owned())
+        });
         let bearer = TokenAuth::verify_token_sync(|t| (t == "tok").then(|| "john".to_owned()))
-            .user_roles_sync(roles)
-            .rfc6750_errors();
+            .rfc6750_errors()
+            .user_roles_sync(roles); // a member's own setting overrides the route's
         let apikey = TokenAuth::verify_token_sync(|t| (t == "key").then(|| "john".to_owned()))
-            .header("X-API-Key")
-            .user_roles_sync(roles);
-        let digest = DigestAuth::get_password_sync(|u| (u == "john").then(|| "hello".to_owned()))
-            .user_roles_sync(roles);
-        MultiAuth::new(basic).or(bearer).or(apikey).or(digest).login_required().role("admin")
+            .header("X-API-Key");
+        let digest = DigestAuth::get_password_sync(|u| (u == "john").then(|| "hello".to_owned()));
+        // Roles once, on the route's policy (they apply to every scheme on it).
+        MultiAuth::new(basic)
+            .or(bearer)
+            .or(apikey)
+            .or(digest)
+            .user_roles_sync(roles)
+            .login_required()
+            .role("admin")
     })
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
 }
 
 fuzz_target!(|data: &[u8]| {
     // First byte: which headers; the rest split in two values.
-    let Some((&selector, rest)) = data.split_first() else { return };
+    let Some((&selector, rest)) = data.split_first() else {
+        return;
+    };
     let (a, b) = rest.split_at(rest.len() / 2);
     let mut req = Request::builder().method(Method::GET).uri("/x");
-    for (bit, name, value) in [(1, "authorization", a), (2, "authorization", b), (4, "x-api-key", b)] {
+    for (bit, name, value) in [
+        (1, "authorization", a),
+        (2, "authorization", b),
+        (4, "x-api-key", b),
+    ] {
         if selector & bit != 0 {
             if let Ok(v) = HeaderValue::from_bytes(value) {
                 req = req.header(name, v);
@@ -52,11 +54,26 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(req) = req.body(()) else { return };
     let (parts, ()) = req.into_parts();
-    match block_on(policy().check(AuthRequest::from_parts(&parts))) {
+    let decision = match policy().check(&AuthRequest::new(&parts)).into_ready() {
+        Ok(decision) => decision,
+        Err(_) => panic!("synchronous callbacks only, yet the decision is not ready"),
+    };
+    match decision {
         Decision::Deny(res) => {
-            assert!(matches!(res.status().as_u16(), 400 | 401 | 403), "status {}", res.status());
+            assert!(
+                matches!(res.status().as_u16(), 400 | 401 | 403),
+                "status {}",
+                res.status()
+            );
             assert!(res.headers().contains_key("www-authenticate"));
         }
-        _ => {}
+        Decision::Allow { identity, error } => {
+            // Not an optional route, not OPTIONS: an allowed request has a user, and it is john
+            // (the only user with the role).
+            let identity = identity.expect("allowed without an identity");
+            assert_eq!(identity.user(), "john");
+            assert!(error.is_none());
+        }
+        _ => panic!("a new kind of decision: teach this target what it may be"),
     }
 });
