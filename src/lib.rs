@@ -81,6 +81,7 @@ pub mod basic;
 pub mod digest;
 pub mod error;
 pub mod extract;
+mod hex;
 pub mod multi;
 pub mod password;
 pub mod policy;

@@ -39,7 +39,7 @@ use sha2::digest::Digest as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::algorithm::{decode_hex, hex_string};
+use crate::hex;
 use crate::scheme::AuthFuture;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -149,14 +149,14 @@ impl NonceKey {
         random_bytes(&mut raw[TS_LEN..TS_LEN + RANDOM_LEN]);
         let tag = self.nonce_tag(realm, &raw[..TS_LEN], &raw[TS_LEN..TS_LEN + RANDOM_LEN]);
         raw[TS_LEN + RANDOM_LEN..].copy_from_slice(&tag);
-        hex_string(&raw)
+        hex::encode(&raw)
     }
 
     /// Verifies the tag of a nonce made by [`nonce_at`](Self::nonce_at) for `realm`; its issue
     /// time when it is authentic (expiry is the caller's business).
     pub(crate) fn verify_nonce(&self, realm: &str, nonce: &str) -> Option<Issued> {
         let mut raw = [0_u8; NONCE_LEN];
-        decode_hex(nonce.as_bytes(), &mut raw)?;
+        hex::decode_into(nonce.as_bytes(), &mut raw)?;
         let (ts, rest) = raw.split_at(TS_LEN);
         let (random, tag) = rest.split_at(RANDOM_LEN);
         let expected = self.nonce_tag(realm, ts, random);
@@ -189,13 +189,13 @@ impl NonceKey {
 
     /// The opaque that goes with `nonce`.
     pub(crate) fn opaque(&self, nonce: &str) -> String {
-        hex_string(&self.opaque_tag(nonce))
+        hex::encode(&self.opaque_tag(nonce))
     }
 
     /// Whether `opaque` is the one issued with `nonce` (constant time).
     pub(crate) fn verify_opaque(&self, nonce: &str, opaque: &str) -> bool {
         let mut raw = [0_u8; TAG_LEN];
-        if decode_hex(opaque.as_bytes(), &mut raw).is_none() {
+        if hex::decode_into(opaque.as_bytes(), &mut raw).is_none() {
             return false;
         }
         bool::from(self.opaque_tag(nonce).ct_eq(&raw))
