@@ -209,7 +209,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// RFC 7616 §3.5: `Authentication-Info` for a verified request with a `qop`: `rspauth`
     /// (the response computed with an empty method, proving the server knows the secret),
     /// `qop`, `nc`, `cnonce`, and `nextnonce` when the nonce is in the last fifth of its
-    /// lifetime (default nonces only).
+    /// lifetime (default nonces only; the nextnonce keeps the nonce's opaque valid).
     fn authentication_info(&self, checked: &Checked, ha1: &Hex) -> Option<HeaderValue> {
         let creds = &checked.creds;
         let (qop, (_, nc)) = (creds.qop?, creds.nc.as_ref()?);
@@ -224,8 +224,10 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             let lifetime = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
             let age = now_ms().saturating_sub(issued);
             if age.saturating_mul(5) >= lifetime.saturating_mul(4) {
-                let (nonce, _) = self.fresh_nonce_and_opaque();
-                value.push_str(&format!(", nextnonce=\"{nonce}\""));
+                // The same random part under a new time: the client's opaque still goes.
+                if let Some(next) = self.key.next_nonce(&self.realm, &creds.nonce, now_ms()) {
+                    value.push_str(&format!(", nextnonce=\"{next}\""));
+                }
             }
         }
         HeaderValue::from_str(&value).ok()
