@@ -39,7 +39,14 @@
 //!     r#"Digest username="john", realm="Authentication Required", nonce="{nonce}", uri="/private", qop=auth, nc=00000001, cnonce="0a4f113b", response="{response}", opaque="{opaque}""#
 //! );
 //! let req = || http::Request::get("/private").header("authorization", &authorization).body(axum::body::Body::empty()).unwrap();
-//! assert_eq!(app.clone().oneshot(req()).await.unwrap().status(), 200);
+//! let ok = app.clone().oneshot(req()).await.unwrap();
+//! assert_eq!(ok.status(), 200);
+//! // The server proves it knows the password too: rspauth is the response with an empty method.
+//! let rspauth = h(&[&ha1, &nonce, "00000001", "0a4f113b", "auth", &h(&["", "/private"])]);
+//! assert_eq!(
+//!     ok.headers()["authentication-info"],
+//!     format!(r#"rspauth="{rspauth}", qop=auth, nc=00000001, cnonce="0a4f113b""#).as_str()
+//! );
 //! // The same header again is a replay: refused.
 //! assert_eq!(app.oneshot(req()).await.unwrap().status(), 401);
 //! # });
@@ -62,6 +69,7 @@
 //! 6. Only now, with a correct response: the nonce's age (expired: 401 with **`stale=true`**,
 //!    so the client retries without asking the user), then the [`NonceStore`]: a `(nonce, nc)`
 //!    pair already accepted is a replay, answered 401 `stale=true` as well.
+//! 7. Accepted: the response gets `Authentication-Info` (below).
 //!
 //! # Nonces, opaque and replays
 //!
@@ -69,13 +77,22 @@
 //! over the issue time, the random part and the realm, under a key from the OS CSPRNG (or
 //! [`secret`](DigestAuth::secret), to share it between instances); it lives
 //! [`nonce_lifetime`](DigestAuth::nonce_lifetime) (5 minutes). The opaque is a MAC of the
-//! nonce. Nothing is stored when a challenge is sent. A nonce serves many requests
+//! nonce's random part. Nothing is stored when a challenge is sent. A nonce serves many requests
 //! with increasing `nc`; each `(nonce, nc)` is accepted once (a 64-count window accepts
 //! out-of-order counts once). RFC 2069 credentials (no `qop`, only when you configure
 //! [`no_qop`](DigestAuth::no_qop)) have no `nc`: each nonce is then good for one request. The
 //! seed's four callbacks [`generate_nonce`](DigestAuth::generate_nonce),
 //! [`verify_nonce`](DigestAuth::verify_nonce), [`generate_opaque`](DigestAuth::generate_opaque),
 //! [`verify_opaque`](DigestAuth::verify_opaque) replace the defaults (set them in pairs).
+//!
+//! # `Authentication-Info`
+//!
+//! A request accepted with a `qop` gets `Authentication-Info` (RFC 7616 §3.5): `rspauth` (the
+//! response computed with an empty method, so the client can check that the server knows its
+//! secret), `qop`, `nc` and `cnonce`; and, when the nonce is in the last fifth of its lifetime,
+//! `nextnonce`: a new default nonce, valid with the opaque the client already has, to use with
+//! `nc=00000001` instead of running into `stale=true`. Nothing is sent on refusals, in RFC 2069
+//! mode, or when the handler sets its own `Authentication-Info`.
 //!
 //! # `auth-int`
 //!
