@@ -102,6 +102,7 @@ pub mod digest;
 pub mod docs;
 pub mod error;
 pub mod extract;
+mod hex;
 pub mod multi;
 pub mod password;
 pub mod policy;

@@ -213,7 +213,7 @@ impl Hex {
 
     fn from_digest(bytes: &[u8]) -> Self {
         let mut buf = [0_u8; 64];
-        let len = encode_hex(bytes, &mut buf);
+        let len = crate::hex::encode_into(bytes, &mut buf);
         Self {
             buf,
             len: u8::try_from(len).unwrap_or(0),
@@ -225,48 +225,6 @@ impl fmt::Debug for Hex {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A Hex is often a secret (HA1, an expected response): never print it.
         f.write_str("Hex(<redacted>)")
-    }
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-/// Writes `bytes` as lowercase hex into `out` (which must hold twice as many bytes); returns the
-/// number of bytes written.
-pub(crate) fn encode_hex(bytes: &[u8], out: &mut [u8]) -> usize {
-    let mut n = 0;
-    for (b, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
-        pair[0] = HEX_DIGITS[usize::from(b >> 4)];
-        pair[1] = HEX_DIGITS[usize::from(b & 0x0f)];
-        n += 2;
-    }
-    n
-}
-
-/// Lowercase hex of `bytes` as a `String`.
-pub(crate) fn hex_string(bytes: &[u8]) -> String {
-    let mut out = vec![0_u8; bytes.len() * 2];
-    encode_hex(bytes, &mut out);
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Decodes hex (either case) into `out`; `None` unless `s` is exactly `2 * out.len()` hex
-/// digits.
-pub(crate) fn decode_hex(s: &[u8], out: &mut [u8]) -> Option<()> {
-    if s.len() != out.len() * 2 {
-        return None;
-    }
-    for (pair, o) in s.chunks_exact(2).zip(out.iter_mut()) {
-        *o = (hex_val(pair[0])? << 4) | hex_val(pair[1])?;
-    }
-    Some(())
-}
-
-const fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
     }
 }
 
@@ -353,13 +311,7 @@ mod tests {
     }
 
     #[test]
-    fn hex_codec() {
-        let mut out = [0_u8; 2];
-        assert_eq!(decode_hex(b"aBff", &mut out), Some(()));
-        assert_eq!(out, [0xab, 0xff]);
-        assert_eq!(decode_hex(b"abf", &mut out), None);
-        assert_eq!(decode_hex(b"abgf", &mut out), None);
-        assert_eq!(hex_string(&[0, 1, 0xfe]), "0001fe");
+    fn hex_is_redacted_in_debug() {
         assert_eq!(
             format!("{:?}", Algorithm::Md5.hash(&[b"x"])),
             "Hex(<redacted>)"

@@ -284,7 +284,7 @@ pub(crate) fn decode_ext_value(v: &str) -> Result<String, &'static str> {
         match bytes[i] {
             b'%' => {
                 let mut byte = [0_u8; 1];
-                super::algorithm::decode_hex(bytes.get(i + 1..i + 3).ok_or(ERR)?, &mut byte)
+                crate::hex::decode_into(bytes.get(i + 1..i + 3).ok_or(ERR)?, &mut byte)
                     .ok_or(ERR)?;
                 out.push(byte[0]);
                 i += 3;

@@ -7,8 +7,12 @@
 //! Verifying it recomputes the tag (constant-time comparison): no state is kept between the
 //! challenge and the answer, any instance holding the key can check it, and neither the
 //! timestamp nor the realm can be changed without the key. The **opaque** is
-//! `hex(HMAC-SHA-256(key, "httpauth digest opaque v1" ‖ nonce))[..32]`, so it is bound to the
-//! nonce it was issued with.
+//! `hex(HMAC-SHA-256(key, "httpauth digest opaque v2" ‖ random)[..16])`, so it is bound to the
+//! nonce it was issued with and to the `nextnonce`s that follow it: a `nextnonce`
+//! (`Authentication-Info`) keeps the random part under a new timestamp and tag, and the client
+//! sends it with the opaque it already has (RFC 7616 §3.3: the opaque is returned unchanged).
+//! With a custom nonce generator the default opaque is
+//! `hex(HMAC-SHA-256(key, "httpauth digest opaque v1" ‖ lowercase nonce)[..16])`.
 //!
 //! **Replay protection**: a correct answer is accepted only if its `(nonce, nc)` pair was never
 //! accepted before. A [`NonceStore`] remembers, per nonce, the highest `nc` seen and a 64-bit
@@ -39,7 +43,7 @@ use sha2::digest::Digest as _;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use super::algorithm::{decode_hex, hex_string};
+use crate::hex;
 use crate::scheme::AuthFuture;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -144,19 +148,33 @@ impl NonceKey {
 
     /// A fresh nonce for `realm`, issued at `at_ms`.
     pub(crate) fn nonce_at(&self, realm: &str, at_ms: u64) -> String {
+        let mut random = [0_u8; RANDOM_LEN];
+        random_bytes(&mut random);
+        self.nonce_with(realm, at_ms, &random)
+    }
+
+    /// The `nextnonce` of a default nonce: issued at `at_ms`, with the same random part, so
+    /// the opaque issued with `nonce` goes with it too. `None` for a nonce of another shape.
+    pub(crate) fn next_nonce(&self, realm: &str, nonce: &str, at_ms: u64) -> Option<String> {
+        let mut raw = [0_u8; NONCE_LEN];
+        hex::decode_into(nonce.as_bytes(), &mut raw)?;
+        Some(self.nonce_with(realm, at_ms, &raw[TS_LEN..TS_LEN + RANDOM_LEN]))
+    }
+
+    fn nonce_with(&self, realm: &str, at_ms: u64, random: &[u8]) -> String {
         let mut raw = [0_u8; NONCE_LEN];
         raw[..TS_LEN].copy_from_slice(&at_ms.to_be_bytes());
-        random_bytes(&mut raw[TS_LEN..TS_LEN + RANDOM_LEN]);
-        let tag = self.nonce_tag(realm, &raw[..TS_LEN], &raw[TS_LEN..TS_LEN + RANDOM_LEN]);
+        raw[TS_LEN..TS_LEN + RANDOM_LEN].copy_from_slice(random);
+        let tag = self.nonce_tag(realm, &raw[..TS_LEN], random);
         raw[TS_LEN + RANDOM_LEN..].copy_from_slice(&tag);
-        hex_string(&raw)
+        hex::encode(&raw)
     }
 
     /// Verifies the tag of a nonce made by [`nonce_at`](Self::nonce_at) for `realm`; its issue
     /// time when it is authentic (expiry is the caller's business).
     pub(crate) fn verify_nonce(&self, realm: &str, nonce: &str) -> Option<Issued> {
         let mut raw = [0_u8; NONCE_LEN];
-        decode_hex(nonce.as_bytes(), &mut raw)?;
+        hex::decode_into(nonce.as_bytes(), &mut raw)?;
         let (ts, rest) = raw.split_at(TS_LEN);
         let (random, tag) = rest.split_at(RANDOM_LEN);
         let expected = self.nonce_tag(realm, ts, random);
@@ -172,6 +190,16 @@ impl NonceKey {
 
     fn opaque_tag(&self, nonce: &str) -> [u8; TAG_LEN] {
         let mut mac = self.mac.clone();
+        let mut raw = [0_u8; NONCE_LEN];
+        if hex::decode_into(nonce.as_bytes(), &mut raw).is_some() {
+            // A default nonce: its random part, which its nextnonces keep.
+            mac.update(b"httpauth digest opaque v2\0");
+            mac.update(&raw[TS_LEN..TS_LEN + RANDOM_LEN]);
+            let full = mac.finalize().into_bytes();
+            let mut tag = [0_u8; TAG_LEN];
+            tag.copy_from_slice(&full[..TAG_LEN]);
+            return tag;
+        }
         mac.update(b"httpauth digest opaque v1\0");
         // Over the ASCII-lowercased nonce: hex nonces are accepted in either case.
         let mut buf = [0_u8; 64];
@@ -187,15 +215,15 @@ impl NonceKey {
         tag
     }
 
-    /// The opaque that goes with `nonce`.
+    /// The opaque that goes with `nonce` (and with its nextnonces).
     pub(crate) fn opaque(&self, nonce: &str) -> String {
-        hex_string(&self.opaque_tag(nonce))
+        hex::encode(&self.opaque_tag(nonce))
     }
 
     /// Whether `opaque` is the one issued with `nonce` (constant time).
     pub(crate) fn verify_opaque(&self, nonce: &str, opaque: &str) -> bool {
         let mut raw = [0_u8; TAG_LEN];
-        if decode_hex(opaque.as_bytes(), &mut raw).is_none() {
+        if hex::decode_into(opaque.as_bytes(), &mut raw).is_none() {
             return false;
         }
         bool::from(self.opaque_tag(nonce).ct_eq(&raw))
@@ -575,6 +603,15 @@ mod tests {
         assert!(key.verify_opaque(&n, &o));
         assert!(key.verify_opaque(&n, &o.to_uppercase()));
         assert!(!key.verify_opaque(&key.nonce_at("r", 5), &o));
+        // A nextnonce keeps the opaque; it is a new, valid nonce of a later time.
+        let next = key.next_nonce("r", &n, 9).unwrap();
+        assert_ne!(next, n);
+        assert_eq!(key.verify_nonce("r", &next), Some(Issued { at_ms: 9 }));
+        assert!(key.verify_opaque(&next, &o));
+        assert_eq!(key.next_nonce("r", "custom", 9), None);
+        // Custom nonces get an opaque of their own.
+        assert!(key.verify_opaque("custom", &key.opaque("custom")));
+        assert!(!key.verify_opaque("custom2", &key.opaque("custom")));
         assert!(!key.verify_opaque(&n, &o[..30]));
         assert!(!key.verify_opaque(&n, ""));
         let mut t = o.into_bytes();

@@ -5,6 +5,10 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::time::Duration;
+
+use super::nonce::{now_ms, NonceKey};
+use super::verify::expected_response;
 use super::*;
 use bytes::Bytes;
 

@@ -1,6 +1,8 @@
 //! The same auth objects on axum and on actix-web, the same battery of requests over real HTTP
 //! to both servers: every answer (status, challenges, body of rejections, content type, cache
-//! control) must be the same. Then real clients (curl --digest) against the actix server.
+//! control, the shape of `Authentication-Info`) must be the same; a Digest login on each gets an
+//! `Authentication-Info` the Digest client verifies. Then real clients (curl --digest) against
+//! the actix server.
 
 use crate::{common, digest_client};
 
@@ -129,6 +131,11 @@ async fn axum_server(a: Auths) -> String {
         .route(
             "/digest-sha256",
             get(digest_hello).route_layer(a.digest_sha256.login_required()),
+        )
+        .route(
+            "/digest-own-info",
+            get(|| async { ([("authentication-info", "set by the handler")], "mine") })
+                .route_layer(a.digest.login_required()),
         );
     common::serve(app).await
 }
@@ -225,6 +232,15 @@ fn actix_server(a: Auths) -> String {
                             .route(web::get().to(digest_hello))
                             .route(web::head().to(digest_hello)),
                     )
+                    .service(
+                        web::resource("/digest-own-info")
+                            .wrap(a.digest.login_required())
+                            .route(web::get().to(|| async {
+                                actix_web::HttpResponse::Ok()
+                                    .insert_header(("authentication-info", "set by the handler"))
+                                    .body("mine")
+                            })),
+                    )
             })
             .workers(1)
             .listen(listener)
@@ -248,6 +264,8 @@ struct Answer {
     body: String,
     content_type: Option<String>,
     cache_control: Option<String>,
+    /// Its shape: `rspauth` hex replaced (the values are checked by the Digest client).
+    authentication_info: Vec<String>,
 }
 
 /// Digest nonces and opaques are fresh per response: compare their shape, not their value.
@@ -256,6 +274,29 @@ fn normalize(challenge: &str) -> String {
     let mut rest = challenge;
     while let Some(i) = rest.find("nonce=\"").or_else(|| rest.find("opaque=\"")) {
         let key_len = if rest[i..].starts_with("nonce") { 7 } else { 8 };
+        out.push_str(&rest[..i + key_len]);
+        let after = &rest[i + key_len..];
+        let end = after.find('"').unwrap_or(after.len());
+        out.push_str(if after[..end].bytes().all(|b| b.is_ascii_hexdigit()) {
+            "<hex>"
+        } else {
+            "<?>"
+        });
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `Authentication-Info` with its hashes and nonces replaced by their shape.
+fn normalize_info(value: &str) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(i) = rest
+        .find("rspauth=\"")
+        .or_else(|| rest.find("nextnonce=\""))
+    {
+        let key_len = rest[i..].find('"').unwrap_or(0) + 1;
         out.push_str(&rest[..i + key_len]);
         let after = &rest[i + key_len..];
         let end = after.find('"').unwrap_or(after.len());
@@ -299,12 +340,19 @@ async fn ask(base: &str, method: &str, path: &str, headers: &[(&str, &[u8])]) ->
         None
     };
     let cache_control = header("cache-control");
+    let authentication_info = res
+        .headers()
+        .get_all("authentication-info")
+        .iter()
+        .map(|v| normalize_info(&String::from_utf8_lossy(v.as_bytes())))
+        .collect();
     Answer {
         status,
         challenges,
         body: res.text().await.unwrap(),
         content_type,
         cache_control,
+        authentication_info,
     }
 }
 
@@ -431,4 +479,58 @@ async fn real_digest_clients_against_actix() {
         let (status, _) = digest_client::curl_digest(&url, "john", "wrong", &[]).await;
         assert_eq!(status, 401, "{path}");
     }
+}
+
+#[tokio::test]
+async fn authentication_info_alike() {
+    let a = auths();
+    let axum = axum_server(a.clone()).await;
+    let actix = actix_server(a);
+    let mut shapes = Vec::new();
+    for base in [&axum, &actix] {
+        for (path, algorithm) in [
+            ("/digest", Algorithm::Md5),
+            ("/digest-sha256", Algorithm::Sha256),
+        ] {
+            let url = format!("{base}{path}");
+            let (_, ch) = digest_client::challenge(&url).await;
+            let john = digest_client::Client::new("john", "hello", path).algorithm(algorithm);
+            for nc in ["00000001", "00000002"] {
+                let auth = john.answer(&ch, nc);
+                let (status, info, body) =
+                    digest_client::send("GET", &url, &[("authorization", &auth)], b"").await;
+                assert_eq!((status, body.as_str()), (200, "Hello, john!"), "{url}");
+                assert_eq!(info.len(), 1, "{url}: {info:?}");
+                john.check_authentication_info(&info[0], &ch["nonce"], nc)
+                    .unwrap_or_else(|e| panic!("{url}: {e}"));
+                shapes.push(normalize_info(&info[0]));
+            }
+            // Refused: a replay, a wrong password.
+            let replay = john.answer(&ch, "00000001");
+            let wrong = digest_client::Client::new("john", "nope", path)
+                .algorithm(algorithm)
+                .answer(&ch, "00000003");
+            for auth in [replay, wrong] {
+                let (status, info, _) =
+                    digest_client::send("GET", &url, &[("authorization", &auth)], b"").await;
+                assert_eq!((status, info.len()), (401, 0), "{url}: {info:?}");
+            }
+        }
+        // The handler's own header wins.
+        let url = format!("{base}/digest-own-info");
+        let (_, ch) = digest_client::challenge(&url).await;
+        let auth =
+            digest_client::Client::new("john", "hello", "/digest-own-info").answer(&ch, "00000001");
+        let (status, info, body) =
+            digest_client::send("GET", &url, &[("authorization", &auth)], b"").await;
+        assert_eq!((status, body.as_str()), (200, "mine"), "{url}");
+        assert_eq!(info, ["set by the handler"], "{url}");
+    }
+    // The same shape on both (rspauth, qop, nc, cnonce, in that order).
+    let (on_axum, on_actix) = shapes.split_at(shapes.len() / 2);
+    assert_eq!(on_axum, on_actix);
+    assert_eq!(
+        on_axum[0],
+        r#"rspauth="<hex>", qop=auth, nc=00000001, cnonce="0a4f113b""#
+    );
 }

@@ -20,6 +20,7 @@ mod users;
 mod actix_parity;
 mod conformance_basic;
 mod demo;
+mod digest_auth_info;
 mod digest_clients;
 mod digest_nest;
 mod digest_seed;

@@ -79,6 +79,18 @@ impl Client {
 
     /// The `response` for this nonce and nc.
     pub fn response(&self, nonce: &str, nc: &str) -> String {
+        self.kd(&self.method, nonce, nc)
+    }
+
+    /// The `rspauth` the server must send back for this request (RFC 7616 §3.5): the response
+    /// computed with an empty method, `A2 = ":" uri` (`":" uri ":" H(body)` for `auth-int`).
+    pub fn rspauth(&self, nonce: &str, nc: &str) -> String {
+        self.kd("", nonce, nc)
+    }
+
+    /// `KD(HA1, nonce:nc:cnonce:qop:H(A2))` (RFC 2069: `KD(HA1, nonce:H(A2))`) with `A2`
+    /// built from `method`.
+    fn kd(&self, method: &str, nonce: &str, nc: &str) -> String {
         let mut ha1 = self.h(&[
             self.user.as_bytes(),
             self.realm.as_bytes(),
@@ -89,9 +101,9 @@ impl Client {
         }
         let ha2 = if self.qop.as_deref() == Some("auth-int") {
             let body = self.h(&[&self.body]);
-            self.h(&[self.method.as_bytes(), self.uri.as_bytes(), body.as_bytes()])
+            self.h(&[method.as_bytes(), self.uri.as_bytes(), body.as_bytes()])
         } else {
-            self.h(&[self.method.as_bytes(), self.uri.as_bytes()])
+            self.h(&[method.as_bytes(), self.uri.as_bytes()])
         };
         match &self.qop {
             Some(q) => self.h(&[
@@ -104,6 +116,47 @@ impl Client {
             ]),
             None => self.h(&[ha1.as_bytes(), nonce.as_bytes(), ha2.as_bytes()]),
         }
+    }
+
+    /// Checks an `Authentication-Info` value as a client that sent this request with `nonce`
+    /// and `nc` must (RFC 7616 §3.5): `rspauth` proves the server knows the secret, and
+    /// `qop`, `nc` and `cnonce` are the request's. Returns the parameters (with `nextnonce`
+    /// when the server sent one), or what is wrong.
+    pub fn check_authentication_info(
+        &self,
+        value: &str,
+        nonce: &str,
+        nc: &str,
+    ) -> Result<HashMap<String, String>, String> {
+        let params: HashMap<String, String> = httpauth::scheme::header::parse_params(value)
+            .map_err(|e| format!("not an auth-param list: {e:?}: {value}"))?
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        let get = |name: &str| {
+            params
+                .get(name)
+                .map(String::as_str)
+                .ok_or_else(|| format!("no {name} in {value}"))
+        };
+        let expected = self.rspauth(nonce, nc);
+        if !get("rspauth")?.eq_ignore_ascii_case(&expected) {
+            return Err(format!("rspauth is not {expected}: {value}"));
+        }
+        let qop = self
+            .qop
+            .as_deref()
+            .ok_or("no qop: no Authentication-Info expected")?;
+        for (name, want) in [("qop", qop), ("nc", nc), ("cnonce", self.cnonce.as_str())] {
+            if get(name)? != want {
+                return Err(format!("{name} is not {want}: {value}"));
+            }
+        }
+        let known = ["rspauth", "qop", "nc", "cnonce", "nextnonce"];
+        if let Some(other) = params.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(format!("unexpected parameter {other}: {value}"));
+        }
+        Ok(params)
     }
 
     /// The parameters of the `Authorization` value, in the order the seed's tests send them
@@ -137,6 +190,31 @@ impl Client {
     pub fn answer(&self, challenge: &HashMap<String, String>, nc: &str) -> String {
         self.header(&challenge["nonce"], &challenge["opaque"], nc)
     }
+}
+
+/// Sends `method url` with these headers and body; returns (status, every
+/// `Authentication-Info` value, body).
+pub async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<String>, String) {
+    let mut req = crate::common::client()
+        .request(method.parse().unwrap(), url)
+        .body(body.to_vec());
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let info = res
+        .headers()
+        .get_all("authentication-info")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (status, info, res.text().await.unwrap())
 }
 
 /// `Digest k=v, k=v, ...`.
@@ -190,4 +268,25 @@ pub async fn python(script: &str) -> String {
     let (out, err, ok) = run("python3", &["-c", script]).await;
     assert!(ok, "python failed:\n{script}\n{err}");
     out
+}
+
+/// `curl --digest -v`: returns (the final status, curl's verbose log, where the response
+/// headers are the lines starting with `< `).
+pub async fn curl_digest_verbose(url: &str, user: &str, password: &str) -> (u16, String) {
+    let userpass = format!("{user}:{password}");
+    let args = [
+        "-sv",
+        "--digest",
+        "-u",
+        &userpass,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "20",
+        url,
+    ];
+    let (out, err, _) = run("curl", &args).await;
+    (out.trim().parse().unwrap_or(0), err)
 }

@@ -1,0 +1,321 @@
+//! Verification, in the order the [module docs](crate::digest) give: the credentials
+//! ([`credentials`](Digest::credentials)), everything that needs no callback
+//! ([`precheck`](Digest::precheck)), the response once the callback answered
+//! ([`verify`](Digest::verify)), the replay check and the identity
+//! ([`finish`](Digest::finish)) with its [`authentication_info`](Digest::authentication_info).
+
+use http::header::HeaderName;
+use http::{HeaderValue, Uri};
+use subtle::ConstantTimeEq;
+
+use super::config::{Digest, Userhash};
+use super::nonce::{freshness, ms_to_time, now_ms};
+use super::{Algorithm, DigestCredentials, Hex, NonceInfo, NonceUse, Qop};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::scheme::header::{self, Payload};
+use crate::scheme::{AuthFuture, AuthRequest, Identity};
+
+/// What `Digest::precheck` established.
+pub(super) struct Checked {
+    pub(super) creds: DigestCredentials,
+    /// The real username (`None`: a `userhash` that matches nobody).
+    pub(super) username: Option<String>,
+    /// The issue time of a default nonce (`None` with a custom verify_nonce).
+    pub(super) issued_ms: Option<u64>,
+    pub(super) body_hash: Option<Hex>,
+}
+
+impl<U: Clone + Send + Sync + 'static> Digest<U> {
+    /// Step 1: the `Authorization` value, parsed into [`DigestCredentials`].
+    fn credentials(&self, req: &AuthRequest<'_>) -> Result<DigestCredentials, AuthError> {
+        let value = req.authorization().ok_or_else(AuthError::missing)?;
+        let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
+        if !self.accepts(creds.scheme().as_bytes()) {
+            return Err(AuthError::missing());
+        }
+        match creds.payload() {
+            Payload::Params(params) => {
+                DigestCredentials::from_params(params).map_err(AuthError::malformed)
+            }
+            Payload::Empty => Err(AuthError::malformed("no Digest parameters")),
+            Payload::Token68(_) => Err(AuthError::malformed(
+                "Digest credentials are not an auth-param list",
+            )),
+        }
+    }
+
+    /// Everything that needs no callback: steps 1-4 of the module docs.
+    pub(super) fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
+        let creds = self.credentials(req)?;
+        if creds.realm != *self.realm {
+            return Err(refused("realm is not the one offered"));
+        }
+        if !self.algorithms.contains(&creds.algorithm) {
+            return Err(refused("algorithm is not one offered"));
+        }
+        match creds.qop {
+            None if !self.qops.is_empty() => {
+                return Err(refused("qop missing (RFC 2069 downgrade)"));
+            }
+            Some(q) if !self.qops.contains(&q) => return Err(refused("qop is not one offered")),
+            _ => {}
+        }
+        if creds.userhash && !self.userhash {
+            return Err(AuthError::malformed("userhash was not offered"));
+        }
+        if !uri_matches(&creds.uri, req) {
+            return Err(AuthError::new(AuthErrorKind::BadRequest)
+                .with_detail("uri does not match the request target"));
+        }
+        let opaque = creds.opaque.as_deref();
+        let opaque_ok = match &self.verify_opaque {
+            Some(verify) => verify(opaque.unwrap_or("")),
+            None => opaque.is_some_and(|o| self.key.verify_opaque(&creds.nonce, o)),
+        };
+        if !opaque_ok {
+            return Err(refused("opaque was not issued here"));
+        }
+        let issued_ms = match &self.verify_nonce {
+            Some(verify) => {
+                if !verify(&creds.nonce) {
+                    return Err(refused("nonce refused"));
+                }
+                None
+            }
+            None => {
+                let issued = self
+                    .key
+                    .verify_nonce(&self.realm, &creds.nonce)
+                    .ok_or_else(|| refused("nonce was not issued here"))?;
+                Some(issued.at_ms)
+            }
+        };
+        let body_hash = match creds.qop {
+            Some(Qop::AuthInt) => {
+                let body = req.body().ok_or_else(|| {
+                    AuthError::malformed("qop=auth-int but the body was not buffered")
+                })?;
+                Some(creds.algorithm.hash(&[body]))
+            }
+            _ => None,
+        };
+        let username = if creds.userhash {
+            self.resolve_userhash(&creds.username, creds.algorithm)
+        } else {
+            Some(creds.username.clone())
+        };
+        Ok(Checked {
+            creds,
+            username,
+            issued_ms,
+            body_hash,
+        })
+    }
+
+    /// The real username behind a `userhash=true` username.
+    fn resolve_userhash(&self, hash: &str, algorithm: Algorithm) -> Option<String> {
+        let hash = hash.to_ascii_lowercase();
+        match &self.userhash_source {
+            Userhash::None => {
+                tracing::warn!(target: "httpauth", "userhash offered but no userhash_users/userhash_resolver configured");
+                None
+            }
+            Userhash::Users(_, table) => table.get(&(algorithm.hash_fn(), hash)).cloned(),
+            Userhash::Resolver(resolve) => resolve(&hash, algorithm),
+        }
+    }
+
+    /// Step 5 and the expiry of step 6: the response, with the secret the callback returned.
+    fn verify(
+        &self,
+        checked: &Checked,
+        found: Option<(String, U)>,
+        method: &str,
+    ) -> Result<(U, Hex), AuthError> {
+        let creds = &checked.creds;
+        let alg = creds.algorithm;
+        // An empty stored secret means no usable account (as Flask-HTTPAuth's falsy password).
+        let found = found.filter(|(secret, _)| !secret.is_empty());
+        let (ha1, user) = match found {
+            Some((secret, user)) if self.use_ha1 => match Hex::parse(&secret, alg.hex_len()) {
+                Some(ha1) => (ha1, Some(user)),
+                None => {
+                    tracing::warn!(target: "httpauth", algorithm = alg.name(), "the get-password callback returned an HA1 that is not hex of the algorithm's length");
+                    (Hex::zero(alg.hex_len()), None)
+                }
+            },
+            Some((secret, user)) => {
+                let username = checked.username.as_deref().unwrap_or("");
+                let ha1 = alg.hash(&[
+                    username.as_bytes(),
+                    self.realm.as_bytes(),
+                    secret.as_bytes(),
+                ]);
+                (ha1, Some(user))
+            }
+            // Unknown user: the same hashing as a wrong password.
+            None => (Hex::zero(alg.hex_len()), None),
+        };
+        let expected = expected_response(creds, &ha1, method, checked.body_hash.as_ref());
+        let mut offered = [0_u8; 64];
+        let sent = creds.response.as_bytes();
+        let matches = sent.len() == expected.as_bytes().len() && {
+            let offered = &mut offered[..sent.len()];
+            offered.copy_from_slice(sent);
+            offered.make_ascii_lowercase();
+            bool::from(offered.ct_eq(expected.as_bytes()))
+        };
+        let user = match user {
+            Some(user) if matches => user,
+            _ => return Err(AuthError::invalid()),
+        };
+        if let Some(issued) = checked.issued_ms {
+            match freshness(issued, self.lifetime, now_ms()) {
+                Some(true) => {}
+                Some(false) => {
+                    return Err(
+                        AuthError::new(AuthErrorKind::StaleNonce).with_detail("nonce expired")
+                    )
+                }
+                None => return Err(refused("nonce dated in the future")),
+            }
+        }
+        Ok((user, ha1))
+    }
+
+    /// The rest of step 5 and step 6, once the callback answered: the response, the nonce's
+    /// age, the replay check, then the identity with its `Authentication-Info`.
+    pub(super) fn finish(
+        &self,
+        checked: Checked,
+        found: Option<(String, U)>,
+        method: &str,
+    ) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let (user, ha1) = match self.verify(&checked, found, method) {
+            Ok(verified) => verified,
+            Err(err) => return AuthFuture::ready(Err(err)),
+        };
+        let info = self.authentication_info(&checked, &ha1);
+        let verdict = self.store.check(self.nonce_info(&checked));
+        verdict.map(move |verdict| {
+            let identity = identity(verdict, checked, user)?;
+            Ok(match info {
+                Some(info) => identity.with_response_header(AUTHENTICATION_INFO, info),
+                None => identity,
+            })
+        })
+    }
+
+    /// RFC 7616 §3.5: `Authentication-Info` for a verified request with a `qop`: `rspauth`
+    /// (the response computed with an empty method, proving the server knows the secret),
+    /// `qop`, `nc`, `cnonce`, and `nextnonce` when the nonce is in the last fifth of its
+    /// lifetime (default nonces only; the nextnonce keeps the nonce's opaque valid).
+    fn authentication_info(&self, checked: &Checked, ha1: &Hex) -> Option<HeaderValue> {
+        let creds = &checked.creds;
+        let (qop, (_, nc)) = (creds.qop?, creds.nc.as_ref()?);
+        let rspauth = expected_response(creds, ha1, "", checked.body_hash.as_ref());
+        let cnonce = header::quote(creds.cnonce.as_deref().unwrap_or("")).ok()?;
+        let mut value = format!(
+            "rspauth=\"{}\", qop={}, nc={nc}, cnonce={cnonce}",
+            rspauth.as_str(),
+            qop.name()
+        );
+        if let Some(issued) = checked.issued_ms {
+            let lifetime = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+            let age = now_ms().saturating_sub(issued);
+            if age.saturating_mul(5) >= lifetime.saturating_mul(4) {
+                // The same random part under a new time: the client's opaque still goes.
+                if let Some(next) = self.key.next_nonce(&self.realm, &creds.nonce, now_ms()) {
+                    value.push_str(&format!(", nextnonce=\"{next}\""));
+                }
+            }
+        }
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// What the [`NonceStore`](super::NonceStore) is asked about.
+    fn nonce_info<'c>(&self, checked: &'c Checked) -> NonceInfo<'c> {
+        let issued_ms = checked.issued_ms.unwrap_or_else(now_ms);
+        let lifetime_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
+        NonceInfo {
+            nonce: &checked.creds.nonce,
+            nc: checked.creds.nc().unwrap_or(1),
+            issued: ms_to_time(issued_ms),
+            expires: ms_to_time(issued_ms.saturating_add(lifetime_ms)),
+        }
+    }
+}
+
+/// `Authentication-Info` (RFC 9110 §11.6.3).
+const AUTHENTICATION_INFO: HeaderName = HeaderName::from_static("authentication-info");
+
+/// The identity, once the store said the `(nonce, nc)` pair is fresh.
+fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
+    let detail = match verdict {
+        NonceUse::Fresh => return Ok(Identity::new(user, checked.username)),
+        NonceUse::Replayed => "nonce count already used",
+        NonceUse::TooOld => "nonce count below the window",
+        NonceUse::Forgotten => "nonce no longer tracked",
+    };
+    Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
+}
+
+/// RFC 7616 §3.4.1: `KD(HA1, nonce:nc:cnonce:qop:HA2)`, or RFC 2069's `KD(HA1, nonce:HA2)`.
+pub(super) fn expected_response(
+    creds: &DigestCredentials,
+    ha1: &Hex,
+    method: &str,
+    body_hash: Option<&Hex>,
+) -> Hex {
+    let alg = creds.algorithm;
+    let cnonce = creds.cnonce.as_deref().unwrap_or("");
+    let session;
+    let ha1 = if alg.is_session() {
+        session = alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), cnonce.as_bytes()]);
+        &session
+    } else {
+        ha1
+    };
+    let ha2 = match body_hash {
+        Some(body) => alg.hash(&[method.as_bytes(), creds.uri.as_bytes(), body.as_bytes()]),
+        None => alg.hash(&[method.as_bytes(), creds.uri.as_bytes()]),
+    };
+    match (creds.qop, &creds.nc) {
+        (Some(qop), Some((_, nc))) => alg.hash(&[
+            ha1.as_bytes(),
+            creds.nonce.as_bytes(),
+            nc.as_bytes(),
+            cnonce.as_bytes(),
+            qop.name().as_bytes(),
+            ha2.as_bytes(),
+        ]),
+        _ => alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), ha2.as_bytes()]),
+    }
+}
+
+/// RFC 7616 §3.4.6: the `uri` must name the request target. Origin-form (`/path?query`) must
+/// equal the target's path and query byte for byte; an absolute URI must have the same path
+/// and query and the request's authority (or `Host`), compared without case.
+fn uri_matches(client: &str, req: &AuthRequest<'_>) -> bool {
+    let target = req.target();
+    if client.starts_with('/') || client == "*" {
+        return client == target;
+    }
+    let Ok(parsed) = client.parse::<Uri>() else {
+        return false;
+    };
+    let (Some(_), Some(authority)) = (parsed.scheme(), parsed.authority()) else {
+        return false;
+    };
+    let client_target = parsed.path_and_query().map_or("/", |pq| pq.as_str());
+    if client_target != target {
+        return false;
+    }
+    req.authority()
+        .is_some_and(|a| a.eq_ignore_ascii_case(authority.as_str()))
+}
+
+/// A refusal with a correct-looking but wrong credential: 401.
+fn refused(detail: &'static str) -> AuthError {
+    AuthError::new(AuthErrorKind::InvalidCredentials).with_detail(detail)
+}
