@@ -80,8 +80,6 @@
 //! ready future).
 
 #[cfg(feature = "password")]
-mod apr1;
-#[cfg(feature = "password")]
 mod cache;
 #[cfg(feature = "password")]
 mod checker;
