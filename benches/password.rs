@@ -3,6 +3,11 @@
 //!
 //! `cargo bench --bench password` prints criterion's figures, then the hit/miss ratio measured
 //! in the same run.
+//!
+//! Instructions per hit under callgrind (deterministic): `HTTPAUTH_BENCH_CALLGRIND=store` (hits
+//! through `HashedPasswords::verify_password`) or `=checker` (`PasswordChecker::check_cached`)
+//! runs `HTTPAUTH_BENCH_N` hits (default 1000) and nothing else; run it for N and 2N under
+//! `valgrind --tool=callgrind` and take (I(2N) − I(N)) / N so the setup cancels out.
 
 #![allow(missing_docs)]
 
@@ -77,7 +82,51 @@ fn bcrypt_hash() -> String {
 
 criterion_group!(password, benches);
 
+/// `HTTPAUTH_BENCH_CALLGRIND=store|checker`: fill the cache with a cheap argon2id hash, then
+/// `HTTPAUTH_BENCH_N` hits.
+fn callgrind_mode(case: &str) {
+    let n: u32 = std::env::var("HTTPAUTH_BENCH_N")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000);
+    // A hash of OWASP's shape (same string length as m=19456), made cheaply.
+    let hash = httpauth::password::Params::new(19_456, 1, 1)
+        .unwrap()
+        .hash("hello");
+    let users = HashedPasswords::new();
+    users.insert("john", hash.clone()).unwrap();
+    let checker = PasswordChecker::new();
+    let stored: std::sync::Arc<str> = hash.into();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    match case {
+        "store" => {
+            assert!(rt
+                .block_on(users.verify_password("john", "hello"))
+                .is_some());
+            for _ in 0..n {
+                std::hint::black_box(hit(std::hint::black_box(&users)));
+            }
+        }
+        "checker" => {
+            assert!(rt.block_on(checker.verify("john", "hello", stored.clone())));
+            for _ in 0..n {
+                assert!(checker.check_cached("john", std::hint::black_box("hello"), &stored));
+            }
+        }
+        _ => {
+            eprintln!("HTTPAUTH_BENCH_CALLGRIND: store or checker");
+            std::process::exit(2)
+        }
+    }
+}
+
 fn main() {
+    if let Ok(case) = std::env::var("HTTPAUTH_BENCH_CALLGRIND") {
+        callgrind_mode(&case);
+        return;
+    }
     password();
     Criterion::default().configure_from_args().final_summary();
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 /// Size and lifetime of the verified-credential cache.
@@ -72,6 +72,33 @@ impl Default for CacheConfig {
 }
 
 pub(crate) type Key = [u8; 32];
+
+/// SHA-256 of a stored hash, computed once per stored hash (when a store loads it). A key covers
+/// this digest instead of the full string: 32 bytes instead of ~100 for an argon2id PHC string,
+/// which saves one SHA-256 block per key (collision resistance makes a changed hash a changed
+/// digest, so a password change still misses).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HashDigest([u8; 32]);
+
+impl HashDigest {
+    pub(crate) fn of(hash: &str) -> Self {
+        Self(Sha256::digest(hash.as_bytes()).into())
+    }
+}
+
+/// What a key binds the credentials to. Each form starts with its own tag byte, so keys of
+/// different forms never coincide.
+#[derive(Clone, Copy)]
+pub(crate) enum Stored<'a> {
+    /// A stored hash given as a string (the own-store API, [`PasswordChecker`]'s methods).
+    ///
+    /// [`PasswordChecker`]: super::PasswordChecker
+    Full(&'a str),
+    /// A stored hash given by its digest (the built-in stores, which compute it once).
+    Digest(&'a HashDigest),
+    /// No stored hash: an unknown user (single-flight keys only; never inserted).
+    Unknown,
+}
 
 /// Keys are HMAC outputs under a secret key: uniformly distributed and impossible to aim, so
 /// their first 8 bytes are a good hash (no SipHash needed against flooding).
@@ -170,16 +197,30 @@ impl CredentialCache {
         self.config
     }
 
-    /// HMAC-SHA-256, under this cache's random key, of the length-prefixed username, password
-    /// and stored hash.
-    pub(crate) fn key(&self, username: &str, password: &str, hash: &str) -> Key {
+    /// HMAC-SHA-256, under this cache's random key (keyed once, at creation: each key clones the
+    /// keyed state), of a tag for the form of `stored`, then the length-prefixed username and
+    /// password, then the stored hash (length-prefixed) or its 32-byte digest.
+    pub(crate) fn key(&self, username: &str, password: &str, stored: Stored<'_>) -> Key {
         let mut mac = self.mac.clone();
-        for part in [username, password, hash] {
-            // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB), and the
-            // shorter input saves a SHA-256 block for typical argon2id hashes.
+        let tag: u8 = match stored {
+            Stored::Full(_) => 0,
+            Stored::Digest(_) => 1,
+            Stored::Unknown => 2,
+        };
+        mac.update(&[tag]);
+        // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB), and the shorter
+        // input saves a SHA-256 block in common cases.
+        let prefixed = |mac: &mut Hmac<Sha256>, part: &[u8]| {
             let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
             mac.update(&len.to_be_bytes());
-            mac.update(part.as_bytes());
+            mac.update(part);
+        };
+        prefixed(&mut mac, username.as_bytes());
+        prefixed(&mut mac, password.as_bytes());
+        match stored {
+            Stored::Full(hash) => prefixed(&mut mac, hash.as_bytes()),
+            Stored::Digest(digest) => mac.update(&digest.0),
+            Stored::Unknown => {}
         }
         mac.finalize().into_bytes().into()
     }
@@ -317,20 +358,43 @@ impl CredentialCache {
 mod tests {
     use super::*;
 
+    fn key(c: &CredentialCache, user: &str, password: &str, hash: &str) -> Key {
+        c.key(user, password, Stored::Full(hash))
+    }
+
     #[test]
     fn keys_are_length_prefixed_and_keyed() {
         let c = CredentialCache::new(CacheConfig::new());
-        assert_ne!(c.key("ab", "c", "h"), c.key("a", "bc", "h"));
-        assert_ne!(c.key("a", "b", "h1"), c.key("a", "b", "h2"));
-        assert_eq!(c.key("a", "b", "h"), c.key("a", "b", "h"));
+        assert_ne!(key(&c, "ab", "c", "h"), key(&c, "a", "bc", "h"));
+        assert_ne!(key(&c, "a", "b", "h1"), key(&c, "a", "b", "h2"));
+        assert_eq!(key(&c, "a", "b", "h"), key(&c, "a", "b", "h"));
         let other = CredentialCache::new(CacheConfig::new());
-        assert_ne!(c.key("a", "b", "h"), other.key("a", "b", "h"));
+        assert_ne!(key(&c, "a", "b", "h"), key(&other, "a", "b", "h"));
+    }
+
+    #[test]
+    fn digest_keys_follow_the_hash_and_are_separate() {
+        let c = CredentialCache::new(CacheConfig::new());
+        let (h1, h2) = (HashDigest::of("h1"), HashDigest::of("h2"));
+        let digest = |u: &str, p: &str, d: &HashDigest| c.key(u, p, Stored::Digest(d));
+        assert_eq!(
+            digest("a", "b", &h1),
+            digest("a", "b", &HashDigest::of("h1"))
+        );
+        assert_ne!(digest("a", "b", &h1), digest("a", "b", &h2));
+        assert_ne!(digest("ab", "", &h1), digest("a", "b", &h1));
+        // Never the key of another form, even with the digest's own bytes as the hash.
+        let raw = std::str::from_utf8(&[b'x'; 32]).unwrap();
+        let x = HashDigest([b'x'; 32]);
+        assert_ne!(digest("a", "b", &x), key(&c, "a", "b", raw));
+        assert_ne!(c.key("a", "b", Stored::Unknown), key(&c, "a", "b", ""));
+        assert_ne!(c.key("a", "b", Stored::Unknown), digest("a", "b", &h1));
     }
 
     #[test]
     fn bounded_fifo_eviction() {
         let c = CredentialCache::new(CacheConfig::new().max_entries(3));
-        let keys: Vec<Key> = (0..5).map(|i| c.key("u", &i.to_string(), "h")).collect();
+        let keys: Vec<Key> = (0..5).map(|i| key(&c, "u", &i.to_string(), "h")).collect();
         for k in &keys {
             c.insert(*k);
         }
@@ -342,7 +406,7 @@ mod tests {
     #[test]
     fn memo_follows_clear_and_eviction() {
         let c = CredentialCache::new(CacheConfig::new().max_entries(1));
-        let (a, b) = (c.key("a", "p", "h"), c.key("b", "p", "h"));
+        let (a, b) = (key(&c, "a", "p", "h"), key(&c, "b", "p", "h"));
         c.insert(a);
         assert!(c.contains(&a) && c.contains(&a)); // the second from the memo
         c.clear();
@@ -360,7 +424,7 @@ mod tests {
     #[test]
     fn expiry() {
         let c = CredentialCache::new(CacheConfig::new().ttl(Duration::from_millis(30)));
-        let k = c.key("u", "p", "h");
+        let k = key(&c, "u", "p", "h");
         c.insert(k);
         assert!(c.contains(&k));
         std::thread::sleep(Duration::from_millis(40));
@@ -374,7 +438,7 @@ mod tests {
     #[test]
     fn flights_are_removed_by_the_last_waiter() {
         let c = Arc::new(CredentialCache::new(CacheConfig::new()));
-        let k = c.key("u", "p", "h");
+        let k = key(&c, "u", "p", "h");
         let a = c.join(k);
         let b = c.join(k);
         assert!(std::ptr::eq(a.cell(), b.cell()));

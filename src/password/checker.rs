@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use tokio::sync::Semaphore;
 
-use super::cache::{CacheConfig, CredentialCache};
+use super::cache::{CacheConfig, CredentialCache, Key, Stored};
 use super::hash::{check_password_hash, Params, MAX_PASSWORD_LEN};
 use crate::scheme::AuthFuture;
 
@@ -202,9 +202,6 @@ impl Dummy {
     }
 }
 
-/// Marker hashed into the single-flight key of unknown users (never a valid hash: NUL).
-const UNKNOWN_USER: &str = "\0unknown-user";
-
 impl PasswordChecker {
     /// A checker with the default cache ([`CacheConfig::new`]) and the shared pool
     /// ([`HashPool::shared`]).
@@ -283,7 +280,7 @@ impl PasswordChecker {
             return false;
         }
         self.cache.as_ref().is_some_and(|cache| {
-            let hit = cache.contains(&cache.key(username, password, hash));
+            let hit = cache.contains(&cache.key(username, password, Stored::Full(hash)));
             if hit {
                 self.counters.hit();
             }
@@ -294,10 +291,10 @@ impl PasswordChecker {
     /// Whether `password` is `username`'s, given the user's stored hash: from the cache, or by
     /// verifying on the pool. A malformed stored hash never matches (and is logged).
     pub async fn verify(&self, username: &str, password: &str, hash: Arc<str>) -> bool {
-        match self.lookup(username, password, &hash) {
+        match self.lookup(username, password, Stored::Full(&hash)) {
             Lookup::Hit => true,
             Lookup::TooLong => false,
-            Lookup::Miss => self.slow(username, password, Some(hash), None).await,
+            Lookup::Miss(key) => self.slow(key, password, Some(hash), None).await,
         }
     }
 
@@ -305,99 +302,86 @@ impl PasswordChecker {
     /// (which should cost what a real user's hash costs) and returns `false`, so an unknown
     /// user takes as long as a wrong password.
     pub async fn verify_unknown(&self, username: &str, password: &str, dummy_hash: Arc<str>) {
-        self.reject_unknown(username, password, &Dummy::Fixed(dummy_hash))
-            .await;
-    }
-
-    async fn reject_unknown(&self, username: &str, password: &str, dummy: &Dummy) {
         if password.len() <= MAX_PASSWORD_LEN {
-            self.slow(username, password, None, Some(dummy.clone()))
+            let key = self.unknown_key(username, password);
+            self.slow(key, password, None, Some(Dummy::Fixed(dummy_hash)))
                 .await;
         }
     }
 
-    /// The store-side check: a cache hit answers at once (no allocation), anything else is
-    /// awaited (the future owns copies of what it needs). `stored` is the user's hash, `None`
-    /// for an unknown user.
-    pub(crate) fn verify_user<U, F>(
-        &self,
-        username: &str,
-        password: &str,
-        stored: Option<Arc<str>>,
-        dummy: Dummy,
-        user: F,
-    ) -> AuthFuture<Option<U>>
-    where
-        U: Send + 'static,
-        F: FnOnce() -> U + Send + 'static,
-    {
-        if let Some(hash) = &stored {
-            match self.lookup(username, password, hash) {
-                Lookup::Hit => return AuthFuture::ready(Some(user())),
-                Lookup::TooLong => return AuthFuture::ready(None),
-                Lookup::Miss => {}
-            }
-        }
-        self.verify_miss(username, password, stored, dummy, user)
+    /// The single-flight key of an unknown user's check (`None` without a cache).
+    fn unknown_key(&self, username: &str, password: &str) -> Option<Key> {
+        self.cache
+            .as_ref()
+            .map(|cache| cache.key(username, password, Stored::Unknown))
     }
 
-    /// [`verify_user`](Self::verify_user) after a [`lookup`](Self::lookup) that missed.
+    /// The store-side check after a [`lookup`](Self::lookup) that missed (its key is reused,
+    /// not recomputed), or for an unknown user: the future owns copies of what it needs.
+    /// `user` makes the answer of a verified known user.
     pub(crate) fn verify_miss<U, F>(
         &self,
         username: &str,
         password: &str,
-        stored: Option<Arc<str>>,
-        dummy: Dummy,
+        miss: Miss,
         user: F,
     ) -> AuthFuture<Option<U>>
     where
         U: Send + 'static,
-        F: FnOnce() -> U + Send + 'static,
+        F: FnOnce() -> Option<U> + Send + 'static,
     {
+        if password.len() > MAX_PASSWORD_LEN {
+            return AuthFuture::ready(None);
+        }
         let this = self.clone();
-        let (username, password) = (username.to_owned(), password.to_owned());
-        match stored {
-            Some(hash) => AuthFuture::new(async move {
-                this.slow(&username, &password, Some(hash), None)
+        let password = password.to_owned();
+        match miss {
+            Miss::Known(hash, key) => AuthFuture::new(async move {
+                this.slow(key, &password, Some(hash), None)
                     .await
                     .then(user)
+                    .flatten()
             }),
-            None => AuthFuture::new(async move {
-                this.reject_unknown(&username, &password, &dummy).await;
-                None
-            }),
+            Miss::Unknown(dummy) => {
+                let key = self.unknown_key(username, &password);
+                AuthFuture::new(async move {
+                    this.slow(key, &password, None, Some(dummy)).await;
+                    None
+                })
+            }
         }
     }
 
-    /// The cache's answer for a known user's stored hash.
-    pub(crate) fn lookup(&self, username: &str, password: &str, hash: &str) -> Lookup {
+    /// The cache's answer for a known user's stored hash; a miss carries the key it computed.
+    pub(crate) fn lookup(&self, username: &str, password: &str, stored: Stored<'_>) -> Lookup {
         if password.len() > MAX_PASSWORD_LEN {
             return Lookup::TooLong;
         }
-        if let Some(cache) = &self.cache {
-            if cache.contains(&cache.key(username, password, hash)) {
-                self.counters.hit();
-                return Lookup::Hit;
-            }
+        let key = self.cache.as_ref().map(|cache| {
+            let key = cache.key(username, password, stored);
+            (cache.contains(&key), key)
+        });
+        if let Some((true, _)) = key {
+            self.counters.hit();
+            return Lookup::Hit;
         }
         self.counters.cache_misses.fetch_add(1, Relaxed);
-        Lookup::Miss
+        Lookup::Miss(key.map(|(_, key)| key))
     }
 
-    /// A miss: single flight (when caching), then the pool. Either `hash` (a known user) or
-    /// `dummy` (an unknown one, never a success).
+    /// A miss: single flight under `key` (when caching), then the pool. Either `hash` (a known
+    /// user) or `dummy` (an unknown one, never a success).
     async fn slow(
         &self,
-        username: &str,
+        key: Option<Key>,
         password: &str,
         hash: Option<Arc<str>>,
         dummy: Option<Dummy>,
     ) -> bool {
-        let Some(cache) = &self.cache else {
+        let (Some(cache), Some(key)) = (&self.cache, key) else {
             return self.run(password, hash, dummy).await;
         };
         let cacheable = hash.is_some();
-        let key = cache.key(username, password, hash.as_deref().unwrap_or(UNKNOWN_USER));
         let flight = cache.join(key);
         let mut ran = false;
         let ok = *flight
@@ -453,8 +437,18 @@ impl PasswordChecker {
     }
 }
 
+/// The cache's answer to [`PasswordChecker::lookup`].
 pub(crate) enum Lookup {
     Hit,
-    Miss,
+    /// With the key computed for the lookup (`None` when the cache is off).
+    Miss(Option<Key>),
     TooLong,
+}
+
+/// What [`PasswordChecker::verify_miss`] checks.
+pub(crate) enum Miss {
+    /// A known user's stored hash, and the key of the lookup that missed.
+    Known(Arc<str>, Option<Key>),
+    /// An unknown user: checked against this dummy, then refused.
+    Unknown(Dummy),
 }

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::checker::{Dummy, PasswordChecker};
+use super::cache::{HashDigest, Stored};
+use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{validate_hash, HashAlgorithm, Params};
 use crate::basic::VerifyPassword;
 use crate::scheme::AuthFuture;
@@ -166,13 +167,14 @@ fn skip(kind: &str, path: &Path, line: usize, reason: &dyn fmt::Display) {
 }
 
 struct HtpasswdTable {
-    users: HashMap<String, Arc<str>>,
+    /// user → (hash, its digest for the cache key).
+    users: HashMap<String, (Arc<str>, HashDigest)>,
     /// A hash of the file's most common format, for unknown users.
     dummy: Option<Arc<str>>,
 }
 
 fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
-    let mut users: HashMap<String, Arc<str>> = HashMap::new();
+    let mut users: HashMap<String, (Arc<str>, HashDigest)> = HashMap::new();
     let mut by_algorithm: HashMap<HashAlgorithm, (usize, Arc<str>)> = HashMap::new();
     for (n, line) in lines(bytes) {
         let Some((user, hash)) = line.split_once(':') else {
@@ -197,7 +199,8 @@ fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
         }
         let hash: Arc<str> = hash.into();
         by_algorithm.entry(algorithm).or_insert((0, hash.clone())).0 += 1;
-        users.insert(user.to_owned(), hash);
+        let digest = HashDigest::of(&hash);
+        users.insert(user.to_owned(), (hash, digest));
     }
     let dummy = by_algorithm
         .into_values()
@@ -340,15 +343,28 @@ impl VerifyPassword for HtpasswdFile {
     /// A cache hit answers at once (a ready future: the layer decides inline).
     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
         let table = self.file.get();
-        let stored = table.users.get(username).cloned();
-        // Unknown users: a hash of this version of the file, else the argon2id fallback.
-        let dummy = table
-            .dummy
-            .clone()
-            .map_or_else(|| self.fallback.clone(), Dummy::Fixed);
+        let miss = match table.users.get(username) {
+            Some((hash, digest)) => {
+                match self
+                    .checker
+                    .lookup(username, password, Stored::Digest(digest))
+                {
+                    Lookup::Hit => return AuthFuture::ready(Some(username.to_owned())),
+                    Lookup::TooLong => return AuthFuture::ready(None),
+                    Lookup::Miss(key) => Miss::Known(hash.clone(), key),
+                }
+            }
+            // Unknown users: a hash of this version of the file, else the argon2id fallback.
+            None => Miss::Unknown(
+                table
+                    .dummy
+                    .clone()
+                    .map_or_else(|| self.fallback.clone(), Dummy::Fixed),
+            ),
+        };
         let user = username.to_owned();
         self.checker
-            .verify_user(username, password, stored, dummy, move || user)
+            .verify_miss(username, password, miss, move || Some(user))
     }
 }
 

@@ -58,10 +58,11 @@
 //!
 //! - **Verified-credential cache** (on by default; [`PasswordChecker::without_cache`] turns it
 //!   off): a success is remembered under HMAC-SHA-256(random per-cache key, length-prefixed
-//!   username ‖ password ‖ stored hash). No plaintext is kept; failures are never cached; a
-//!   changed password (new hash) misses by construction; entries are bounded and expire
-//!   ([`CacheConfig`]: 10 000 entries, 5 minutes by default). Concurrent identical misses
-//!   hash once (single flight). A hit costs about 0.2 µs.
+//!   username ‖ password ‖ stored hash, or the hash's SHA-256 digest, computed once, for the
+//!   built-in stores). No plaintext is kept; failures are never cached; a changed password
+//!   (new hash) misses by construction; entries are bounded and expire ([`CacheConfig`]:
+//!   10 000 entries, 5 minutes by default). Concurrent identical misses hash once (single
+//!   flight). A hit costs about 0.2 µs.
 //! - **Off the reactor, bounded**: misses run on Tokio's blocking pool, at most [`HashPool`]
 //!   (default: one per core, process-wide) at a time, so a flood of wrong passwords cannot
 //!   starve the other routes.
@@ -76,11 +77,10 @@
 //!
 //! The first two are [`VerifyPassword`](crate::VerifyPassword) callbacks: pass them to
 //! [`BasicAuth::verify_password`](crate::BasicAuth::verify_password). Their user is the
-//! username; `map_user` maps it to your own type ([`MapUser`]; a cache hit still answers with a
-//! ready future).
+//! username; `map_user` maps it to your own type ([`MapUser`]), or a `HashedPasswords<User>`
+//! keeps your user beside each hash ([`HashedPasswords::insert_user`]); a cache hit still
+//! answers with a ready future.
 
-#[cfg(feature = "password")]
-mod apr1;
 #[cfg(feature = "password")]
 mod cache;
 #[cfg(feature = "password")]

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::checker::{Dummy, Lookup, PasswordChecker};
+use super::cache::{HashDigest, Stored};
+use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{validate_hash, HashError, Params};
 use crate::basic::VerifyPassword;
 use crate::scheme::AuthFuture;
@@ -13,9 +14,13 @@ use crate::scheme::AuthFuture;
 /// [`check_password_hash`](super::check_password_hash)), checked through a
 /// [`PasswordChecker`]: cached, on the bounded pool, unknown users costing a dummy check.
 ///
-/// It is a [`VerifyPassword`] callback whose user is the username: pass it to
-/// [`BasicAuth::verify_password`](crate::BasicAuth::verify_password). Clones share the map, so
-/// users can be added or removed while the auth serves requests.
+/// It is a [`VerifyPassword`] callback: pass it to
+/// [`BasicAuth::verify_password`](crate::BasicAuth::verify_password). Its user is the username
+/// (`HashedPasswords`, i.e. `HashedPasswords<String>`, filled with [`insert`](Self::insert)),
+/// or your own type stored beside each hash (`HashedPasswords<User>`, filled with
+/// [`insert_user`](Self::insert_user)); [`map_user`](Self::map_user) maps the username to
+/// your type instead. Clones share the map, so users can be added or removed while the auth
+/// serves requests.
 ///
 /// Unknown users are checked against an argon2id hash made with [`dummy_params`](Self::dummy_params)
 /// (default [`Params::OWASP`]) on first need; if your hashes use another algorithm or cost, set
@@ -34,14 +39,30 @@ use crate::scheme::AuthFuture;
 /// assert_eq!(users.verify_password("nobody", "hello").await, None);
 /// # });
 /// ```
-#[derive(Clone)]
-pub struct HashedPasswords {
-    users: Arc<RwLock<HashMap<String, Arc<str>>>>,
+pub struct HashedPasswords<U = String> {
+    users: Arc<RwLock<HashMap<String, Entry<U>>>>,
     checker: PasswordChecker,
     dummy: Dummy,
 }
 
-impl fmt::Debug for HashedPasswords {
+/// A user's stored hash, its digest (for the cache key, computed once here) and the user.
+struct Entry<U> {
+    hash: Arc<str>,
+    digest: HashDigest,
+    user: U,
+}
+
+impl<U> Clone for HashedPasswords<U> {
+    fn clone(&self) -> Self {
+        Self {
+            users: self.users.clone(),
+            checker: self.checker.clone(),
+            dummy: self.dummy.clone(),
+        }
+    }
+}
+
+impl<U> fmt::Debug for HashedPasswords<U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HashedPasswords")
             .field("users", &self.len())
@@ -50,23 +71,76 @@ impl fmt::Debug for HashedPasswords {
     }
 }
 
-impl Default for HashedPasswords {
+impl<U> Default for HashedPasswords<U> {
+    /// An empty store with a default [`PasswordChecker`]; `HashedPasswords::<User>::default()`
+    /// makes a store of your own user type.
     fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HashedPasswords {
-    /// An empty store with a default [`PasswordChecker`].
-    #[must_use]
-    pub fn new() -> Self {
         Self {
             users: Arc::default(),
             checker: PasswordChecker::new(),
             dummy: Dummy::lazy(Params::OWASP),
         }
     }
+}
 
+impl HashedPasswords {
+    /// An empty store whose user is the username, with a default [`PasswordChecker`]. For a
+    /// store of your own user type: `HashedPasswords::<User>::default()`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds or replaces a user. The old password stops working at once (the cache key covers
+    /// the hash).
+    ///
+    /// # Errors
+    ///
+    /// When `hash` is not a valid hash; the store is then unchanged.
+    pub fn insert(
+        &self,
+        username: impl Into<String>,
+        hash: impl Into<String>,
+    ) -> Result<(), HashError> {
+        let username = username.into();
+        self.insert_user(username.clone(), hash, username)
+    }
+
+    /// Returns your user type instead of the username: `map` gets the verified username and
+    /// returns the user (`None` refuses the login). It is called only after the password was
+    /// verified; a cache hit still answers with a ready future. To keep the user beside the
+    /// hash instead, use a `HashedPasswords<User>` ([`insert_user`](Self::insert_user)).
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::sync::Arc;
+    /// use httpauth::password::{HashedPasswords, Params};
+    /// use httpauth::BasicAuth;
+    ///
+    /// #[derive(Clone)]
+    /// struct User { name: String, admin: bool }
+    ///
+    /// // The application's own table, e.g. loaded from its database.
+    /// let admins: Arc<HashMap<&str, bool>> = Arc::new([("john", false), ("susan", true)].into());
+    ///
+    /// let params = Params::new(8, 1, 1).unwrap(); // cheap, for the example
+    /// let store = HashedPasswords::new().dummy_params(params);
+    /// store.insert("john", params.hash("hello")).unwrap();
+    /// store.insert("susan", params.hash("bye")).unwrap();
+    /// let auth: BasicAuth<User> = BasicAuth::verify_password(store.map_user(move |name| {
+    ///     let admin = *admins.get(name)?;
+    ///     Some(User { name: name.to_owned(), admin })
+    /// }));
+    /// ```
+    pub fn map_user<U, F>(self, map: F) -> MapUser<Self, F>
+    where
+        F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+    {
+        MapUser::new(self, map)
+    }
+}
+
+impl<U> HashedPasswords<U> {
     /// Checks through this checker (its cache, pool and counters) instead of a default one.
     #[must_use]
     pub fn with_checker(mut self, checker: PasswordChecker) -> Self {
@@ -95,20 +169,45 @@ impl HashedPasswords {
         self
     }
 
-    /// Adds or replaces a user. The old password stops working at once (the cache key covers
-    /// the hash).
+    /// Adds or replaces a user with the value a verified login answers (a clone of `user`).
+    /// The old password stops working at once (the cache key covers the hash).
+    ///
+    /// ```
+    /// use httpauth::password::{HashedPasswords, Params};
+    /// use httpauth::VerifyPassword;
+    ///
+    /// #[derive(Clone, Debug, PartialEq)]
+    /// struct User { id: u32, admin: bool }
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let params = Params::new(1024, 1, 1).unwrap(); // cheap, for the example
+    /// let users = HashedPasswords::<User>::default().dummy_params(params);
+    /// users.insert_user("susan", params.hash("bye"), User { id: 7, admin: true }).unwrap();
+    /// assert_eq!(
+    ///     users.verify_password("susan", "bye").await,
+    ///     Some(User { id: 7, admin: true })
+    /// );
+    /// # });
+    /// ```
     ///
     /// # Errors
     ///
     /// When `hash` is not a valid hash; the store is then unchanged.
-    pub fn insert(
+    pub fn insert_user(
         &self,
         username: impl Into<String>,
         hash: impl Into<String>,
+        user: U,
     ) -> Result<(), HashError> {
         let hash = hash.into();
         validate_hash(&hash)?;
-        self.write().insert(username.into(), hash.into());
+        let digest = HashDigest::of(&hash);
+        let entry = Entry {
+            hash: hash.into(),
+            digest,
+            user,
+        };
+        self.write().insert(username.into(), entry);
         Ok(())
     }
 
@@ -126,7 +225,7 @@ impl HashedPasswords {
     /// The user's stored hash.
     #[must_use]
     pub fn hash_of(&self, username: &str) -> Option<Arc<str>> {
-        self.read().get(username).cloned()
+        self.read().get(username).map(|e| e.hash.clone())
     }
 
     /// How many users.
@@ -147,36 +246,11 @@ impl HashedPasswords {
         &self.checker
     }
 
-    /// Returns your user type instead of the username: `map` gets the verified username and
-    /// returns the user (`None` refuses the login). It is called only after the password was
-    /// verified.
-    ///
-    /// ```
-    /// use httpauth::password::{HashedPasswords, Params};
-    /// use httpauth::BasicAuth;
-    ///
-    /// #[derive(Clone)]
-    /// struct User { name: String, admin: bool }
-    ///
-    /// let params = Params::new(8, 1, 1).unwrap(); // cheap, for the example
-    /// let store = HashedPasswords::new().dummy_params(params);
-    /// store.insert("john", params.hash("hello")).unwrap();
-    /// let auth: BasicAuth<User> = BasicAuth::verify_password(
-    ///     store.map_user(|name| Some(User { name: name.to_owned(), admin: name == "susan" })),
-    /// );
-    /// ```
-    pub fn map_user<U, F>(self, map: F) -> MapUser<Self, F>
-    where
-        F: Fn(&str) -> Option<U> + Send + Sync + 'static,
-    {
-        MapUser::new(self, map)
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<str>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry<U>>> {
         self.users.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Arc<str>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry<U>>> {
         self.users.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -195,27 +269,31 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HashedPasswords 
     }
 }
 
-impl VerifyPassword for HashedPasswords {
-    type User = String;
+impl<U: Clone + Send + Sync + 'static> VerifyPassword for HashedPasswords<U> {
+    type User = U;
 
     /// A cache hit answers at once (a ready future: the layer decides inline).
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
-        // Look up and consult the cache under the read lock: a hit clones nothing.
-        let stored = if username.is_empty() {
-            None
-        } else {
-            match self.read().get(username) {
-                Some(hash) => match self.checker.lookup(username, password, hash) {
-                    Lookup::Hit => return AuthFuture::ready(Some(username.to_owned())),
+    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
+        // Look up and consult the cache under the read lock: a hit clones only the user.
+        let (miss, user) = match self.read().get(username).filter(|_| !username.is_empty()) {
+            Some(entry) => {
+                match self
+                    .checker
+                    .lookup(username, password, Stored::Digest(&entry.digest))
+                {
+                    Lookup::Hit => return AuthFuture::ready(Some(entry.user.clone())),
                     Lookup::TooLong => return AuthFuture::ready(None),
-                    Lookup::Miss => Some(hash.clone()),
-                },
-                None => None,
+                    Lookup::Miss(key) => (
+                        Miss::Known(entry.hash.clone(), key),
+                        Some(entry.user.clone()),
+                    ),
+                }
             }
+            None => (Miss::Unknown(self.dummy.clone()), None),
         };
-        let user = username.to_owned();
+        // `user` is `Some` exactly for a known user, the only case `verify_miss` calls this for.
         self.checker
-            .verify_miss(username, password, stored, self.dummy.clone(), move || user)
+            .verify_miss(username, password, miss, move || user)
     }
 }
 

@@ -55,6 +55,47 @@ async fn hit_and_miss() {
     assert_eq!(users.checker().cached_len(), 2);
 }
 
+/// A store holding the application's user beside each hash: hits answer a clone of it, ready;
+/// a password change misses; unknown users get nothing.
+#[tokio::test]
+async fn store_of_own_user_type() {
+    #[derive(Clone, Debug, PartialEq)]
+    struct User {
+        id: u32,
+        admin: bool,
+    }
+    let users = HashedPasswords::<User>::default()
+        .with_checker(PasswordChecker::new())
+        .dummy_params(cheap());
+    let susan = User { id: 7, admin: true };
+    users
+        .insert_user("susan", cheap().hash("bye"), susan.clone())
+        .unwrap();
+    assert!(users
+        .insert_user("bad", "not a hash", susan.clone())
+        .is_err());
+    assert_eq!(
+        users.verify_password("susan", "bye").await,
+        Some(susan.clone())
+    );
+    let ready = users.verify_password("susan", "bye").into_ready();
+    assert_eq!(ready.map_err(|_| "not ready").unwrap(), Some(susan.clone()));
+    assert_eq!(users.verify_password("susan", "nope").await, None);
+    assert_eq!(users.verify_password("nobody", "bye").await, None);
+    // A new hash (and user value) replaces the old at once.
+    let demoted = User {
+        id: 7,
+        admin: false,
+    };
+    users
+        .insert_user("susan", cheap().hash("new"), demoted.clone())
+        .unwrap();
+    assert_eq!(users.verify_password("susan", "bye").await, None);
+    assert_eq!(users.verify_password("susan", "new").await, Some(demoted));
+    let stats = users.checker().stats();
+    assert_eq!((stats.cache_hits, stats.verifications), (1, 5), "{stats:?}");
+}
+
 #[tokio::test]
 async fn own_store_through_the_checker() {
     let checker = PasswordChecker::new();

@@ -1,25 +1,31 @@
-//! Apache's `$apr1$` hash: Poul-Henning Kamp's MD5-crypt (FreeBSD, 1994) with the magic string
-//! `$apr1$` instead of `$1$`, as Apache's `apr_md5_encode` computes it.
+//! Apache's own formats: `$apr1$` (`htpasswd -m`, its default) and the unsalted `{SHA}`
+//! (`htpasswd -s`).
 //!
-//! No maintained crate implements it over RustCrypto's `md-5` without panicking on short salts,
-//! so the construction (about 40 lines, no primitive of its own) is written here over `md-5`
-//! and checked against published vectors and Apache's own `htpasswd -m` output.
+//! `$apr1$` is Poul-Henning Kamp's MD5-crypt (FreeBSD, 1994) with the magic string `$apr1$`
+//! instead of `$1$`, as Apache's `apr_md5_encode` computes it. No maintained crate implements
+//! it over RustCrypto's `md-5` without panicking on short salts, so the construction (about 40
+//! lines, no primitive of its own) is written here over `md-5` and checked against published
+//! vectors and Apache's own `htpasswd -m` output.
 
+use base64::Engine as _;
 use md5::{Digest as _, Md5};
+use sha1::Sha1;
 use subtle::ConstantTimeEq;
+
+use super::{malformed, HashAlgorithm, HashError};
 
 const MAGIC: &str = "$apr1$";
 const ITOA64: &[u8; 64] = b"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A parsed `$apr1$salt$checksum`.
-pub(crate) struct Apr1Hash<'a> {
+pub(super) struct Apr1Hash<'a> {
     salt: &'a str,
     checksum: &'a str,
 }
 
 impl<'a> Apr1Hash<'a> {
     /// Salt of 1 to 8 characters, then a 22-character checksum in crypt's base64.
-    pub(crate) fn parse(hash: &'a str) -> Option<Self> {
+    pub(super) fn parse(hash: &'a str) -> Option<Self> {
         let rest = hash.strip_prefix(MAGIC)?;
         let (salt, checksum) = rest.split_once('$')?;
         let valid = |s: &str| s.bytes().all(|b| ITOA64.contains(&b));
@@ -31,7 +37,7 @@ impl<'a> Apr1Hash<'a> {
         .then_some(Self { salt, checksum })
     }
 
-    pub(crate) fn verify(&self, password: &[u8]) -> bool {
+    pub(super) fn verify(&self, password: &[u8]) -> bool {
         let computed = encode(&digest(password, self.salt.as_bytes()));
         bool::from(computed.ct_eq(self.checksum.as_bytes()))
     }
@@ -112,6 +118,25 @@ fn encode(d: &[u8; 16]) -> [u8; 22] {
     out
 }
 
+/// `{SHA}` + the base64 of the password's SHA-1 digest.
+pub(super) struct Sha1Hash([u8; 20]);
+
+impl Sha1Hash {
+    pub(super) fn parse(hash: &str) -> Result<Self, HashError> {
+        let digest = hash
+            .strip_prefix("{SHA}")
+            .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+            .and_then(|d| <[u8; 20]>::try_from(d).ok())
+            .ok_or(malformed(HashAlgorithm::Sha1, "not the base64 of 20 bytes"))?;
+        Ok(Self(digest))
+    }
+
+    pub(super) fn verify(&self, password: &[u8]) -> bool {
+        let digest: [u8; 20] = Sha1::digest(password).into();
+        bool::from(digest.ct_eq(&self.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +155,20 @@ mod tests {
         // Published examples (htpasswd-verify's docs, Apache's test suite style).
         assert!(check("$apr1$lZL6V/ci$eIMz/iKDkbtys/uU7LEK00", "password"));
         assert!(check("$apr1$RandSalt$PgCXHRrkpSt4cbyC2C6bm/", "password"));
+    }
+
+    #[test]
+    fn sha1_vectors() {
+        use super::super::check_password_hash;
+        // `htpasswd -nbs john hello`
+        assert_eq!(
+            check_password_hash("{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", "hello"),
+            Ok(true)
+        );
+        assert_eq!(
+            check_password_hash("{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=", "hello!"),
+            Ok(false)
+        );
     }
 
     #[test]
