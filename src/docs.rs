@@ -19,10 +19,6 @@ macro_rules! page {
     ($name:ident, $file:literal) => {
         page!(@ $name, doc = include_str!($file));
     };
-    // Rendered, but its code blocks are not run as doctests (yet): see the call.
-    (untested $name:ident, $file:literal) => {
-        page!(@ $name, cfg_attr(not(doctest), doc = include_str!($file)));
-    };
     (@ $name:ident, $page:meta) => {
         #[doc = "[compatibility.md]: crate::docs::compatibility"]
         #[doc = "[digest.md]: crate::docs::digest"]
@@ -37,11 +33,8 @@ macro_rules! page {
 }
 
 page!(compatibility, "../docs/compatibility.md");
-// TODO: these two pages' first Rust blocks do not compile as doctests yet (undefined
-// `Router`/`handler`/`lookup_password`; `?` outside a function returning `Result`). Once their
-// owners fix them, drop `untested` so they are tested like the others.
 page!(digest, "../docs/digest.md");
-page!(untested passwords, "../docs/passwords.md");
+page!(passwords, "../docs/passwords.md");
 page!(performance, "../docs/performance.md");
 page!(browsers, "../docs/browsers.md");
 page!(demo_contract, "../docs/demo-contract.md");

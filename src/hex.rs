@@ -41,9 +41,8 @@ pub(crate) fn decode_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
 }
 
 /// Decodes hex (either case) of any even length.
-// Not used by the Digest code (its lengths are fixed); for callers that learn the length from
-// the input (werkzeug hashes in `password/`).
-#[cfg_attr(not(test), allow(dead_code))]
+// For callers that learn the length from the input (werkzeug hashes in `password/`).
+#[cfg_attr(not(any(test, feature = "password")), allow(dead_code))]
 pub(crate) fn decode(hex: &[u8]) -> Option<Vec<u8>> {
     if hex.len() % 2 != 0 {
         return None;
@@ -54,7 +53,7 @@ pub(crate) fn decode(hex: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Whether `hex` is only lowercase hex digits (for formats that refuse uppercase).
-#[cfg_attr(not(test), allow(dead_code))]
+#[cfg_attr(not(any(test, feature = "password")), allow(dead_code))]
 pub(crate) fn is_lowercase(hex: &[u8]) -> bool {
     hex.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

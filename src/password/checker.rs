@@ -194,7 +194,7 @@ impl Dummy {
                         &mut argon2::password_hash::rand_core::OsRng,
                         &mut random,
                     );
-                    let secret: String = random.iter().map(|b| format!("{b:02x}")).collect();
+                    let secret = crate::hex::encode(&random);
                     params.hash(&secret).into()
                 })
                 .clone(),

@@ -163,21 +163,12 @@ fn werkzeug_parts(
     Ok((method, salt, expected))
 }
 
+/// Werkzeug writes lowercase hex; anything else is not one of its hashes.
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    fn nibble(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        }
-    }
-    if hex.len() % 2 != 0 {
-        return None;
-    }
-    hex.as_bytes()
-        .chunks_exact(2)
-        .map(|pair| Some(nibble(pair[0])? << 4 | nibble(pair[1])?))
-        .collect()
+    let hex = hex.as_bytes();
+    crate::hex::is_lowercase(hex)
+        .then(|| crate::hex::decode(hex))
+        .flatten()
 }
 
 #[cfg(test)]
