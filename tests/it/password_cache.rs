@@ -240,13 +240,11 @@ async fn unknown_user_costs_a_verification() {
         );
         unknown = unknown.min(start.elapsed());
     }
+    // Same work: an unknown user is one real verification (against the dummy hash), counted
+    // like a wrong password's. No timing threshold (they flake on shared cores); the times are
+    // printed for the log, and scripts/ measure them under load.
     assert_eq!(users.checker().stats().verifications, 6);
-    // Same work: within a generous factor of each other (a shared CI box is noisy).
-    let ratio = unknown.as_secs_f64() / wrong.as_secs_f64();
-    assert!(
-        (0.33..3.0).contains(&ratio),
-        "wrong {wrong:?}, unknown {unknown:?}"
-    );
+    println!("wrong password {wrong:?}, unknown user {unknown:?}");
     // Empty username: also a dummy check.
     assert_eq!(users.verify_password("", "wrong").await, None);
     assert_eq!(users.checker().stats().verifications, 7);
