@@ -43,6 +43,12 @@ pub enum AuthErrorKind {
     /// The scheme needs the request body (Digest `qop=auth-int`) and it is larger than the
     /// configured bound (`413`).
     BodyTooLarge,
+    /// Too many failed attempts from this client or for this username: refused before any
+    /// password is hashed (`429`, with `Retry-After`).
+    TooManyAttempts,
+    /// The server cannot check the credentials now (the hashing queue is full or its wait
+    /// deadline passed, a shared store is unreachable): `503`, with `Retry-After`.
+    Unavailable,
 }
 
 impl AuthErrorKind {
@@ -57,6 +63,8 @@ impl AuthErrorKind {
             Self::DuplicateCredentials | Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -72,6 +80,8 @@ impl AuthErrorKind {
             Self::StaleNonce => "stale nonce",
             Self::BadRequest => "bad request",
             Self::BodyTooLarge => "body too large",
+            Self::TooManyAttempts => "too many failed attempts",
+            Self::Unavailable => "credentials cannot be checked now",
         }
     }
 }
@@ -88,6 +98,7 @@ pub struct AuthError {
     status: StatusCode,
     detail: Option<&'static str>,
     scheme: Option<Arc<str>>,
+    retry_after: Option<u32>,
 }
 
 impl AuthError {
@@ -99,7 +110,22 @@ impl AuthError {
             status: kind.status(),
             detail: None,
             scheme: None,
+            retry_after: None,
         }
+    }
+
+    /// Asks the client to wait this many seconds before trying again: the rejection carries
+    /// `Retry-After` (RFC 9110 §10.2.3). Used with `429` and `503`.
+    #[must_use]
+    pub const fn with_retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// The `Retry-After` delay in seconds, when there is one.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<u32> {
+        self.retry_after
     }
 
     /// Adds a short, static explanation (for logs; never contains the credential).
@@ -179,6 +205,7 @@ impl fmt::Debug for AuthError {
             .field("status", &self.status.as_u16())
             .field("detail", &self.detail)
             .field("scheme", &self.scheme)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }

@@ -50,8 +50,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::WWW_AUTHENTICATE;
-use http::Response;
+use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response};
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::roles::{RoleRequirement, Roles};
@@ -427,7 +427,20 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             Some(h) => h.error_response(&err),
             None => default_error_response(&err),
         };
-        if !response.headers().contains_key(WWW_AUTHENTICATE) {
+        if let Some(seconds) = err.retry_after() {
+            if !response.headers().contains_key(RETRY_AFTER) {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            }
+        }
+        // No challenge on 429/503: the credentials were not refused, only not checked now (a
+        // browser would otherwise ask the user again).
+        let challenge = !matches!(
+            err.kind(),
+            AuthErrorKind::TooManyAttempts | AuthErrorKind::Unavailable
+        );
+        if challenge && !response.headers().contains_key(WWW_AUTHENTICATE) {
             match selected {
                 Some(_) => member.scheme.challenge(&err, response.headers_mut()),
                 None => {

@@ -1,5 +1,5 @@
 //! The demo application: every example of the Flask-HTTPAuth "Getting Started" document on its
-//! own path (see `shared/demo-contract.md`). `main.rs` serves it; the integration tests mount
+//! own path (see `docs/demo-contract.md`). `main.rs` serves it; the integration tests mount
 //! the same router.
 
 use std::collections::HashMap;

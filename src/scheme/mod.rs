@@ -219,13 +219,14 @@ where
 }
 
 /// The default error response: the status of the error, body `Unauthorized Access` (as
-/// Flask-HTTPAuth) or `Bad Request` for a 400, as `text/plain; charset=utf-8`.
+/// Flask-HTTPAuth) for 401 and 403, else the status's reason phrase (`Bad Request`, `Too Many
+/// Requests`, ...), as `text/plain; charset=utf-8`.
 #[must_use]
 pub fn default_error_response(err: &AuthError) -> Response<Bytes> {
-    let body: &'static str = if err.status() == http::StatusCode::BAD_REQUEST {
-        "Bad Request"
-    } else {
-        "Unauthorized Access"
+    let status = err.status();
+    let body: &'static str = match status {
+        http::StatusCode::UNAUTHORIZED | http::StatusCode::FORBIDDEN => "Unauthorized Access",
+        other => other.canonical_reason().unwrap_or("Error"),
     };
     let mut response = Response::new(Bytes::from_static(body.as_bytes()));
     *response.status_mut() = err.status();

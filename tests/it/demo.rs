@@ -1,4 +1,4 @@
-//! The demo server against its contract (`shared/demo-contract.md`): the demo's own router over
+//! The demo server against its contract (`docs/demo-contract.md`): the demo's own router over
 //! real HTTP with reqwest and curl, and the built demo binary as a black box.
 
 use crate::{app, common, users};
