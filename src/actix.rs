@@ -84,6 +84,10 @@ impl RequestHead for ServiceRequest {
                 .map(ActixHeaderValue::as_bytes),
         )
     }
+
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        ServiceRequest::peer_addr(self).map(|a| a.ip())
+    }
 }
 
 impl<S, B, U> Transform<S, ServiceRequest> for LoginRequired<U>

@@ -550,6 +550,11 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
         }
     }
 
+    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
+        let token = self.token68(req).ok()?;
+        with_decoded(token, |username, _| username.to_owned()).ok()
+    }
+
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
         self.challenge = render(&self.scheme, realm, self.charset)?;
         self.realm = Arc::from(realm);

@@ -108,6 +108,7 @@ pub mod password;
 pub mod policy;
 pub mod roles;
 pub mod scheme;
+pub mod throttle;
 pub mod token;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -133,4 +134,5 @@ pub use crate::password::{
 pub use crate::policy::LoginRequired;
 pub use crate::roles::{RoleRequirement, Roles};
 pub use crate::scheme::{default_error_response, ErrorHandler, UserRoles, DEFAULT_REALM};
+pub use crate::throttle::Throttle;
 pub use crate::token::{TokenAuth, VerifyToken};

@@ -53,11 +53,14 @@ use bytes::Bytes;
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response};
 
+use std::net::IpAddr;
+
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::roles::{RoleRequirement, Roles};
 use crate::scheme::{
     default_error_response, AuthFuture, AuthRequest, ErrorHandler, Identity, Scheme, UserRoles,
 };
+use crate::throttle::{retry_after_secs, Throttle};
 
 /// The outcome of [`LoginRequired::check`].
 #[derive(Debug)]
@@ -132,6 +135,15 @@ struct Policy<U> {
     requirement: Option<RoleRequirement>,
     optional: bool,
     skip_options: bool,
+    throttle: Option<Throttle>,
+}
+
+/// Who tried: for the throttle's keys and the refusal event. Only made on the paths that need
+/// it (failures, a throttle with records, awaited callbacks).
+#[derive(Debug, Default)]
+pub(crate) struct Attempt {
+    username: Option<String>,
+    addr: Option<IpAddr>,
 }
 
 /// Protects routes: one or several schemes, a role requirement, optional or not. It is the
@@ -178,6 +190,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 requirement: None,
                 optional: false,
                 skip_options: true,
+                throttle: Some(Throttle::shared()),
             }),
         }
     }
@@ -196,6 +209,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                     requirement: p.requirement.clone(),
                     optional: p.optional,
                     skip_options: p.skip_options,
+                    throttle: p.throttle.clone(),
                 };
                 f(&mut copy);
                 self.policy = Arc::new(copy);
@@ -269,6 +283,20 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self.edit(|p| p.skip_options = !yes)
     }
 
+    /// Throttles failed attempts on this route with these limits (see [`Throttle`]). By default
+    /// every route uses [`Throttle::shared`]: one process-wide throttle with the default
+    /// limits, so a guesser cannot spread attempts over routes.
+    #[must_use]
+    pub fn throttle(self, throttle: Throttle) -> Self {
+        self.edit(|p| p.throttle = Some(throttle))
+    }
+
+    /// No throttling on this route (for tests, or when a proxy in front already throttles).
+    #[must_use]
+    pub fn without_throttle(self) -> Self {
+        self.edit(|p| p.throttle = None)
+    }
+
     /// Runs the policy on a request. The answer is ready at once when every callback it needs
     /// answers at once; each callback runs at most once.
     pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
@@ -282,10 +310,12 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         if req.has_several_authorizations() {
             let err = AuthError::new(AuthErrorKind::DuplicateCredentials)
                 .with_detail("more than one Authorization header");
-            return AuthFuture::ready(p.decide(None, Err((None, err))));
+            let who = p.attempt(req, None);
+            return AuthFuture::ready(p.decide(None, Err((None, err)), &who));
         }
         let Some(index) = p.select(req) else {
-            return AuthFuture::ready(p.decide(None, Err((None, AuthError::missing()))));
+            let who = p.attempt(req, None);
+            return AuthFuture::ready(p.decide(None, Err((None, AuthError::missing())), &who));
         };
         let scheme = &p.members[index].scheme;
         if req.body().is_none() {
@@ -293,13 +323,36 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 return AuthFuture::ready(Decision::ReadBody { limit });
             }
         }
+        // The throttle first: over the limit, nothing is hashed and no callback runs. With no
+        // failure recorded anywhere, there is nothing to look up.
+        let throttle = p.throttle.as_ref().filter(|t| t.may_have_records());
+        let mut who = None;
+        if let Some(t) = throttle {
+            let attempt = p.attempt(req, Some(index));
+            if let Some(wait) = t.blocked(t.keys(attempt.username.as_deref(), attempt.addr)) {
+                let err = AuthError::new(AuthErrorKind::TooManyAttempts)
+                    .with_retry_after(retry_after_secs(wait));
+                return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt));
+            }
+            who = Some(attempt);
+        }
         match scheme.authenticate(req).into_ready() {
-            Ok(result) => p.authorize(&self.policy, index, result),
+            Ok(result) => {
+                // Who tried is only needed for a failure (its event and count), or to reset a
+                // throttle count on success.
+                let who = match who {
+                    Some(who) => who,
+                    None if result.is_err() => p.attempt(req, Some(index)),
+                    None => Attempt::default(),
+                };
+                p.settle(&self.policy, index, result, who)
+            }
             Err(pending) => {
+                let who = who.unwrap_or_else(|| p.attempt(req, Some(index)));
                 let policy = self.policy.clone();
                 AuthFuture::new(async move {
                     let result = pending.await;
-                    policy.authorize(&policy, index, result).await
+                    policy.settle(&policy, index, result, who).await
                 })
             }
         }
@@ -317,7 +370,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             AuthError::new(AuthErrorKind::BadRequest)
                 .with_detail("the request body could not be read")
         };
-        trace_failure(&err);
+        trace_failure(&err, &p.attempt(req, selected));
         p.reject(selected, err)
     }
 }
@@ -328,27 +381,74 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         self.members.iter().position(|m| m.scheme.claims(req))
     }
 
-    /// After authentication: the roles (when the route requires some), then the decision.
+    /// Who sent the request: the claimed username (when a scheme is selected) and the client
+    /// address (behind the throttle's trusted proxies, the forwarded one).
+    fn attempt(&self, req: &AuthRequest<'_>, selected: Option<usize>) -> Attempt {
+        let peer = req.peer_addr();
+        let addr = match &self.throttle {
+            Some(t) => t.client(peer, req.header("x-forwarded-for").one()),
+            None => peer,
+        };
+        Attempt {
+            username: selected.and_then(|i| self.members[i].scheme.claimed_username(req)),
+            addr,
+        }
+    }
+
+    /// After authentication: the throttle's count (a wrong secret counts a failure, a success
+    /// resets the username's), then the roles and the decision.
+    fn settle(
+        &self,
+        this: &Arc<Self>,
+        index: usize,
+        result: Result<Identity<U>, AuthError>,
+        who: Attempt,
+    ) -> AuthFuture<Decision<U>> {
+        let outcome = match &result {
+            Ok(_) => Some(true),
+            Err(err) if err.kind() == AuthErrorKind::InvalidCredentials => Some(false),
+            Err(_) => None,
+        };
+        let recorded = match (&self.throttle, outcome) {
+            (Some(t), Some(ok)) if !ok || t.may_have_records() => {
+                t.record(t.keys(who.username.as_deref(), who.addr), ok)
+            }
+            _ => AuthFuture::ready(()),
+        };
+        match recorded.into_ready() {
+            Ok(()) => self.authorize(this, index, result, who),
+            Err(pending) => {
+                let this = this.clone();
+                AuthFuture::new(async move {
+                    pending.await;
+                    this.authorize(&this, index, result, who).await
+                })
+            }
+        }
+    }
+
+    /// The roles (when the route requires some), then the decision.
     fn authorize(
         &self,
         this: &Arc<Self>,
         index: usize,
         result: Result<Identity<U>, AuthError>,
+        who: Attempt,
     ) -> AuthFuture<Decision<U>> {
         let identity = match result {
             Ok(identity) => identity,
-            Err(err) => return AuthFuture::ready(self.decide(Some(index), Err((None, err)))),
+            Err(err) => return AuthFuture::ready(self.decide(Some(index), Err((None, err)), &who)),
         };
         let (Some(_), Some(roles)) = (&self.requirement, self.roles_of(index)) else {
-            return AuthFuture::ready(self.decide(Some(index), Ok(identity)));
+            return AuthFuture::ready(self.decide(Some(index), Ok(identity), &who));
         };
         match roles.user_roles(&identity.user).into_ready() {
-            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles)),
+            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles, &who)),
             Err(pending) => {
                 let this = this.clone();
                 AuthFuture::new(async move {
                     let roles = pending.await;
-                    this.decide_roles(index, identity, &roles)
+                    this.decide_roles(index, identity, &roles, &who)
                 })
             }
         }
@@ -358,16 +458,22 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         self.members[index].roles.as_ref().or(self.roles.as_ref())
     }
 
-    fn decide_roles(&self, index: usize, identity: Identity<U>, roles: &Roles) -> Decision<U> {
+    fn decide_roles(
+        &self,
+        index: usize,
+        identity: Identity<U>,
+        roles: &Roles,
+        who: &Attempt,
+    ) -> Decision<U> {
         let satisfied = self
             .requirement
             .as_ref()
             .is_none_or(|r| r.is_satisfied_by(roles));
         if satisfied {
-            self.decide(Some(index), Ok(identity))
+            self.decide(Some(index), Ok(identity), who)
         } else {
             let err = AuthError::new(AuthErrorKind::Forbidden);
-            self.decide(Some(index), Err((Some(identity), err)))
+            self.decide(Some(index), Err((Some(identity), err)), who)
         }
     }
 
@@ -377,6 +483,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         &self,
         selected: Option<usize>,
         result: Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
+        who: &Attempt,
     ) -> Decision<U> {
         let (identity, err) = match result {
             Ok(identity) => {
@@ -401,7 +508,19 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 error: Some(err),
             };
         }
-        trace_failure(&err);
+        // A refused role names the user who authenticated.
+        let named;
+        let who = match (&identity, &who.username) {
+            (Some(id), None) => {
+                named = Attempt {
+                    username: id.username.clone(),
+                    addr: who.addr,
+                };
+                &named
+            }
+            _ => who,
+        };
+        trace_failure(&err, who);
         Decision::Deny(self.reject(selected, err))
     }
 
@@ -455,10 +574,19 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     }
 }
 
-fn trace_failure(err: &AuthError) {
-    // Never the credentials: the error holds none.
+/// The one event of a refusal (target `httpauth`): the reason, the scheme, the username the
+/// client claimed (escaped, at most 64 characters) and the client address. A stable line for
+/// fail2ban: `authentication refused status=401 reason="invalid credentials" ...
+/// user="john" client=203.0.113.9`. Never a password, token or hash. Attacker-triggered
+/// conditions log at INFO at most; no credentials at all is DEBUG (every browser's first
+/// request).
+fn trace_failure(err: &AuthError, who: &Attempt) {
+    let user = who.username.as_deref().map(bounded);
+    let user = user.as_deref().unwrap_or("");
+    let client = who.addr.map(|a| a.to_string());
+    let client = client.as_deref().unwrap_or("");
     if err.kind() == AuthErrorKind::MissingCredentials {
-        tracing::debug!(target: "httpauth", status = err.status().as_u16(), reason = err.reason(), "no credentials");
+        tracing::debug!(target: "httpauth", status = err.status().as_u16(), reason = err.reason(), client, "no credentials");
     } else {
         tracing::info!(
             target: "httpauth",
@@ -466,7 +594,19 @@ fn trace_failure(err: &AuthError) {
             reason = err.reason(),
             detail = err.detail().unwrap_or(""),
             scheme = err.scheme().unwrap_or(""),
+            user,
+            client,
             "authentication refused"
         );
     }
+}
+
+/// A username for a log line: control characters, quotes and backslashes escaped, at most 64
+/// characters.
+fn bounded(name: &str) -> String {
+    let mut out: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+    if name.chars().nth(64).is_some() {
+        out.push_str("...");
+    }
+    out
 }

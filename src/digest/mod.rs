@@ -192,6 +192,11 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
         }
     }
 
+    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
+        // With `userhash=true` the hashed name: as distinct per user as the name itself.
+        self.credentials(req).ok().map(|c| c.username().to_owned())
+    }
+
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
         let previous = std::mem::replace(&mut self.realm, Arc::from(realm));
         if let Err(err) = self.render(self.algorithms[0], "n", "o", false, None) {

@@ -27,7 +27,10 @@ pub(super) struct Checked {
 
 impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// Step 1: the `Authorization` value, parsed into [`DigestCredentials`].
-    fn credentials(&self, req: &AuthRequest<'_>) -> Result<DigestCredentials, AuthError> {
+    pub(super) fn credentials(
+        &self,
+        req: &AuthRequest<'_>,
+    ) -> Result<DigestCredentials, AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
         let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {

@@ -153,6 +153,14 @@ pub trait Scheme: Send + Sync + 'static {
         req: &AuthRequest<'_>,
     ) -> AuthFuture<Result<Identity<Self::User>, AuthError>>;
 
+    /// The username the credentials claim, before anything is verified (the throttle counts
+    /// failures per username, and refusal events name it). Cheap: no callback. Default:
+    /// `None` (tokens).
+    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
+        let _ = req;
+        None
+    }
+
     /// Takes the route's realm (already validated: no control characters; the default
     /// `Authentication Required` when none is set), to render challenges with.
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError>;

@@ -28,6 +28,13 @@ pub trait RequestHead {
     fn authorization(&self) -> HeaderLookup<'_> {
         self.header("authorization")
     }
+
+    /// The address of the peer that sent the request, when the framework knows it (axum:
+    /// `ConnectInfo<SocketAddr>`, from `into_make_service_with_connect_info`; actix: the peer
+    /// address). Used by the throttle and in refusal events.
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        None
+    }
 }
 
 /// The answer of [`RequestHead::header`].
@@ -77,6 +84,19 @@ fn http_target<'a>(uri: &'a http::Uri, extensions: &'a http::Extensions) -> &'a 
     }
 }
 
+/// The peer address axum recorded (`into_make_service_with_connect_info::<SocketAddr>()`).
+fn http_peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
+    #[cfg(feature = "axum")]
+    return extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    #[cfg(not(feature = "axum"))]
+    {
+        let _ = extensions;
+        None
+    }
+}
+
 fn http_header<'a, K: http::header::AsHeaderName>(
     headers: &'a http::HeaderMap,
     name: K,
@@ -104,6 +124,10 @@ impl RequestHead for http::request::Parts {
     fn authorization(&self) -> HeaderLookup<'_> {
         http_header(&self.headers, http::header::AUTHORIZATION)
     }
+
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        http_peer(&self.extensions)
+    }
 }
 
 impl<B> RequestHead for http::Request<B> {
@@ -125,6 +149,10 @@ impl<B> RequestHead for http::Request<B> {
 
     fn authorization(&self) -> HeaderLookup<'_> {
         http_header(self.headers(), http::header::AUTHORIZATION)
+    }
+
+    fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        http_peer(self.extensions())
     }
 }
 
@@ -213,6 +241,12 @@ impl<'a> AuthRequest<'a> {
     #[must_use]
     pub fn authorization_scheme(&self) -> Option<&'a [u8]> {
         self.authorization().map(crate::scheme::header::scheme_word)
+    }
+
+    /// The address of the peer (see [`RequestHead::peer_addr`]).
+    #[must_use]
+    pub fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        self.head.peer_addr()
     }
 
     /// The buffered body (only when the handling scheme asked for it).
