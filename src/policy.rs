@@ -577,7 +577,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
 /// The one event of a refusal (target `httpauth`): the reason, the scheme, the username the
 /// client claimed (escaped, at most 64 characters) and the client address. A stable line for
 /// fail2ban: `authentication refused status=401 reason="invalid credentials" ...
-/// user="john" client=203.0.113.9`. Never a password, token or hash. Attacker-triggered
+/// user="john" client="203.0.113.9"`. Never a password, token or hash. Attacker-triggered
 /// conditions log at INFO at most; no credentials at all is DEBUG (every browser's first
 /// request).
 fn trace_failure(err: &AuthError, who: &Attempt) {
@@ -609,4 +609,14 @@ fn bounded(name: &str) -> String {
         out.push_str("...");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn log_names_are_escaped_and_bounded() {
+        assert_eq!(super::bounded("jo\"hn\n"), "jo\\\"hn\\n");
+        let long = "x".repeat(100);
+        assert_eq!(super::bounded(&long), format!("{}...", "x".repeat(64)));
+    }
 }

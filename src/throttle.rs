@@ -336,8 +336,18 @@ impl Throttle {
     /// by every route that sets none, so attempts count across routes and auth objects.
     #[must_use]
     pub fn shared() -> Self {
-        static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
         SHARED.get_or_init(Self::new).clone()
+    }
+
+    /// Makes this the process-wide default throttle (call it at startup, before any route is
+    /// built): every route without its own [`throttle`](crate::LoginRequired::throttle) uses
+    /// it.
+    ///
+    /// # Errors
+    ///
+    /// Gives the throttle back when the default was already set or already used.
+    pub fn set_shared(self) -> Result<(), Self> {
+        SHARED.set(self)
     }
 
     /// Whether the store may hold a failure (see [`ThrottleStore::may_have_records`]).
@@ -417,6 +427,8 @@ impl Throttle {
             .or(Some(peer))
     }
 }
+
+static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
 
 /// The throttle keys of one attempt.
 #[derive(Debug, Clone, Copy)]

@@ -19,10 +19,14 @@ use std::net::SocketAddr;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: demo [--port PORT] [--htpasswd FILE] [--browser-test]\n  \
+        "usage: demo [--port PORT] [--htpasswd FILE] [--browser-test] [throttle flags]\n  \
          --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
          --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
-         --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)"
+         --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
+         --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
+         --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
+         --throttle-window SECS      how long failures are remembered (default 900)\n  \
+         --no-throttle               no brute-force throttling"
     );
     std::process::exit(2);
 }
@@ -31,14 +35,34 @@ fn usage() -> ! {
 struct Args {
     port: u16,
     htpasswd: Option<std::path::PathBuf>,
+    throttle: Option<httpauth::Throttle>,
 }
 
 fn args() -> Args {
     let mut args = std::env::args().skip(1);
     let mut port = std::env::var("PORT").ok();
     let mut htpasswd = None;
+    let mut throttle = Some(httpauth::Throttle::new());
+    let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
+        args.next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| usage())
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
+            "--max-failures-per-user" => {
+                let n = number(&mut args);
+                throttle = throttle.map(|t| t.max_failures_per_user(n));
+            }
+            "--max-failures-per-addr" => {
+                let n = number(&mut args);
+                throttle = throttle.map(|t| t.max_failures_per_addr(n));
+            }
+            "--throttle-window" => {
+                let secs = number(&mut args);
+                throttle = throttle.map(|t| t.window(std::time::Duration::from_secs(secs.into())));
+            }
+            "--no-throttle" => throttle = None,
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
             "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--browser-test" => {} // read in main
@@ -53,7 +77,11 @@ fn args() -> Args {
         None => 3000,
         Some(p) => p.parse().unwrap_or_else(|_| usage()),
     };
-    Args { port, htpasswd }
+    Args {
+        port,
+        htpasswd,
+        throttle,
+    }
 }
 
 async fn shutdown_signal() {
@@ -86,7 +114,22 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
 
-    let Args { port, htpasswd } = args();
+    let Args {
+        port,
+        htpasswd,
+        throttle,
+    } = args();
+    // Every route uses the process-wide throttle (no limit with --no-throttle); set before
+    // any route is built.
+    let throttle = throttle.unwrap_or_else(|| {
+        httpauth::Throttle::new()
+            .max_failures_per_user(0)
+            .max_failures_per_addr(0)
+    });
+    if throttle.set_shared().is_err() {
+        eprintln!("the throttle was configured twice");
+        std::process::exit(1);
+    }
     let users = match htpasswd {
         None => users::Users::new(),
         Some(path) => users::Users::from_htpasswd(&path).unwrap_or_else(|err| {
@@ -111,6 +154,8 @@ async fn main() {
     if std::env::args().any(|arg| arg == "--browser-test") {
         app = browser::with_browser_test_routes(app);
     }
+    // The peer address reaches the throttle and the refusal events through `ConnectInfo`.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

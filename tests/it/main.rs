@@ -35,3 +35,4 @@ mod policy_settings;
 mod seed_basic;
 mod seed_multi;
 mod seed_token;
+mod throttle;
