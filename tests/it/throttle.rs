@@ -337,3 +337,44 @@ async fn the_demo_binary_throttles_with_its_flags() {
         assert_eq!(send(&url, &[("authorization", &wrong)]).await.0, 401);
     }
 }
+
+#[cfg(feature = "actix")]
+#[tokio::test]
+async fn actix_throttles_alike_from_its_peer_address() {
+    use actix_web::{web, App, HttpServer};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let auth = counted_basic(calls.clone());
+    let policy = auth.login_required().throttle(
+        Throttle::new()
+            .max_failures_per_user(0)
+            .max_failures_per_addr(3),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            HttpServer::new(move || {
+                App::new().service(
+                    web::resource("/").wrap(policy.clone()).route(
+                        web::get().to(|CurrentUser(u): CurrentUser<String>| async move { u }),
+                    ),
+                )
+            })
+            .workers(1)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
+    });
+    let url = format!("http://{addr}/");
+    for i in 0..3 {
+        let creds = basic(&format!("u{i}"), "guess");
+        assert_eq!(send(&url, &[("authorization", &creds)]).await.0, 401);
+    }
+    let (s, retry, challenge) = send(&url, &[("authorization", &basic("john", "hello"))]).await;
+    assert_eq!((s, challenge), (429, false));
+    assert!(retry.is_some());
+    assert_eq!(calls.load(SeqCst), 3);
+}
