@@ -345,14 +345,24 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                     None if result.is_err() => p.attempt(req, Some(index)),
                     None => Attempt::default(),
                 };
-                p.settle(&self.policy, index, result, who)
+                p.settle(&self.policy, index, result, who, false)
             }
             Err(pending) => {
                 let who = who.unwrap_or_else(|| p.attempt(req, Some(index)));
+                // A slow check (a hash on the pool, a remote store): counted as a failure
+                // now, settled when it is done, so a burst of concurrent guesses meets the
+                // limit at once instead of after it has queued its hashes.
+                let counted = match &p.throttle {
+                    Some(t) => t
+                        .record(t.keys(who.username.as_deref(), who.addr), false)
+                        .into_ready()
+                        .is_ok(),
+                    None => false,
+                };
                 let policy = self.policy.clone();
                 AuthFuture::new(async move {
                     let result = pending.await;
-                    policy.settle(&policy, index, result, who).await
+                    policy.settle(&policy, index, result, who, counted).await
                 })
             }
         }
@@ -403,6 +413,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         index: usize,
         result: Result<Identity<U>, AuthError>,
         who: Attempt,
+        counted: bool,
     ) -> AuthFuture<Decision<U>> {
         let outcome = match &result {
             Ok(_) => Some(true),
@@ -410,6 +421,9 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             Err(_) => None,
         };
         let recorded = match (&self.throttle, outcome) {
+            (Some(t), _) if counted => {
+                t.settle_counted(t.keys(who.username.as_deref(), who.addr), outcome)
+            }
             (Some(t), Some(ok)) if !ok || t.may_have_records() => {
                 t.record(t.keys(who.username.as_deref(), who.addr), ok)
             }

@@ -80,6 +80,11 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Forgets `key`'s failures (a success).
     fn reset(&self, key: ThrottleKey) -> AuthFuture<()>;
 
+    /// Takes back one failure of `key`: an attempt counted when it started waiting for a
+    /// slow check (so a burst of concurrent guesses meets the limit at once) that turned out
+    /// not to be a wrong secret.
+    fn forgive(&self, key: ThrottleKey) -> AuthFuture<()>;
+
     /// Whether any failure may be recorded (when `false`, the policy skips the lookups:
     /// nothing can be blocked). Default: `true`.
     fn may_have_records(&self) -> bool {
@@ -247,6 +252,14 @@ impl ThrottleStore for MemoryThrottle {
         AuthFuture::ready(())
     }
 
+    fn forgive(&self, key: ThrottleKey) -> AuthFuture<()> {
+        let mut shard = self.shard(key);
+        if let Some(record) = shard.get_mut(&key) {
+            record.failures = record.failures.saturating_sub(1);
+        }
+        AuthFuture::ready(())
+    }
+
     fn may_have_records(&self) -> bool {
         self.records.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
@@ -389,6 +402,28 @@ impl Throttle {
             .addr
             .and_then(|k| self.store.blocked(k, self.per_addr, self.window));
         user.max(addr)
+    }
+
+    /// Settles an attempt that was counted as a failure when it started: a success resets the
+    /// username and forgives the address; another outcome than a wrong secret forgives both.
+    pub(crate) fn settle_counted(&self, keys: Keys, outcome: Option<bool>) -> AuthFuture<()> {
+        let store = self.store.clone();
+        let (user, addr) = match outcome {
+            Some(false) => return AuthFuture::ready(()),
+            Some(true) => (
+                keys.user.map(|k| store.reset(k)),
+                keys.addr.map(|k| store.forgive(k)),
+            ),
+            None => (
+                keys.user.map(|k| store.forgive(k)),
+                keys.addr.map(|k| store.forgive(k)),
+            ),
+        };
+        match (user, addr) {
+            (None, None) => AuthFuture::ready(()),
+            (Some(f), None) | (None, Some(f)) => f,
+            (Some(u), Some(a)) => u.and_then(move |()| a),
+        }
     }
 
     /// Counts a failure (`ok == false`) or resets the username's count (`ok == true`).
