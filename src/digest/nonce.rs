@@ -567,6 +567,7 @@ impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
 
 #[cfg(test)]
 mod tests {
+    use super::NonceUse::{Forgotten, Fresh, Full, Replayed};
     use super::*;
 
     #[test]
@@ -752,6 +753,85 @@ mod tests {
                 "{n}: {verdict:?}"
             );
         }
+    }
+
+    fn custom(nonce: &str, nc: u32, now_ms: u64, lifetime_ms: u64) -> NonceInfo<'_> {
+        info(nonce, nc, now_ms, now_ms + lifetime_ms).with_custom(true)
+    }
+
+    /// `count` nonce names that fall in the same shard.
+    fn same_shard(prefix: &str, count: usize) -> Vec<String> {
+        let names = (0..).map(|i| format!("{prefix}-{i}"));
+        let target = shard_of(&store_key(&format!("{prefix}-0")));
+        names
+            .filter(|n| shard_of(&store_key(n)) == target)
+            .take(count)
+            .collect()
+    }
+
+    #[test]
+    fn custom_nonces_are_never_evicted_while_valid() {
+        // One nonce per shard: the second custom nonce of a shard finds it full.
+        let store = MemoryNonceStore::new(SHARDS);
+        let n = same_shard("custom", 3);
+        assert_eq!(store.check_at(&custom(&n[0], 1, 100, 1_000), 100), Fresh);
+        // Another valid user's nonces cannot push the victim's out...
+        assert_eq!(store.check_at(&custom(&n[1], 1, 200, 1_000), 200), Full);
+        assert_eq!(store.check_at(&custom(&n[2], 1, 300, 1_000), 300), Full);
+        // ...so the captured header stays a replay (before: evicted, then fresh again).
+        assert_eq!(store.check_at(&custom(&n[0], 1, 400, 1_000), 400), Replayed);
+        assert_eq!(store.check_at(&custom(&n[0], 2, 500, 1_000), 500), Fresh);
+        // Refused nonces were not recorded: once the victim's entry expires (1 000 ms after
+        // its last use), a new nonce is accepted.
+        assert_eq!(store.check_at(&custom(&n[1], 1, 1_400, 1_000), 1_400), Full);
+        assert_eq!(
+            store.check_at(&custom(&n[1], 1, 1_600, 1_000), 1_600),
+            Fresh
+        );
+        assert_eq!(store.len(), 1);
+        // A default nonce cannot evict a custom one either.
+        let d = same_shard("custom", 4).pop().unwrap();
+        assert_eq!(store.check_at(&info(&d, 1, 1_600, 5_000), 1_700), Full);
+        assert_eq!(
+            store.check_at(&custom(&n[1], 2, 1_800, 1_000), 1_800),
+            Fresh
+        );
+    }
+
+    #[test]
+    fn default_nonces_are_evicted_before_custom_ones() {
+        let store = MemoryNonceStore::new(SHARDS * 2);
+        let n = same_shard("mixed", 4);
+        assert_eq!(store.check_at(&custom(&n[0], 1, 100, 10_000), 100), Fresh);
+        assert_eq!(store.check_at(&info(&n[1], 1, 50, 10_000), 110), Fresh);
+        // Full: the default nonce goes (under the watermark), the custom one stays.
+        assert_eq!(store.check_at(&info(&n[2], 1, 60, 10_000), 120), Fresh);
+        assert_eq!(store.check_at(&info(&n[1], 2, 50, 10_000), 130), Forgotten);
+        assert_eq!(
+            store.check_at(&custom(&n[0], 1, 140, 10_000), 140),
+            Replayed
+        );
+        assert_eq!(store.check_at(&info(&n[2], 1, 60, 10_000), 150), Replayed);
+    }
+
+    #[test]
+    fn an_entry_lives_as_long_as_its_longest_use_asks() {
+        let store = MemoryNonceStore::new(1_000);
+        // Used through an auth of 1 s, then one of 10 s (sharing the store).
+        assert_eq!(store.check_at(&info("n", 1, 1, 1_000), 100), Fresh);
+        assert_eq!(store.check_at(&info("n", 2, 1, 10_000), 200), Fresh);
+        // Past the short lifetime, sweeps included: still tracked.
+        for now in [1_500, 3_000, 9_000] {
+            assert_eq!(store.check_at(&info("n", 2, 1, 10_000), now), Replayed);
+        }
+        assert_eq!(store.check_at(&info("n", 2, 1, 10_000), 10_000), Forgotten);
+        // A custom nonce is tracked from its last use.
+        assert_eq!(store.check_at(&custom("c", 1, 1, 1_000), 1), Fresh);
+        assert_eq!(store.check_at(&custom("c", 2, 800, 1_000), 800), Fresh);
+        assert_eq!(
+            store.check_at(&custom("c", 1, 1_700, 1_000), 1_700),
+            Replayed
+        );
     }
 
     #[test]
