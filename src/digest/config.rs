@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,6 +133,9 @@ pub struct Digest<U> {
     pub(super) generate_opaque: Option<GenerateFn>,
     pub(super) verify_opaque: Option<VerifyFn>,
     pub(super) store: Arc<dyn NonceStore>,
+    /// How long the store keeps a use (ms): the longest `nonce_lifetime` among the auths that
+    /// share `store` (this auth's clones), so an entry outlives every auth that can accept it.
+    pub(super) retention: Arc<AtomicU64>,
 }
 
 /// HTTP Digest authentication: [`Auth`] over the [`Digest`] scheme. See the
@@ -159,6 +163,7 @@ impl<U> Clone for Digest<U> {
             generate_opaque: self.generate_opaque.clone(),
             verify_opaque: self.verify_opaque.clone(),
             store: self.store.clone(),
+            retention: self.retention.clone(),
         }
     }
 }
@@ -412,18 +417,36 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
 
     /// How long a default nonce is accepted (default 5 minutes). An answer to an older nonce
     /// with a correct response gets `stale=true`. Also how long a custom nonce is tracked for
-    /// replays after its first use.
+    /// replays after its last use.
+    ///
+    /// Clones of one auth share its [`NonceStore`] (and its key, so they accept each other's
+    /// nonces). When they have different lifetimes, the store keeps every use for the
+    /// **longest** of them: a use recorded through a short-lived clone is still refused as a
+    /// replay by a longer-lived one. Setting a lifetime on an auth whose store no clone shares
+    /// sets its retention exactly.
     #[must_use]
     pub fn nonce_lifetime(mut self, lifetime: Duration) -> Self {
         self.kind.lifetime = lifetime;
+        let ms = duration_ms(lifetime);
+        if Arc::strong_count(&self.kind.retention) == 1 {
+            self.kind.retention.store(ms, Ordering::Relaxed);
+        } else {
+            self.kind.retention.fetch_max(ms, Ordering::Relaxed);
+        }
         self
     }
 
     /// Where accepted `(nonce, nc)` pairs are remembered (default: a [`MemoryNonceStore`] of
     /// [`MemoryNonceStore::DEFAULT_CAPACITY`] nonces, shared by the clones of this auth).
+    ///
+    /// Auths built separately that are given one store (an `Arc` of it) should have the same
+    /// [`nonce_lifetime`](Self::nonce_lifetime), or be clones of one auth: each tells the
+    /// store to keep a use for its own lifetime only (a [`MemoryNonceStore`] then keeps an
+    /// entry for the longest lifetime among the uses it has seen of that nonce).
     #[must_use]
     pub fn nonce_store<S: NonceStore>(mut self, store: S) -> Self {
         self.kind.store = Arc::new(store);
+        self.kind.retention = Arc::new(AtomicU64::new(duration_ms(self.kind.lifetime)));
         self
     }
 
@@ -438,8 +461,11 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     /// Replaces the default nonce generator (Flask-HTTPAuth's `generate_nonce`). Set
     /// [`verify_nonce`](Self::verify_nonce) too: the default verifier only accepts the default
     /// nonces. Custom nonces do not expire unless `verify_nonce` expires them; replays are
-    /// still refused for [`nonce_lifetime`](Self::nonce_lifetime) after first use. Control
-    /// characters are removed from the value.
+    /// still refused for [`nonce_lifetime`](Self::nonce_lifetime) after their last use (the
+    /// store never drops a custom nonce earlier: when full of them it refuses new nonces, with
+    /// `stale=true`). A custom nonce's string is its identity in the store: make
+    /// `verify_nonce` accept one spelling of each nonce. Control characters are removed from
+    /// the value.
     #[must_use]
     pub fn generate_nonce<F>(mut self, generate: F) -> Self
     where
@@ -529,6 +555,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             generate_opaque: None,
             verify_opaque: None,
             store: Arc::new(MemoryNonceStore::default()),
+            retention: Arc::new(AtomicU64::new(duration_ms(DEFAULT_NONCE_LIFETIME))),
         }
     }
 
@@ -608,10 +635,21 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         (nonce, opaque)
     }
 
+    /// How long the store keeps a use, in milliseconds (see `retention`).
+    pub(super) fn retention_ms(&self) -> u64 {
+        self.retention
+            .load(Ordering::Relaxed)
+            .max(duration_ms(self.lifetime))
+    }
+
     pub(super) fn accepts(&self, scheme: &[u8]) -> bool {
         scheme.eq_ignore_ascii_case(b"Digest")
             || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
     }
+}
+
+pub(super) fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn without_controls(s: String) -> String {

@@ -78,8 +78,9 @@
 //! [`secret`](DigestAuth::secret), to share it between instances); it lives
 //! [`nonce_lifetime`](DigestAuth::nonce_lifetime) (5 minutes). The opaque is a MAC of the
 //! nonce's random part. Nothing is stored when a challenge is sent. A nonce serves many requests
-//! with increasing `nc`; each `(nonce, nc)` is accepted once (a 64-count window accepts
-//! out-of-order counts once). RFC 2069 credentials (no `qop`, only when you configure
+//! with increasing `nc`; each `(nonce, nc)` is accepted once, whatever the hex case the nonce
+//! is spelled in (a 64-count window accepts out-of-order counts once), and the record is kept
+//! for the longest lifetime among the clones sharing the [`NonceStore`]. RFC 2069 credentials (no `qop`, only when you configure
 //! [`no_qop`](DigestAuth::no_qop)) have no `nc`: each nonce is then good for one request. The
 //! seed's four callbacks [`generate_nonce`](DigestAuth::generate_nonce),
 //! [`verify_nonce`](DigestAuth::verify_nonce), [`generate_opaque`](DigestAuth::generate_opaque),

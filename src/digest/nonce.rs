@@ -253,6 +253,10 @@ pub enum NonceUse {
     /// The store cannot tell: it dropped what it knew of this nonce (capacity), so the use is
     /// refused. The client gets `stale=true` and retries with a new nonce.
     Forgotten,
+    /// Never seen, but the store is full of nonces it must keep (custom nonces, whose issue
+    /// time it cannot know, are never dropped while valid): the use is refused and nothing is
+    /// recorded. The client gets `stale=true` and retries with a new nonce.
+    Full,
 }
 
 /// The window of one nonce: the highest `nc` accepted and a bitmap of the [`NcWindow::SIZE`]
@@ -317,19 +321,29 @@ impl NcWindow {
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct NonceInfo<'a> {
-    /// The nonce, as the client sent it (already verified).
+    /// The nonce (already verified), in its canonical spelling: one nonce is one record
+    /// whatever its spelling. A default nonce is hex, accepted in either case, and is given in
+    /// lowercase; a custom nonce is given exactly as the client sent it (its string is its
+    /// identity: make your `verify_nonce` accept one spelling of each nonce).
     pub nonce: &'a str,
     /// The nonce count (`1` for RFC 2069 credentials, which have none: such a nonce is good
     /// for one request).
     pub nc: u32,
-    /// When the nonce was issued.
+    /// When the nonce was issued. For a [custom](Self::custom) nonce: the time of this use.
     pub issued: SystemTime,
-    /// When it stops being accepted; the store may forget it after that.
+    /// Until when the store must remember this use: the end of the longest nonce lifetime
+    /// among the auths that share the store, so no auth that can still accept the nonce finds
+    /// it forgotten. The store may forget it after that.
     pub expires: SystemTime,
+    /// The nonce came from custom callbacks (`generate_nonce`/`verify_nonce`): its issue time
+    /// is unknown, so the store cannot tell an untracked nonce it dropped from a new one. It
+    /// must then keep the nonce until `expires` (refusing new nonces with
+    /// [`NonceUse::Full`] rather than dropping it).
+    pub custom: bool,
 }
 
 impl<'a> NonceInfo<'a> {
-    /// One use of `nonce` with count `nc` (for stores' tests and benchmarks).
+    /// One use of `nonce` with count `nc` (for stores' tests and benchmarks): a default nonce.
     #[must_use]
     pub const fn new(nonce: &'a str, nc: u32, issued: SystemTime, expires: SystemTime) -> Self {
         Self {
@@ -337,7 +351,15 @@ impl<'a> NonceInfo<'a> {
             nc,
             issued,
             expires,
+            custom: false,
         }
+    }
+
+    /// The same use, of a custom nonce (see [`custom`](Self::custom)).
+    #[must_use]
+    pub const fn with_custom(mut self, custom: bool) -> Self {
+        self.custom = custom;
+        self
     }
 }
 
@@ -355,6 +377,7 @@ pub trait NonceStore: Send + Sync + 'static {
 }
 
 struct Entry {
+    /// The issue time of a default nonce; [`NEVER_EVICT`] for a custom one.
     issued_ms: u64,
     expires_ms: u64,
     window: NcWindow,
@@ -380,10 +403,17 @@ struct Shard {
 ///
 /// **Eviction**: expired nonces are swept out at most once a second per shard, and whenever a
 /// shard is full. When a shard is full of nonces that are all still valid, the oldest-issued
-/// eighth is dropped and the shard remembers the newest issue time it dropped: uses of nonces
-/// issued at or before it that it does not track answer [`NonceUse::Forgotten`] (the client
-/// gets `stale=true` and retries with a fresh nonce). Memory never grows past the capacity,
-/// and a dropped nonce can never be replayed.
+/// eighth of its default nonces is dropped and the shard remembers the newest issue time it
+/// dropped: uses of nonces issued at or before it that it does not track answer
+/// [`NonceUse::Forgotten`] (the client gets `stale=true` and retries with a fresh nonce).
+/// Custom nonces ([`NonceInfo::custom`]) carry no issue time to put under such a watermark, so
+/// they are never dropped while valid: a shard full of them answers [`NonceUse::Full`] to new
+/// nonces (`stale=true`; the client's next nonce most likely falls in another shard) until
+/// one expires. Memory never grows past the capacity, and a dropped nonce can never be
+/// replayed.
+///
+/// **Keys**: an entry is keyed by the nonce string it is given ([`NonceInfo::nonce`], which the
+/// auth canonicalizes), and kept until the latest `expires` any of its uses was given.
 pub struct MemoryNonceStore {
     shards: Box<[Mutex<Shard>]>,
     per_shard: usize,
@@ -439,30 +469,41 @@ impl MemoryNonceStore {
 
     /// Checks and records one use at time `now_ms` (milliseconds since the Unix epoch).
     pub(crate) fn check_at(&self, info: &NonceInfo<'_>, now_ms: u64) -> NonceUse {
-        let digest = Sha256::digest(info.nonce.as_bytes());
-        let mut key = [0_u8; 16];
-        key.copy_from_slice(&digest[..16]);
-        let shard = &self.shards[usize::from(key[0]) % SHARDS];
+        let key = store_key(info.nonce);
+        let shard = &self.shards[shard_of(&key)];
         let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
         if now_ms >= shard.next_sweep_ms {
             shard.map.retain(|_, e| e.expires_ms > now_ms);
             shard.next_sweep_ms = now_ms.saturating_add(SWEEP_INTERVAL_MS);
         }
+        let expires_ms = time_to_ms(info.expires);
         if let Some(entry) = shard.map.get_mut(&key) {
+            // Kept as long as the longest-lived use asks (auths sharing the store with other
+            // lifetimes; a custom nonce, tracked from its last use).
+            entry.expires_ms = entry.expires_ms.max(expires_ms);
             return entry.window.check(info.nc);
         }
-        let issued_ms = time_to_ms(info.issued);
+        let issued_ms = if info.custom {
+            NEVER_EVICT
+        } else {
+            // Below the sentinel: a default nonce is always evictable.
+            time_to_ms(info.issued).min(NEVER_EVICT - 1)
+        };
         // An untracked nonce that has already expired may have been swept a moment ago: it is
         // never "fresh" again (closes the replay window at the expiry boundary).
-        if issued_ms <= shard.watermark_ms || time_to_ms(info.expires) <= now_ms {
+        if (!info.custom && issued_ms <= shard.watermark_ms) || expires_ms <= now_ms {
             return NonceUse::Forgotten;
         }
         if shard.map.len() >= self.per_shard {
             shard.map.retain(|_, e| e.expires_ms > now_ms);
             if shard.map.len() >= self.per_shard {
                 evict_oldest(&mut shard, self.per_shard);
-                if issued_ms <= shard.watermark_ms {
+                if !info.custom && issued_ms <= shard.watermark_ms {
                     return NonceUse::Forgotten;
+                }
+                if shard.map.len() >= self.per_shard {
+                    // Full of custom nonces, which cannot be dropped safely.
+                    return NonceUse::Full;
                 }
             }
         }
@@ -470,7 +511,7 @@ impl MemoryNonceStore {
             key,
             Entry {
                 issued_ms,
-                expires_ms: time_to_ms(info.expires),
+                expires_ms,
                 window: NcWindow::new(info.nc),
             },
         );
@@ -478,9 +519,34 @@ impl MemoryNonceStore {
     }
 }
 
-/// Drops the oldest-issued eighth of a full shard and raises its watermark past them.
+/// The key of a nonce: the first half of its SHA-256.
+fn store_key(nonce: &str) -> [u8; 16] {
+    let digest = Sha256::digest(nonce.as_bytes());
+    let mut key = [0_u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+fn shard_of(key: &[u8; 16]) -> usize {
+    usize::from(key[0]) % SHARDS
+}
+
+/// The `issued_ms` of a custom nonce's entry: never evicted while valid (its issue time is
+/// unknown, so no watermark could cover it once dropped).
+const NEVER_EVICT: u64 = u64::MAX;
+
+/// Drops the oldest-issued eighth of a full shard's default nonces and raises its watermark
+/// past them. Custom nonces stay.
 fn evict_oldest(shard: &mut Shard, per_shard: usize) {
-    let mut issued: Vec<u64> = shard.map.values().map(|e| e.issued_ms).collect();
+    let mut issued: Vec<u64> = shard
+        .map
+        .values()
+        .map(|e| e.issued_ms)
+        .filter(|&t| t != NEVER_EVICT)
+        .collect();
+    if issued.is_empty() {
+        return;
+    }
     let k = (per_shard / 8).clamp(1, issued.len()) - 1;
     let (_, &mut threshold, _) = issued.select_nth_unstable(k);
     shard.map.retain(|_, e| e.issued_ms > threshold);
@@ -501,6 +567,7 @@ impl<S: NonceStore + ?Sized> NonceStore for Arc<S> {
 
 #[cfg(test)]
 mod tests {
+    use super::NonceUse::{Forgotten, Fresh, Full, Replayed};
     use super::*;
 
     #[test]
@@ -630,12 +697,7 @@ mod tests {
     }
 
     fn info(nonce: &str, nc: u32, issued_ms: u64, expires_ms: u64) -> NonceInfo<'_> {
-        NonceInfo {
-            nonce,
-            nc,
-            issued: ms_to_time(issued_ms),
-            expires: ms_to_time(expires_ms),
-        }
+        NonceInfo::new(nonce, nc, ms_to_time(issued_ms), ms_to_time(expires_ms))
     }
 
     #[test]
@@ -691,6 +753,85 @@ mod tests {
                 "{n}: {verdict:?}"
             );
         }
+    }
+
+    fn custom(nonce: &str, nc: u32, now_ms: u64, lifetime_ms: u64) -> NonceInfo<'_> {
+        info(nonce, nc, now_ms, now_ms + lifetime_ms).with_custom(true)
+    }
+
+    /// `count` nonce names that fall in the same shard.
+    fn same_shard(prefix: &str, count: usize) -> Vec<String> {
+        let names = (0..).map(|i| format!("{prefix}-{i}"));
+        let target = shard_of(&store_key(&format!("{prefix}-0")));
+        names
+            .filter(|n| shard_of(&store_key(n)) == target)
+            .take(count)
+            .collect()
+    }
+
+    #[test]
+    fn custom_nonces_are_never_evicted_while_valid() {
+        // One nonce per shard: the second custom nonce of a shard finds it full.
+        let store = MemoryNonceStore::new(SHARDS);
+        let n = same_shard("custom", 3);
+        assert_eq!(store.check_at(&custom(&n[0], 1, 100, 1_000), 100), Fresh);
+        // Another valid user's nonces cannot push the victim's out...
+        assert_eq!(store.check_at(&custom(&n[1], 1, 200, 1_000), 200), Full);
+        assert_eq!(store.check_at(&custom(&n[2], 1, 300, 1_000), 300), Full);
+        // ...so the captured header stays a replay (before: evicted, then fresh again).
+        assert_eq!(store.check_at(&custom(&n[0], 1, 400, 1_000), 400), Replayed);
+        assert_eq!(store.check_at(&custom(&n[0], 2, 500, 1_000), 500), Fresh);
+        // Refused nonces were not recorded: once the victim's entry expires (1 000 ms after
+        // its last use), a new nonce is accepted.
+        assert_eq!(store.check_at(&custom(&n[1], 1, 1_400, 1_000), 1_400), Full);
+        assert_eq!(
+            store.check_at(&custom(&n[1], 1, 1_600, 1_000), 1_600),
+            Fresh
+        );
+        assert_eq!(store.len(), 1);
+        // A default nonce cannot evict a custom one either.
+        let d = same_shard("custom", 4).pop().unwrap();
+        assert_eq!(store.check_at(&info(&d, 1, 1_600, 5_000), 1_700), Full);
+        assert_eq!(
+            store.check_at(&custom(&n[1], 2, 1_800, 1_000), 1_800),
+            Fresh
+        );
+    }
+
+    #[test]
+    fn default_nonces_are_evicted_before_custom_ones() {
+        let store = MemoryNonceStore::new(SHARDS * 2);
+        let n = same_shard("mixed", 4);
+        assert_eq!(store.check_at(&custom(&n[0], 1, 100, 10_000), 100), Fresh);
+        assert_eq!(store.check_at(&info(&n[1], 1, 50, 10_000), 110), Fresh);
+        // Full: the default nonce goes (under the watermark), the custom one stays.
+        assert_eq!(store.check_at(&info(&n[2], 1, 60, 10_000), 120), Fresh);
+        assert_eq!(store.check_at(&info(&n[1], 2, 50, 10_000), 130), Forgotten);
+        assert_eq!(
+            store.check_at(&custom(&n[0], 1, 140, 10_000), 140),
+            Replayed
+        );
+        assert_eq!(store.check_at(&info(&n[2], 1, 60, 10_000), 150), Replayed);
+    }
+
+    #[test]
+    fn an_entry_lives_as_long_as_its_longest_use_asks() {
+        let store = MemoryNonceStore::new(1_000);
+        // Used through an auth of 1 s, then one of 10 s (sharing the store).
+        assert_eq!(store.check_at(&info("n", 1, 1, 1_000), 100), Fresh);
+        assert_eq!(store.check_at(&info("n", 2, 1, 10_000), 200), Fresh);
+        // Past the short lifetime, sweeps included: still tracked.
+        for now in [1_500, 3_000, 9_000] {
+            assert_eq!(store.check_at(&info("n", 2, 1, 10_000), now), Replayed);
+        }
+        assert_eq!(store.check_at(&info("n", 2, 1, 10_000), 10_000), Forgotten);
+        // A custom nonce is tracked from its last use.
+        assert_eq!(store.check_at(&custom("c", 1, 1, 1_000), 1), Fresh);
+        assert_eq!(store.check_at(&custom("c", 2, 800, 1_000), 800), Fresh);
+        assert_eq!(
+            store.check_at(&custom("c", 1, 1_700, 1_000), 1_700),
+            Replayed
+        );
     }
 
     #[test]

@@ -1143,6 +1143,282 @@ fn sync_callbacks_decide_without_suspending() {
     );
 }
 
+/// Two users, a small shared store the test can look into.
+fn small_store_auth(capacity: usize) -> (DigestAuth<String>, Arc<MemoryNonceStore>) {
+    let store = Arc::new(MemoryNonceStore::new(capacity));
+    let auth = DigestAuth::get_password_sync(|u| match u {
+        "john" => Some("hello".to_owned()),
+        "susan" => Some("bye".to_owned()),
+        _ => None,
+    })
+    .secret(SECRET)
+    .nonce_store(store.clone());
+    (auth, store)
+}
+
+/// `nonce` with the hex letters whose index bit is set in `mask` in uppercase.
+fn respell(nonce: &str, mask: u64) -> String {
+    let mut bit = 0;
+    nonce
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphabetic() {
+                bit += 1;
+                if mask & (1 << (bit - 1)) != 0 {
+                    return c.to_ascii_uppercase();
+                }
+            }
+            c
+        })
+        .collect()
+}
+
+#[test]
+fn one_nonce_one_record_whatever_its_spelling() {
+    let (auth, store) = small_store_auth(1_000);
+    let policy = auth.login_required();
+    let (nonce, opaque) = challenge_of(&auth);
+    let client = Client::default();
+    let h = client.header(&nonce, &opaque, "00000001");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&h), None)),
+        200
+    );
+    // The same count with the nonce in uppercase (a correct response for that spelling, so
+    // only someone with the password can send it): a replay.
+    let upper = client.header(&nonce.to_uppercase(), &opaque, "00000001");
+    let r = check(&policy, "GET", "/digest", Some(&upper), None);
+    assert_eq!(kind(&r), Some(AuthErrorKind::StaleNonce));
+    // Mixed spellings too; a new count in any spelling is fresh, once.
+    for mask in 1..64 {
+        let h = client.header(&respell(&nonce, mask), &opaque, "00000001");
+        assert_eq!(
+            status(&check(&policy, "GET", "/digest", Some(&h), None)),
+            401,
+            "{mask}"
+        );
+    }
+    let h2 = client.header(&respell(&nonce, 5), &opaque, "00000002");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&h2), None)),
+        200
+    );
+    let h2 = client.header(&nonce, &opaque, "00000002");
+    assert_eq!(
+        kind(&check(&policy, "GET", "/digest", Some(&h2), None)),
+        Some(AuthErrorKind::StaleNonce)
+    );
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn many_spellings_by_one_user_do_not_evict_a_victims_record() {
+    // One nonce per shard: anything more in the victim's shard would evict it.
+    let (auth, store) = small_store_auth(16);
+    let policy = auth.login_required();
+    let key = &auth.get_ref().key;
+    let realm = crate::DEFAULT_REALM;
+    // The victim's nonce is the older one, so it is what an eviction would drop.
+    let victim_nonce = key.nonce_at(realm, now_ms() - 2_000);
+    let victim_opaque = key.opaque(&victim_nonce);
+    let victim = Client::default();
+    let h = victim.header(&victim_nonce, &victim_opaque, "00000001");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&h), None)),
+        200
+    );
+    // Another valid user answers one nonce of their own in 300 spellings (each a correct
+    // response): one record, whatever the shards of the spellings.
+    let nonce = key.nonce_at(realm, now_ms() - 1_000);
+    let opaque = key.opaque(&nonce);
+    let attacker = Client {
+        user: "susan",
+        password: "bye",
+        ..Client::default()
+    };
+    let mut accepted = 0;
+    for mask in 0..300 {
+        let h = attacker.header(&respell(&nonce, mask), &opaque, "00000001");
+        if status(&check(&policy, "GET", "/digest", Some(&h), None)) == 200 {
+            accepted += 1;
+        }
+    }
+    assert_eq!(accepted, 1);
+    assert!(store.len() <= 2, "{}", store.len());
+    // The victim's record is intact: its replay is a replay (not forgotten), its next count
+    // goes through without a stale round trip.
+    let replay = check(&policy, "GET", "/digest", Some(&h), None);
+    assert_eq!(kind(&replay), Some(AuthErrorKind::StaleNonce));
+    let h2 = victim.header(&victim_nonce, &victim_opaque, "00000002");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&h2), None)),
+        200
+    );
+}
+
+#[test]
+fn custom_nonces_are_not_replayable_after_the_store_fills() {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let (auth, store) = small_store_auth(16);
+    let auth = auth
+        .generate_nonce(move || format!("custom-{}", counter.fetch_add(1, Ordering::Relaxed)))
+        .verify_nonce(|n| n.starts_with("custom-"))
+        .generate_opaque(|| "op".to_owned())
+        .verify_opaque(|o| o == "op");
+    let policy = auth.login_required();
+    let victim = Client::default();
+    let captured = victim.header("custom-victim", "op", "00000001");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&captured), None)),
+        200
+    );
+    // Another valid user fills every shard (one nonce each) and then some.
+    let attacker = Client {
+        user: "susan",
+        password: "bye",
+        ..Client::default()
+    };
+    let mut refused = 0;
+    for i in 0..200 {
+        let h = attacker.header(&format!("custom-a{i}"), "op", "00000001");
+        let r = check(&policy, "GET", "/digest", Some(&h), None);
+        if status(&r) != 200 {
+            assert_eq!(kind(&r), Some(AuthErrorKind::StaleNonce));
+            assert!(challenges(&r)[0].ends_with(",stale=true"));
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+    assert!(store.len() <= 16);
+    // The captured header is still a replay (before: its entry was evicted, then it was
+    // accepted again), and the victim's next count still works.
+    let r = check(&policy, "GET", "/digest", Some(&captured), None);
+    assert_eq!(kind(&r), Some(AuthErrorKind::StaleNonce));
+    let next = victim.header("custom-victim", "op", "00000002");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&next), None)),
+        200
+    );
+}
+
+#[test]
+fn custom_nonce_clients_recover_from_a_full_shard() {
+    // Only the shard of the first nonce is full: a client refused there (stale=true) gets a
+    // new nonce, in another shard, and goes through.
+    let counter = Arc::new(AtomicUsize::new(0));
+    let (auth, _store) = small_store_auth(16);
+    let auth = auth
+        .generate_nonce(move || format!("custom-{}", counter.fetch_add(1, Ordering::Relaxed)))
+        .verify_nonce(|n| n.starts_with("custom-"))
+        .generate_opaque(|| "op".to_owned())
+        .verify_opaque(|o| o == "op");
+    let policy = auth.login_required();
+    let nonce_of = |r: &Result<Identity<String>, http::Response<Bytes>>| {
+        let c = &challenges(r)[0];
+        c.split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let client = Client::default();
+    let first = nonce_of(&check(&policy, "GET", "/digest", None, None));
+    let h = client.header(&first, "op", "00000001");
+    assert_eq!(
+        status(&check(&policy, "GET", "/digest", Some(&h), None)),
+        200
+    );
+    // Clients keep asking for nonces; whichever lands in the full shard gets stale=true and
+    // then succeeds with the nonce that came with it.
+    let mut stale_then_ok = 0;
+    for _ in 0..64 {
+        let n = nonce_of(&check(&policy, "GET", "/digest", None, None));
+        let mut r = check(
+            &policy,
+            "GET",
+            "/digest",
+            Some(&client.header(&n, "op", "00000001")),
+            None,
+        );
+        let mut tries = 0;
+        while status(&r) != 200 {
+            assert!(
+                challenges(&r)[0].ends_with(",stale=true"),
+                "{:?}",
+                challenges(&r)
+            );
+            let n = nonce_of(&r);
+            r = check(
+                &policy,
+                "GET",
+                "/digest",
+                Some(&client.header(&n, "op", "00000001")),
+                None,
+            );
+            tries += 1;
+            stale_then_ok += 1;
+            assert!(tries < 16, "no recovery");
+        }
+        if tries > 0 {
+            break;
+        }
+    }
+    assert!(stale_then_ok > 0);
+}
+
+#[test]
+fn clones_with_different_lifetimes_keep_entries_for_the_longest() {
+    let (base, store) = small_store_auth(1_000);
+    let short = base.nonce_lifetime(Duration::from_millis(200));
+    assert_eq!(short.get_ref().retention_ms(), 200);
+    let long = short.clone().nonce_lifetime(Duration::from_secs(60));
+    assert_eq!(short.get_ref().retention_ms(), 60_000);
+    let (short_p, long_p) = (short.login_required(), long.login_required());
+    // A nonce of the short-lived route, used there, then the same header at the long-lived
+    // one (the same path: another virtual host, a second router): a replay.
+    let (nonce, opaque) = challenge_of(&short);
+    let client = Client::default();
+    let h = client.header(&nonce, &opaque, "00000001");
+    assert_eq!(
+        status(&check(&short_p, "GET", "/digest", Some(&h), None)),
+        200
+    );
+    let h2 = client.header(&nonce, &opaque, "00000002");
+    assert_eq!(
+        status(&check(&long_p, "GET", "/digest", Some(&h2), None)),
+        200
+    );
+    // Past the short lifetime, and past a sweep: the short route says stale, the long one
+    // still knows both uses.
+    std::thread::sleep(Duration::from_millis(1_100));
+    assert_eq!(
+        kind(&check(&short_p, "GET", "/digest", Some(&h), None)),
+        Some(AuthErrorKind::StaleNonce)
+    );
+    for h in [&h, &h2] {
+        let r = check(&long_p, "GET", "/digest", Some(h), None);
+        assert_eq!(kind(&r), Some(AuthErrorKind::StaleNonce));
+    }
+    assert_eq!(store.len(), 1);
+    let h3 = client.header(&nonce, &opaque, "00000003");
+    assert_eq!(
+        status(&check(&long_p, "GET", "/digest", Some(&h3), None)),
+        200
+    );
+    // An auth whose store no clone shares keeps entries for its own lifetime.
+    let alone = small_store_auth(16)
+        .0
+        .nonce_lifetime(Duration::from_secs(1));
+    assert_eq!(alone.get_ref().retention_ms(), 1_000);
+    // A new store starts from the auth's own lifetime.
+    let moved = long.nonce_store(MemoryNonceStore::new(16));
+    assert_eq!(moved.get_ref().retention_ms(), 60_000);
+    let moved = moved.nonce_lifetime(Duration::from_secs(2));
+    assert_eq!(moved.get_ref().retention_ms(), 2_000);
+}
+
 mod properties {
     use proptest::prelude::*;
 

@@ -22,6 +22,9 @@ pub(super) struct Checked {
     pub(super) username: Option<String>,
     /// The issue time of a default nonce (`None` with a custom verify_nonce).
     pub(super) issued_ms: Option<u64>,
+    /// The nonce's canonical spelling for the store, when it differs from the one sent (a
+    /// default nonce with uppercase hex digits: one nonce, one record).
+    pub(super) canonical_nonce: Option<String>,
     pub(super) body_hash: Option<Hex>,
 }
 
@@ -107,10 +110,17 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         } else {
             Some(creds.username.clone())
         };
+        // A default nonce is hex, verified in either case: the store sees it in lowercase.
+        // A custom nonce's string is its identity (its verifier decides which strings are
+        // valid; `response` covers the string as sent).
+        let canonical_nonce = (issued_ms.is_some()
+            && creds.nonce.bytes().any(|b| b.is_ascii_uppercase()))
+        .then(|| creds.nonce.to_ascii_lowercase());
         Ok(Checked {
             creds,
             username,
             issued_ms,
+            canonical_nonce,
             body_hash,
         })
     }
@@ -236,16 +246,21 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         HeaderValue::from_str(&value).ok()
     }
 
-    /// What the [`NonceStore`](super::NonceStore) is asked about.
+    /// What the [`NonceStore`](super::NonceStore) is asked about: the canonical nonce, kept
+    /// for the longest lifetime among the auths sharing the store; a custom nonce from now.
     fn nonce_info<'c>(&self, checked: &'c Checked) -> NonceInfo<'c> {
         let issued_ms = checked.issued_ms.unwrap_or_else(now_ms);
-        let lifetime_ms = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
-        NonceInfo {
-            nonce: &checked.creds.nonce,
-            nc: checked.creds.nc().unwrap_or(1),
-            issued: ms_to_time(issued_ms),
-            expires: ms_to_time(issued_ms.saturating_add(lifetime_ms)),
-        }
+        let nonce = checked
+            .canonical_nonce
+            .as_deref()
+            .unwrap_or(&checked.creds.nonce);
+        NonceInfo::new(
+            nonce,
+            checked.creds.nc().unwrap_or(1),
+            ms_to_time(issued_ms),
+            ms_to_time(issued_ms.saturating_add(self.retention_ms())),
+        )
+        .with_custom(checked.issued_ms.is_none())
     }
 }
 
@@ -259,6 +274,7 @@ fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<
         NonceUse::Replayed => "nonce count already used",
         NonceUse::TooOld => "nonce count below the window",
         NonceUse::Forgotten => "nonce no longer tracked",
+        NonceUse::Full => "nonce store full",
     };
     Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
 }

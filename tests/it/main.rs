@@ -23,6 +23,7 @@ mod demo;
 mod digest_auth_info;
 mod digest_clients;
 mod digest_nest;
+mod digest_replay;
 mod digest_seed;
 mod digest_wire;
 mod hostile_basic;
