@@ -88,6 +88,8 @@ mod checker;
 #[cfg(feature = "password")]
 mod file;
 #[cfg(feature = "password")]
+mod pool;
+#[cfg(feature = "password")]
 mod hash;
 #[cfg(feature = "password")]
 mod store;
@@ -95,7 +97,9 @@ mod store;
 #[cfg(feature = "password")]
 pub use self::cache::CacheConfig;
 #[cfg(feature = "password")]
-pub use self::checker::{CheckerStats, HashPool, PasswordChecker};
+pub use self::checker::{CheckerStats, PasswordChecker};
+#[cfg(feature = "password")]
+pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
 #[cfg(feature = "password")]
 pub use self::file::{HtdigestFile, HtpasswdFile, DEFAULT_RELOAD_INTERVAL};
 #[cfg(feature = "password")]
