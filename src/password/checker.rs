@@ -69,7 +69,7 @@ impl Counters {
     }
 }
 
-/// Most cost classes tracked one by one; further ones share one entry.
+/// Most cost classes tracked one by one; further ones share one entry (their largest sample).
 const MAX_CLASSES: usize = 64;
 
 /// What refusals are padded to: a running average (EWMA, weight 1/4) of each cost class's
@@ -98,6 +98,11 @@ impl Costs {
             class
         };
         let avg = match classes.get_mut(class) {
+            // The shared entry of the classes beyond the bound keeps their largest sample.
+            Some(avg) if class == "*" => {
+                *avg = (*avg).max(ns);
+                *avg
+            }
             Some(avg) => {
                 // avg += (ns - avg) / 4, in signed arithmetic.
                 let next = (i128::from(*avg) * 3 + i128::from(ns)) / 4;
@@ -373,9 +378,7 @@ impl PasswordChecker {
         match self.lookup(username, password, Stored::Full(&hash)) {
             Lookup::Hit => Ok(true),
             Lookup::TooLong => Ok(false),
-            Lookup::Miss(key) => Ok(self
-                .slow(key, username, password, Some(hash), None)
-                .await?),
+            Lookup::Miss(key) => Ok(self.slow(key, username, password, Some(hash), None).await?),
         }
     }
 
@@ -383,7 +386,9 @@ impl PasswordChecker {
     /// (which should cost what a real user's hash costs) and returns `false`, so an unknown
     /// user takes as long as a wrong password.
     pub async fn verify_unknown(&self, username: &str, password: &str, dummy_hash: Arc<str>) {
-        let _ = self.try_verify_unknown(username, password, dummy_hash).await;
+        let _ = self
+            .try_verify_unknown(username, password, dummy_hash)
+            .await;
     }
 
     /// [`verify_unknown`](Self::verify_unknown), with the pool's refusal as an error.
@@ -399,8 +404,14 @@ impl PasswordChecker {
     ) -> Result<(), AuthError> {
         if password.len() <= MAX_PASSWORD_LEN {
             let key = self.unknown_key(username, password);
-            self.slow(key, username, password, None, Some(Dummy::Fixed(dummy_hash)))
-                .await?;
+            self.slow(
+                key,
+                username,
+                password,
+                None,
+                Some(Dummy::Fixed(dummy_hash)),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -629,4 +640,47 @@ pub(crate) enum Miss {
     Known(Arc<str>, Option<Key>),
     /// An unknown user: checked against this dummy, then refused.
     Unknown(Dummy),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_target_is_the_largest_class_average() {
+        let costs = Costs::default();
+        assert_eq!(costs.target(), Duration::ZERO);
+        costs.record("$apr1$", Duration::from_micros(500));
+        costs.record("$2y$10$", Duration::from_millis(100));
+        costs.record("$2y$12$", Duration::from_millis(400));
+        assert_eq!(costs.target(), Duration::from_millis(400));
+        // EWMA, weight 1/4: one fast outlier moves the average a quarter of the way.
+        costs.record("$2y$12$", Duration::from_millis(0));
+        assert_eq!(costs.target(), Duration::from_millis(300));
+        // The target is the largest class average, whichever class moved.
+        for _ in 0..20 {
+            costs.record("$2y$12$", Duration::from_millis(50));
+        }
+        assert_eq!(costs.target(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn classes_are_registered_once_and_bounded() {
+        let costs = Costs::default();
+        let a: Arc<str> = "$2y$10$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into();
+        let b: Arc<str> = "$2y$10$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".into();
+        costs.register(&a);
+        costs.register(&b); // same class
+        assert_eq!(costs.take_pending().len(), 1);
+        assert!(!costs.has_pending.load(Relaxed));
+        for i in 0..100 {
+            costs.register(&Arc::from(format!("$6$rounds={}$salt$hash", 1000 + i)));
+        }
+        assert_eq!(costs.take_pending().len(), MAX_CLASSES - 1);
+        for i in 0..100 {
+            costs.record(&format!("c{i}"), Duration::from_millis(i));
+        }
+        assert!(costs.classes.lock().unwrap().len() <= MAX_CLASSES + 1);
+        assert_eq!(costs.target(), Duration::from_millis(99));
+    }
 }

@@ -283,10 +283,7 @@ impl HtpasswdFile {
     pub fn with_checker(mut self, checker: PasswordChecker) -> Self {
         self.checker = checker;
         // The new checker has not seen this version's classes.
-        self.file
-            .get()
-            .registered
-            .store(false, Ordering::Relaxed);
+        self.file.get().registered.store(false, Ordering::Relaxed);
         self
     }
 

@@ -88,9 +88,9 @@ mod checker;
 #[cfg(feature = "password")]
 mod file;
 #[cfg(feature = "password")]
-mod pool;
-#[cfg(feature = "password")]
 mod hash;
+#[cfg(feature = "password")]
+mod pool;
 #[cfg(feature = "password")]
 mod store;
 
@@ -99,13 +99,13 @@ pub use self::cache::CacheConfig;
 #[cfg(feature = "password")]
 pub use self::checker::{CheckerStats, PasswordChecker};
 #[cfg(feature = "password")]
-pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
-#[cfg(feature = "password")]
 pub use self::file::{HtdigestFile, HtpasswdFile, DEFAULT_RELOAD_INTERVAL};
 #[cfg(feature = "password")]
 pub use self::hash::{
     check_password_hash, generate_password_hash, validate_hash, HashAlgorithm, HashError, Params,
     BCRYPT_MAX_PASSWORD_LEN, MAX_PASSWORD_LEN,
 };
+#[cfg(feature = "password")]
+pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
 #[cfg(feature = "password")]
 pub use self::store::{HashedPasswords, MapUser};

@@ -491,11 +491,7 @@ impl State {
         if longest <= own + 1 {
             return false;
         }
-        let Some(id) = self
-            .keys
-            .get_mut(&victim)
-            .and_then(|e| e.queue.pop_back())
-        else {
+        let Some(id) = self.keys.get_mut(&victim).and_then(|e| e.queue.pop_back()) else {
             return false;
         };
         self.waiting -= 1;

@@ -208,11 +208,7 @@ impl<U> HashedPasswords<U> {
         let digest = HashDigest::of(&hash);
         let hash: Arc<str> = hash.into();
         self.checker.register_arc(&hash);
-        let entry = Entry {
-            hash,
-            digest,
-            user,
-        };
+        let entry = Entry { hash, digest, user };
         self.write().insert(username.into(), entry);
         Ok(())
     }

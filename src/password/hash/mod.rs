@@ -451,8 +451,14 @@ mod tests {
     #[test]
     fn cost_classes() {
         let cases = [
-            ("$2y$12$SG4ebB37TMYrqIwGEcG/QOplCDXq4odjjfxBqqWBGP9pAwx4fdHMC", "$2y$12$"),
-            ("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", "$argon2id$v=19$m=19456,t=2,p=1"),
+            (
+                "$2y$12$SG4ebB37TMYrqIwGEcG/QOplCDXq4odjjfxBqqWBGP9pAwx4fdHMC",
+                "$2y$12$",
+            ),
+            (
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                "$argon2id$v=19$m=19456,t=2,p=1",
+            ),
             ("$6$rounds=5000$salt$hash", "$6$rounds=5000"),
             ("$6$salt$hash", "$6"),
             ("pbkdf2:sha256:600000$salt$00", "pbkdf2:sha256:600000"),
