@@ -123,48 +123,82 @@ impl Phc<'_> {
     }
 }
 
-/// The largest argon2 working memory a thread keeps between checks (64 MiB); a larger one
-/// (a hash up to the 1 GiB limit) is allocated for its check and freed after.
+/// The largest argon2 working memory kept between checks (64 MiB); a larger one (a hash up to
+/// the 1 GiB limit) is allocated for its check and freed after.
 const MAX_KEPT_ARGON2_BYTES: usize = 64 << 20;
 
-thread_local! {
-    /// This thread's argon2 working memory, reused by every check it runs: a pool thread
-    /// keeps one buffer of the largest cost it has seen, instead of allocating and freeing
-    /// 19 MiB per check (which glibc keeps in its per-thread arenas, so RSS grew with every
-    /// flood).
-    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
-        const { std::cell::RefCell::new(Vec::new()) };
-    /// How many times this thread's buffer was (re)allocated, and reused.
-    static ARGON2_MEMORY_STATS: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+/// Reusable argon2 working memories: a check takes one (or allocates one, the first times),
+/// and gives it back after, up to a bound. So the process holds at most as many buffers as
+/// checks ran at once (the hashing pool bounds that), instead of allocating and freeing
+/// 19 MiB per check, which glibc keeps in its per-thread arenas (RSS grew with every flood)
+/// and which thread-local buffers would multiply by the blocking threads Tokio rotates
+/// through.
+struct Stash {
+    buffers: std::sync::Mutex<Vec<Vec<argon2::Block>>>,
+    keep: usize,
+    allocated: std::sync::atomic::AtomicU64,
+    reused: std::sync::atomic::AtomicU64,
 }
 
-/// Runs `f` with `blocks` argon2 blocks of this thread's reused memory.
-fn with_argon2_memory<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
-    if blocks.saturating_mul(argon2::Block::SIZE) > MAX_KEPT_ARGON2_BYTES {
-        let mut memory = vec![argon2::Block::default(); blocks];
-        return f(&mut memory);
-    }
-    ARGON2_MEMORY.with(|cell| {
-        let Ok(mut memory) = cell.try_borrow_mut() else {
-            // Re-entered on this thread (cannot happen today): a private buffer.
-            return f(&mut vec![argon2::Block::default(); blocks]);
-        };
-        let (allocated, reused) = ARGON2_MEMORY_STATS.get();
-        if memory.len() < blocks {
-            // Replace, not grow: the old contents are dead and need not be copied.
-            *memory = vec![argon2::Block::default(); blocks];
-            ARGON2_MEMORY_STATS.set((allocated + 1, reused));
-        } else {
-            ARGON2_MEMORY_STATS.set((allocated, reused + 1));
+impl Stash {
+    fn new(keep: usize) -> Self {
+        Self {
+            buffers: std::sync::Mutex::new(Vec::new()),
+            keep,
+            allocated: std::sync::atomic::AtomicU64::new(0),
+            reused: std::sync::atomic::AtomicU64::new(0),
         }
-        f(&mut memory[..blocks])
-    })
+    }
+
+    /// The process-wide stash: keeps up to twice the cores' worth of buffers.
+    fn shared() -> &'static Self {
+        static SHARED: std::sync::OnceLock<Stash> = std::sync::OnceLock::new();
+        SHARED.get_or_init(|| {
+            Self::new(2 * std::thread::available_parallelism().map_or(1, |n| n.get()))
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<argon2::Block>>> {
+        self.buffers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `f` with `blocks` argon2 blocks of reused memory.
+    fn with<R>(&self, blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
+        use std::sync::atomic::Ordering::Relaxed;
+        if blocks.saturating_mul(argon2::Block::SIZE) > MAX_KEPT_ARGON2_BYTES {
+            return f(&mut vec![argon2::Block::default(); blocks]);
+        }
+        // The largest buffer kept (they all end up the size of the dearest hash checked).
+        let taken = {
+            let mut buffers = self.lock();
+            let largest = (0..buffers.len()).max_by_key(|&i| buffers[i].len());
+            largest.map(|i| buffers.swap_remove(i))
+        };
+        let mut memory = match taken {
+            Some(memory) if memory.len() >= blocks => {
+                self.reused.fetch_add(1, Relaxed);
+                memory
+            }
+            // Replace, not grow: the old contents are dead and need not be copied.
+            _ => {
+                self.allocated.fetch_add(1, Relaxed);
+                vec![argon2::Block::default(); blocks]
+            }
+        };
+        let answer = f(&mut memory[..blocks]);
+        let mut buffers = self.lock();
+        if buffers.len() < self.keep {
+            buffers.push(memory);
+        }
+        answer
+    }
 }
 
-/// (allocations, reuses) of this thread's argon2 working memory.
-#[cfg(test)]
-pub(super) fn argon2_memory_stats() -> (u64, u64) {
-    ARGON2_MEMORY_STATS.get()
+/// Runs `f` with `blocks` argon2 blocks of the process's reused memory.
+fn with_argon2_memory<R>(blocks: usize, f: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
+    Stash::shared().with(blocks, f)
 }
 
 /// scrypt's limits (PHC and werkzeug): at most 1 GiB (`128·r·2^ln`) and `p` ≤ 16.
@@ -186,46 +220,57 @@ pub(super) fn check_scrypt_cost(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
     use super::super::{check_password_hash, Params};
-    use super::argon2_memory_stats;
+    use super::Stash;
 
     #[test]
-    fn argon2_memory_is_reused_per_thread() {
-        // On a fresh thread so the counters are this test's alone.
-        std::thread::spawn(|| {
-            let small = Params::new(256, 1, 1).unwrap();
-            let big = Params::new(1024, 1, 1).unwrap();
-            let (h_small, h_big) = (small.hash("pw"), big.hash("pw"));
-            let before = argon2_memory_stats();
-            assert_eq!(check_password_hash(&h_big, "pw"), Ok(true));
-            assert_eq!(check_password_hash(&h_big, "nope"), Ok(false));
-            assert_eq!(check_password_hash(&h_small, "pw"), Ok(true));
-            assert_eq!(check_password_hash(&h_big, "pw"), Ok(true));
-            let (allocated, reused) = argon2_memory_stats();
-            // One allocation (the first big check), every later check reused it.
-            assert_eq!((allocated - before.0, reused - before.1), (1, 3));
-            // Same answers as the allocating hasher, for every argon2 variant and version.
-            let salt = argon2::password_hash::SaltString::encode_b64(b"somesaltsalt").unwrap();
-            for algorithm in [
-                argon2::Algorithm::Argon2i,
-                argon2::Algorithm::Argon2d,
-                argon2::Algorithm::Argon2id,
-            ] {
-                for version in [argon2::Version::V0x10, argon2::Version::V0x13] {
-                    let params = argon2::Params::new(256, 2, 2, Some(24)).unwrap();
-                    let hash = argon2::password_hash::PasswordHasher::hash_password(
-                        &argon2::Argon2::new(algorithm, version, params),
-                        b"password",
-                        &salt,
-                    )
-                    .unwrap()
-                    .to_string();
-                    assert_eq!(check_password_hash(&hash, "password"), Ok(true), "{hash}");
-                    assert_eq!(check_password_hash(&hash, "passwore"), Ok(false), "{hash}");
-                }
+    fn argon2_memory_is_reused() {
+        let stash = Stash::new(2);
+        let count = || (stash.allocated.load(Relaxed), stash.reused.load(Relaxed));
+        stash.with(512, |m| assert_eq!(m.len(), 512));
+        stash.with(256, |m| assert_eq!(m.len(), 256));
+        stash.with(512, |m| assert_eq!(m.len(), 512));
+        // One allocation, every later check reused it.
+        assert_eq!(count(), (1, 2));
+        // A larger need replaces the buffer; then it is reused for smaller ones.
+        stash.with(1024, |_| ());
+        stash.with(8, |_| ());
+        assert_eq!(count(), (2, 3));
+        // Two at once: two buffers, both kept (up to `keep`).
+        stash.with(1024, |_| stash.with(1024, |_| ()));
+        assert_eq!(count(), (3, 4));
+        assert_eq!(stash.lock().len(), 2);
+        stash.with(1024, |_| stash.with(1024, |_| stash.with(1024, |_| ())));
+        assert_eq!(stash.lock().len(), 2);
+    }
+
+    #[test]
+    fn argon2_into_reused_memory_matches_the_crate() {
+        let params = Params::new(256, 1, 1).unwrap();
+        let hash = params.hash("pw");
+        assert_eq!(check_password_hash(&hash, "pw"), Ok(true));
+        assert_eq!(check_password_hash(&hash, "nope"), Ok(false));
+        // Same answers as the allocating hasher, for every argon2 variant and version.
+        let salt = argon2::password_hash::SaltString::encode_b64(b"somesaltsalt").unwrap();
+        for algorithm in [
+            argon2::Algorithm::Argon2i,
+            argon2::Algorithm::Argon2d,
+            argon2::Algorithm::Argon2id,
+        ] {
+            for version in [argon2::Version::V0x10, argon2::Version::V0x13] {
+                let params = argon2::Params::new(256, 2, 2, Some(24)).unwrap();
+                let hash = argon2::password_hash::PasswordHasher::hash_password(
+                    &argon2::Argon2::new(algorithm, version, params),
+                    b"password",
+                    &salt,
+                )
+                .unwrap()
+                .to_string();
+                assert_eq!(check_password_hash(&hash, "password"), Ok(true), "{hash}");
+                assert_eq!(check_password_hash(&hash, "passwore"), Ok(false), "{hash}");
             }
-        })
-        .join()
-        .unwrap();
+        }
     }
 }
