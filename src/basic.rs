@@ -672,6 +672,37 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "password")]
+    #[test]
+    fn hash_password_runs_off_the_executor() {
+        use std::sync::Mutex;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let stored = StoredPassword {
+            get: Arc::new(SyncGetPassword(|_: &str| Some("HASHED".to_owned()))),
+            hash: HashPassword::One(Arc::new(move |pw: &str| {
+                record.lock().unwrap().push(std::thread::current().id());
+                pw.to_uppercase()
+            })),
+        };
+        // No runtime: inline, on the calling thread.
+        let me = std::thread::current().id();
+        let answer = stored.verify_password("john", "hashed").into_ready();
+        assert_eq!(answer.ok().flatten().as_deref(), Some("john"));
+        // In a runtime: on the blocking pool, not on the executor's thread.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let answer = stored.verify_password("john", "hashed").await;
+            assert_eq!(answer.as_deref(), Some("john"));
+            assert_eq!(stored.verify_password("john", "nope").await, None);
+        });
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], me);
+        assert!(seen[1..].iter().all(|id| *id != me), "{seen:?}");
+    }
+
     #[test]
     fn debug_hides_password() {
         let c = BasicCredentials::decode(&b64(b"john:s3cret")).unwrap();
