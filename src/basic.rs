@@ -174,6 +174,18 @@ pub trait VerifyPassword: Send + Sync + 'static {
     /// The user these credentials belong to, or `None`. Return [`AuthFuture::ready`] when the
     /// answer is known at once; the future owns what it needs.
     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<Self::User>>;
+
+    /// What [`Basic`] calls: [`verify_password`](Self::verify_password), or an error when the
+    /// credentials cannot be checked now (e.g. a 503
+    /// [`AuthErrorKind::Unavailable`](crate::AuthErrorKind::Unavailable) with `Retry-After`
+    /// when the password stores' hashing queue is full). The default never fails.
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<Self::User>, AuthError>> {
+        self.verify_password(username, password).map(Ok)
+    }
 }
 
 impl<F, Fut, U> VerifyPassword for F
@@ -256,6 +268,42 @@ impl HashPassword {
         let offered = offered.as_deref().unwrap_or(password);
         stored.is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(offered.as_bytes())))
     }
+
+    /// Whether [`matches`](Self::matches) runs the application's hash on Tokio's blocking pool
+    /// (a hash callback is set, the `password` feature gives Tokio, and a runtime is running)
+    /// rather than inline on the executor.
+    fn runs_off_executor(&self) -> bool {
+        #[cfg(feature = "password")]
+        {
+            !matches!(self, Self::None) && tokio::runtime::Handle::try_current().is_ok()
+        }
+        #[cfg(not(feature = "password"))]
+        {
+            false
+        }
+    }
+
+    /// [`matches`](Self::matches), on the blocking pool when [`runs_off_executor`]
+    /// (Self::runs_off_executor); the username when it matches.
+    async fn matches_off_executor(
+        self,
+        username: String,
+        password: String,
+        stored: Option<String>,
+    ) -> Option<String> {
+        #[cfg(feature = "password")]
+        if self.runs_off_executor() {
+            return tokio::task::spawn_blocking(move || {
+                self.matches(&username, &password, stored.as_deref())
+                    .then_some(username)
+            })
+            .await
+            .ok()
+            .flatten();
+        }
+        self.matches(&username, &password, stored.as_deref())
+            .then_some(username)
+    }
 }
 
 /// Flask-HTTPAuth's deprecated get-password (+ hash-password) path as a verifier.
@@ -273,22 +321,25 @@ impl VerifyPassword for StoredPassword {
             // Flask-HTTPAuth never looks up an empty username.
             return AuthFuture::ready(None);
         }
-        match self.get.get_password(username).into_ready() {
-            Ok(stored) => AuthFuture::ready(
-                self.hash
-                    .matches(username, password, stored.as_deref())
-                    .then(|| username.to_owned()),
-            ),
-            Err(pending) => {
-                let hash = self.hash.clone();
-                let (username, password) = (username.to_owned(), password.to_owned());
-                AuthFuture::new(async move {
-                    let stored = pending.await;
-                    hash.matches(&username, &password, stored.as_deref())
-                        .then_some(username)
-                })
+        let stored = self.get.get_password(username).into_ready();
+        if !self.hash.runs_off_executor() {
+            if let Ok(stored) = stored {
+                return AuthFuture::ready(
+                    self.hash
+                        .matches(username, password, stored.as_deref())
+                        .then(|| username.to_owned()),
+                );
             }
         }
+        let hash = self.hash.clone();
+        let (username, password) = (username.to_owned(), password.to_owned());
+        AuthFuture::new(async move {
+            let stored = match stored {
+                Ok(stored) => stored,
+                Err(pending) => pending.await,
+            };
+            hash.matches_off_executor(username, password, stored).await
+        })
     }
 }
 
@@ -422,6 +473,11 @@ impl Auth<Basic<String>> {
     /// Hashes the client's password with `hash(password)` before comparing it with the stored
     /// one (Flask-HTTPAuth's one-argument `hash_password`).
     ///
+    /// The hash runs on Tokio's blocking pool (`spawn_blocking`) when the `password` feature
+    /// is on and a Tokio runtime is running, so a slow hash does not stall the executor;
+    /// otherwise inline, on the executor: keep it cheap then. The blocking pool is not bounded
+    /// like [`HashPool`](crate::password::HashPool): prefer a password store for slow hashes.
+    ///
     /// # Panics
     ///
     /// If this auth was not built with [`get_password`](Self::get_password); see
@@ -448,7 +504,7 @@ impl Auth<Basic<String>> {
     }
 
     /// Hashes with `hash(username, password)` (Flask-HTTPAuth's two-argument form, for
-    /// per-user salts).
+    /// per-user salts). Runs where [`hash_password`](Self::hash_password)'s hash runs.
     ///
     /// # Panics
     ///
@@ -538,12 +594,13 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
         // Decoded once, on the stack; the callback runs once. The only allocation on a ready
         // answer is the username kept for the handler.
         let answer = with_decoded(token, |username, password| {
-            let verdict = self.verify.verify_password(username, password);
+            let verdict = self.verify.check_password(username, password);
             (verdict, username.to_owned())
         });
         match answer {
             Ok((verdict, username)) => verdict.map(move |user| {
-                user.map(|user| Identity::new(user, Some(username)))
+                user?
+                    .map(|user| Identity::new(user, Some(username)))
                     .ok_or_else(AuthError::invalid)
             }),
             Err(detail) => AuthFuture::ready(Err(AuthError::malformed(detail))),
@@ -618,6 +675,37 @@ mod tests {
             BasicCredentials::decode(&b64(b"john:x\x7f")),
             Err("control character in credentials")
         );
+    }
+
+    #[cfg(feature = "password")]
+    #[test]
+    fn hash_password_runs_off_the_executor() {
+        use std::sync::Mutex;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let stored = StoredPassword {
+            get: Arc::new(SyncGetPassword(|_: &str| Some("HASHED".to_owned()))),
+            hash: HashPassword::One(Arc::new(move |pw: &str| {
+                record.lock().unwrap().push(std::thread::current().id());
+                pw.to_uppercase()
+            })),
+        };
+        // No runtime: inline, on the calling thread.
+        let me = std::thread::current().id();
+        let answer = stored.verify_password("john", "hashed").into_ready();
+        assert_eq!(answer.ok().flatten().as_deref(), Some("john"));
+        // In a runtime: on the blocking pool, not on the executor's thread.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let answer = stored.verify_password("john", "hashed").await;
+            assert_eq!(answer.as_deref(), Some("john"));
+            assert_eq!(stored.verify_password("john", "nope").await, None);
+        });
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen[0], me);
+        assert!(seen[1..].iter().all(|id| *id != me), "{seen:?}");
     }
 
     #[test]

@@ -137,7 +137,7 @@ pub(crate) struct CredentialCache {
     mac: Hmac<Sha256>,
     config: CacheConfig,
     entries: Mutex<Entries>,
-    inflight: Mutex<KeyMap<Arc<OnceCell<bool>>>>,
+    inflight: Mutex<KeyMap<Arc<OnceCell<super::checker::Verdict>>>>,
 }
 
 /// A per-thread memo of the last few hits, so repeated hits on one core read no shared lock (a
@@ -318,11 +318,11 @@ impl CredentialCache {
 pub(crate) struct Flight {
     cache: Arc<CredentialCache>,
     key: Key,
-    cell: Option<Arc<OnceCell<bool>>>,
+    cell: Option<Arc<OnceCell<super::checker::Verdict>>>,
 }
 
 impl Flight {
-    pub(crate) fn cell(&self) -> &OnceCell<bool> {
+    pub(crate) fn cell(&self) -> &OnceCell<super::checker::Verdict> {
         self.cell
             .as_deref()
             .unwrap_or_else(|| unreachable!("taken only on drop"))

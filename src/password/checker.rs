@@ -1,74 +1,20 @@
 //! The checking engine shared by every store: the verified-credential cache in front, the
 //! bounded blocking pool behind it, and the dummy verification for unknown users.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, OnceLock};
-
-use tokio::sync::Semaphore;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::cache::{CacheConfig, CredentialCache, Key, Stored};
-use super::hash::{check_password_hash, Params, MAX_PASSWORD_LEN};
+use super::hash::{check_password_hash, cost_class, HashError, Params, MAX_PASSWORD_LEN};
+use super::pool::{Busy, Delay, HashPool};
+use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
-/// The bound on concurrent slow hash verifications.
-///
-/// Verifications run on Tokio's blocking pool (`spawn_blocking`), at most
-/// [`max_concurrent`](Self::max_concurrent) at a time; the others wait for a permit without
-/// holding a thread. A flood of wrong passwords therefore occupies at most that many cores and
-/// never the async reactor, so other routes keep answering.
-///
-/// Clones share the bound. [`HashPool::shared`] (the default of every checker) is one
-/// process-wide pool sized to the number of cores.
-#[derive(Clone)]
-pub struct HashPool {
-    semaphore: Arc<Semaphore>,
-    size: usize,
-}
-
-impl HashPool {
-    /// A pool running at most `max_concurrent` verifications at once (at least 1).
-    #[must_use]
-    pub fn new(max_concurrent: usize) -> Self {
-        let size = max_concurrent.max(1);
-        Self {
-            semaphore: Arc::new(Semaphore::new(size)),
-            size,
-        }
-    }
-
-    /// The process-wide pool: as many permits as cores (`available_parallelism`).
-    #[must_use]
-    pub fn shared() -> Self {
-        static SHARED: OnceLock<HashPool> = OnceLock::new();
-        SHARED
-            .get_or_init(|| {
-                HashPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
-            })
-            .clone()
-    }
-
-    /// The bound.
-    #[must_use]
-    pub fn max_concurrent(&self) -> usize {
-        self.size
-    }
-
-    /// Permits free right now.
-    #[must_use]
-    pub fn available(&self) -> usize {
-        self.semaphore.available_permits()
-    }
-}
-
-impl fmt::Debug for HashPool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HashPool")
-            .field("max_concurrent", &self.size)
-            .field("available", &self.available())
-            .finish()
-    }
-}
+/// The answer of a slow check: whether it matched, or the pool refused it.
+pub(crate) type Verdict = Result<bool, Busy>;
 
 /// Counters of a [`PasswordChecker`] (shared by its clones).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +28,10 @@ pub struct CheckerStats {
     pub verifications: u64,
     /// Misses that waited for an identical verification already running instead of hashing.
     pub coalesced: u64,
+    /// Checks refused by the pool (queue full or wait deadline passed: 503), never hashed.
+    pub unavailable: u64,
+    /// Verifications run to measure the cost of a hash format (not counted above).
+    pub calibrations: u64,
 }
 
 /// Hits are counted on every request: one cache-line-aligned counter per thread slot, so cores
@@ -98,6 +48,8 @@ struct Counters {
     cache_misses: AtomicU64,
     verifications: AtomicU64,
     coalesced: AtomicU64,
+    unavailable: AtomicU64,
+    calibrations: AtomicU64,
 }
 
 impl Counters {
@@ -117,6 +69,86 @@ impl Counters {
     }
 }
 
+/// Most cost classes tracked one by one; further ones share one entry (their largest sample).
+const MAX_CLASSES: usize = 64;
+
+/// What refusals are padded to: a running average (EWMA, weight 1/4) of each cost class's
+/// verification time (the work on the pool, not the wait for it), and hashes of classes not
+/// measured yet, verified once before the next refusal is answered.
+#[derive(Default)]
+struct Costs {
+    classes: Mutex<HashMap<Box<str>, u64>>,
+    /// The largest average, in nanoseconds: the padding target.
+    max_ns: AtomicU64,
+    /// One hash per class registered but not measured yet.
+    pending: Mutex<Vec<Arc<str>>>,
+    /// The classes registered (measured or pending).
+    known: Mutex<HashSet<Box<str>>>,
+    has_pending: AtomicBool,
+    calibrating: tokio::sync::Mutex<()>,
+}
+
+impl Costs {
+    fn record(&self, class: &str, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let mut classes = self.classes.lock().unwrap_or_else(PoisonError::into_inner);
+        let class = if classes.len() >= MAX_CLASSES && !classes.contains_key(class) {
+            "*"
+        } else {
+            class
+        };
+        let avg = match classes.get_mut(class) {
+            // The shared entry of the classes beyond the bound keeps their largest sample.
+            Some(avg) if class == "*" => {
+                *avg = (*avg).max(ns);
+                *avg
+            }
+            Some(avg) => {
+                // avg += (ns - avg) / 4, in signed arithmetic.
+                let next = (i128::from(*avg) * 3 + i128::from(ns)) / 4;
+                *avg = u64::try_from(next).unwrap_or(u64::MAX);
+                *avg
+            }
+            None => {
+                classes.insert(class.into(), ns);
+                ns
+            }
+        };
+        let max = classes.values().copied().max().unwrap_or(avg);
+        self.max_ns.store(max, Relaxed);
+    }
+
+    fn target(&self) -> Duration {
+        Duration::from_nanos(self.max_ns.load(Relaxed))
+    }
+
+    fn register(&self, hash: &Arc<str>) {
+        let class = cost_class(hash);
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= MAX_CLASSES || known.contains(class) {
+            return;
+        }
+        known.insert(class.into());
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hash.clone());
+        self.has_pending.store(true, Relaxed);
+    }
+
+    fn take_pending(&self) -> Vec<Arc<str>> {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        self.has_pending.store(false, Relaxed);
+        std::mem::take(&mut *pending)
+    }
+
+    fn put_back(&self, hashes: impl IntoIterator<Item = Arc<str>>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        pending.extend(hashes);
+        self.has_pending.store(!pending.is_empty(), Relaxed);
+    }
+}
+
 /// Checks passwords against stored hashes the way a server should: cached, bounded, off the
 /// reactor, and with unknown users costing the same as known ones.
 ///
@@ -126,6 +158,13 @@ impl Counters {
 ///   expire ([`CacheConfig`]). Concurrent identical misses run the hash once.
 /// - Misses run [`check_password_hash`] on the blocking pool, at most [`HashPool`] at a time.
 /// - Unknown users are checked against a dummy hash and refused.
+/// - A refusal (wrong password or unknown user) is answered no sooner than the average cost
+///   of the most expensive hash class this checker has verified, waiting without a permit:
+///   a user whose hash is cheaper or dearer than the others does not stand out. Stores
+///   register one hash of each class they hold ([`register_hash`](Self::register_hash)),
+///   measured once before the next refusal.
+/// - The pool refuses checks beyond its queue bound or wait deadline ([`HashPool`]): then
+///   [`try_verify`](Self::try_verify) gives a 503 [`AuthError`] with `Retry-After`.
 ///
 /// [`HashedPasswords`](super::HashedPasswords) and [`HtpasswdFile`](super::HtpasswdFile) use
 /// one; use it directly for your own user store:
@@ -151,6 +190,7 @@ pub struct PasswordChecker {
     cache: Option<Arc<CredentialCache>>,
     pool: HashPool,
     counters: Arc<Counters>,
+    costs: Arc<Costs>,
 }
 
 impl fmt::Debug for PasswordChecker {
@@ -159,6 +199,7 @@ impl fmt::Debug for PasswordChecker {
             .field("cache", &self.cache.as_ref().map(|c| c.config()))
             .field("pool", &self.pool)
             .field("stats", &self.stats())
+            .field("refusal_padding", &self.refusal_padding())
             .finish()
     }
 }
@@ -211,6 +252,7 @@ impl PasswordChecker {
             cache: Some(Arc::new(CredentialCache::new(CacheConfig::new()))),
             pool: HashPool::shared(),
             counters: Arc::new(Counters::default()),
+            costs: Arc::default(),
         }
     }
 
@@ -268,7 +310,29 @@ impl PasswordChecker {
             cache_misses: self.counters.cache_misses.load(Relaxed),
             verifications: self.counters.verifications.load(Relaxed),
             coalesced: self.counters.coalesced.load(Relaxed),
+            unavailable: self.counters.unavailable.load(Relaxed),
+            calibrations: self.counters.calibrations.load(Relaxed),
         }
+    }
+
+    /// How long a refusal takes at least right now: the average verification time of the most
+    /// expensive hash class seen (zero before any verification).
+    #[must_use]
+    pub fn refusal_padding(&self) -> Duration {
+        self.costs.target()
+    }
+
+    /// Tells the checker that a store holds a hash of this kind and cost, so it is measured
+    /// (verified once against a non-password) before the next refusal is answered, and that
+    /// refusal already takes as long as checking such a hash. The built-in stores call it for
+    /// every hash they load; call it for your own store's hashes (one per format and cost is
+    /// enough; repeated classes are ignored, at most 64 are tracked).
+    pub fn register_hash(&self, hash: &str) {
+        self.register_arc(&Arc::from(hash));
+    }
+
+    pub(crate) fn register_arc(&self, hash: &Arc<str>) {
+        self.costs.register(hash);
     }
 
     /// Whether the cache knows `password` as `username`'s for this stored hash: the synchronous
@@ -289,12 +353,32 @@ impl PasswordChecker {
     }
 
     /// Whether `password` is `username`'s, given the user's stored hash: from the cache, or by
-    /// verifying on the pool. A malformed stored hash never matches (and is logged).
+    /// verifying on the pool. A malformed stored hash never matches (and is logged). A check
+    /// the pool refuses (queue full, deadline passed) is `false` here; see
+    /// [`try_verify`](Self::try_verify) to answer 503 instead.
     pub async fn verify(&self, username: &str, password: &str, hash: Arc<str>) -> bool {
+        self.try_verify(username, password, hash)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// [`verify`](Self::verify), with the pool's refusal as an error.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthErrorKind::Unavailable`](crate::AuthErrorKind::Unavailable) error (503, with
+    /// `Retry-After`) when the pool's queue is full or its wait deadline passed; no hash was
+    /// computed.
+    pub async fn try_verify(
+        &self,
+        username: &str,
+        password: &str,
+        hash: Arc<str>,
+    ) -> Result<bool, AuthError> {
         match self.lookup(username, password, Stored::Full(&hash)) {
-            Lookup::Hit => true,
-            Lookup::TooLong => false,
-            Lookup::Miss(key) => self.slow(key, password, Some(hash), None).await,
+            Lookup::Hit => Ok(true),
+            Lookup::TooLong => Ok(false),
+            Lookup::Miss(key) => Ok(self.slow(key, username, password, Some(hash), None).await?),
         }
     }
 
@@ -302,11 +386,34 @@ impl PasswordChecker {
     /// (which should cost what a real user's hash costs) and returns `false`, so an unknown
     /// user takes as long as a wrong password.
     pub async fn verify_unknown(&self, username: &str, password: &str, dummy_hash: Arc<str>) {
+        let _ = self
+            .try_verify_unknown(username, password, dummy_hash)
+            .await;
+    }
+
+    /// [`verify_unknown`](Self::verify_unknown), with the pool's refusal as an error.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_verify`](Self::try_verify).
+    pub async fn try_verify_unknown(
+        &self,
+        username: &str,
+        password: &str,
+        dummy_hash: Arc<str>,
+    ) -> Result<(), AuthError> {
         if password.len() <= MAX_PASSWORD_LEN {
             let key = self.unknown_key(username, password);
-            self.slow(key, password, None, Some(Dummy::Fixed(dummy_hash)))
-                .await;
+            self.slow(
+                key,
+                username,
+                password,
+                None,
+                Some(Dummy::Fixed(dummy_hash)),
+            )
+            .await?;
         }
+        Ok(())
     }
 
     /// The single-flight key of an unknown user's check (`None` without a cache).
@@ -325,28 +432,30 @@ impl PasswordChecker {
         password: &str,
         miss: Miss,
         user: F,
-    ) -> AuthFuture<Option<U>>
+    ) -> AuthFuture<Result<Option<U>, AuthError>>
     where
         U: Send + 'static,
         F: FnOnce() -> Option<U> + Send + 'static,
     {
         if password.len() > MAX_PASSWORD_LEN {
-            return AuthFuture::ready(None);
+            return AuthFuture::ready(Ok(None));
         }
         let this = self.clone();
         let password = password.to_owned();
+        let username = username.to_owned();
         match miss {
             Miss::Known(hash, key) => AuthFuture::new(async move {
-                this.slow(key, &password, Some(hash), None)
-                    .await
-                    .then(user)
-                    .flatten()
+                let ok = this
+                    .slow(key, &username, &password, Some(hash), None)
+                    .await?;
+                Ok(ok.then(user).flatten())
             }),
             Miss::Unknown(dummy) => {
-                let key = self.unknown_key(username, &password);
+                let key = self.unknown_key(&username, &password);
                 AuthFuture::new(async move {
-                    this.slow(key, &password, None, Some(dummy)).await;
-                    None
+                    this.slow(key, &username, &password, None, Some(dummy))
+                        .await?;
+                    Ok(None)
                 })
             }
         }
@@ -374,66 +483,146 @@ impl PasswordChecker {
     async fn slow(
         &self,
         key: Option<Key>,
+        username: &str,
         password: &str,
         hash: Option<Arc<str>>,
         dummy: Option<Dummy>,
-    ) -> bool {
+    ) -> Verdict {
         let (Some(cache), Some(key)) = (&self.cache, key) else {
-            return self.run(password, hash, dummy).await;
+            return self.run(username, password, hash, dummy).await;
         };
         let cacheable = hash.is_some();
         let flight = cache.join(key);
         let mut ran = false;
-        let ok = *flight
+        let verdict = *flight
             .cell()
             .get_or_init(|| {
                 ran = true;
                 async move {
-                    let ok = self.run(password, hash, dummy).await;
-                    if ok && cacheable {
+                    let verdict = self.run(username, password, hash, dummy).await;
+                    if verdict == Ok(true) && cacheable {
                         cache.insert(key);
                     }
-                    ok
+                    verdict
                 }
             })
             .await;
         if !ran {
             self.counters.coalesced.fetch_add(1, Relaxed);
         }
-        ok && cacheable
+        verdict.map(|ok| ok && cacheable)
     }
 
-    /// One verification on the blocking pool, behind the semaphore.
-    async fn run(&self, password: &str, hash: Option<Arc<str>>, dummy: Option<Dummy>) -> bool {
+    /// One verification on the blocking pool, behind the pool's fair, bounded queue; a
+    /// refusal is then padded to the most expensive class's cost, without a permit.
+    async fn run(
+        &self,
+        username: &str,
+        password: &str,
+        hash: Option<Arc<str>>,
+        dummy: Option<Dummy>,
+    ) -> Verdict {
         let password = password.to_owned();
         let counters = self.counters.clone();
+        let costs = self.costs.clone();
         let work = move || {
             counters.verifications.fetch_add(1, Relaxed);
             let (hash, known) = match (hash, dummy) {
                 (Some(hash), _) => (hash, true),
                 (None, Some(dummy)) => (dummy.resolve(), false),
-                (None, None) => return false,
+                (None, None) => return (false, Instant::now()),
             };
-            match check_password_hash(&hash, &password) {
+            let start = Instant::now();
+            let result = check_password_hash(&hash, &password);
+            costs.record(cost_class(&hash), start.elapsed());
+            let ok = match result {
                 Ok(ok) => ok && known,
                 Err(err) => {
-                    tracing::warn!(target: "httpauth", "password check failed: {err}");
+                    log_check_error(&err);
                     false
                 }
+            };
+            (ok, start)
+        };
+        let (ok, start) = if tokio::runtime::Handle::try_current().is_err() {
+            work()
+        } else {
+            let permit = match self.pool.acquire(username).await {
+                Ok(permit) => permit,
+                Err(busy) => {
+                    self.counters.unavailable.fetch_add(1, Relaxed);
+                    return Err(busy);
+                }
+            };
+            match tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                work()
+            })
+            .await
+            {
+                Ok(answer) => answer,
+                Err(_) => (false, Instant::now()),
             }
         };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return work();
+        if !ok {
+            self.calibrate().await;
+            Delay::until(start + self.costs.target()).await;
         }
-        let Ok(permit) = self.pool.semaphore.clone().acquire_owned().await else {
-            return false;
-        };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .unwrap_or(false)
+        Ok(ok)
+    }
+
+    /// Measures the hashes registered since the last refusal (one verification each, on the
+    /// pool), so this refusal is already padded to their cost. One caller at a time; a hash
+    /// the pool refuses stays pending.
+    async fn calibrate(&self) {
+        if !self.costs.has_pending.load(Relaxed) {
+            return;
+        }
+        let _one = self.costs.calibrating.lock().await;
+        let mut pending = self.costs.take_pending().into_iter();
+        while let Some(hash) = pending.next() {
+            let permit = if tokio::runtime::Handle::try_current().is_ok() {
+                match self.pool.acquire("\0httpauth-calibration").await {
+                    Ok(permit) => Some(permit),
+                    Err(_) => {
+                        // Measured at a later refusal.
+                        self.costs.put_back(std::iter::once(hash).chain(pending));
+                        return;
+                    }
+                }
+            } else {
+                None
+            };
+            let costs = self.costs.clone();
+            let measure = move || {
+                let start = Instant::now();
+                let _ = check_password_hash(&hash, "httpauth calibration: not a password");
+                costs.record(cost_class(&hash), start.elapsed());
+            };
+            match permit {
+                None => measure(),
+                Some(permit) => {
+                    let _ = tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        measure();
+                    })
+                    .await;
+                }
+            }
+            self.counters.calibrations.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// A check that failed with an error. A password too long for the format is the client's
+/// doing (attacker-triggerable): DEBUG. A stored hash the implementation rejects is the
+/// application's: WARN.
+fn log_check_error(err: &HashError) {
+    match err {
+        HashError::PasswordTooLong { .. } => {
+            tracing::debug!(target: "httpauth", "password check refused: {err}");
+        }
+        _ => tracing::warn!(target: "httpauth", "password check failed: {err}"),
     }
 }
 
@@ -451,4 +640,47 @@ pub(crate) enum Miss {
     Known(Arc<str>, Option<Key>),
     /// An unknown user: checked against this dummy, then refused.
     Unknown(Dummy),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padding_target_is_the_largest_class_average() {
+        let costs = Costs::default();
+        assert_eq!(costs.target(), Duration::ZERO);
+        costs.record("$apr1$", Duration::from_micros(500));
+        costs.record("$2y$10$", Duration::from_millis(100));
+        costs.record("$2y$12$", Duration::from_millis(400));
+        assert_eq!(costs.target(), Duration::from_millis(400));
+        // EWMA, weight 1/4: one fast outlier moves the average a quarter of the way.
+        costs.record("$2y$12$", Duration::from_millis(0));
+        assert_eq!(costs.target(), Duration::from_millis(300));
+        // The target is the largest class average, whichever class moved.
+        for _ in 0..20 {
+            costs.record("$2y$12$", Duration::from_millis(50));
+        }
+        assert_eq!(costs.target(), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn classes_are_registered_once_and_bounded() {
+        let costs = Costs::default();
+        let a: Arc<str> = "$2y$10$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa".into();
+        let b: Arc<str> = "$2y$10$bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb".into();
+        costs.register(&a);
+        costs.register(&b); // same class
+        assert_eq!(costs.take_pending().len(), 1);
+        assert!(!costs.has_pending.load(Relaxed));
+        for i in 0..100 {
+            costs.register(&Arc::from(format!("$6$rounds={}$salt$hash", 1000 + i)));
+        }
+        assert_eq!(costs.take_pending().len(), MAX_CLASSES - 1);
+        for i in 0..100 {
+            costs.record(&format!("c{i}"), Duration::from_millis(i));
+        }
+        assert!(costs.classes.lock().unwrap().len() <= MAX_CLASSES + 1);
+        assert_eq!(costs.target(), Duration::from_millis(99));
+    }
 }

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::cache::{HashDigest, Stored};
 use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
-use super::hash::{validate_hash, HashAlgorithm, Params};
+use super::hash::{cost_class, validate_hash, HashAlgorithm, Params};
 use crate::basic::VerifyPassword;
+use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
 /// Default time between two checks of the file's metadata.
@@ -171,11 +172,15 @@ struct HtpasswdTable {
     users: HashMap<String, (Arc<str>, HashDigest)>,
     /// A hash of the file's most common format, for unknown users.
     dummy: Option<Arc<str>>,
+    /// One hash per cost class in the file, registered with the checker on first use.
+    classes: Vec<Arc<str>>,
+    registered: std::sync::atomic::AtomicBool,
 }
 
 fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
     let mut users: HashMap<String, (Arc<str>, HashDigest)> = HashMap::new();
     let mut by_algorithm: HashMap<HashAlgorithm, (usize, Arc<str>)> = HashMap::new();
+    let mut classes: HashMap<String, Arc<str>> = HashMap::new();
     for (n, line) in lines(bytes) {
         let Some((user, hash)) = line.split_once(':') else {
             skip("htpasswd", path, n, &"no colon");
@@ -199,6 +204,9 @@ fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
         }
         let hash: Arc<str> = hash.into();
         by_algorithm.entry(algorithm).or_insert((0, hash.clone())).0 += 1;
+        classes
+            .entry(cost_class(&hash).to_owned())
+            .or_insert_with(|| hash.clone());
         let digest = HashDigest::of(&hash);
         users.insert(user.to_owned(), (hash, digest));
     }
@@ -206,7 +214,12 @@ fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
         .into_values()
         .max_by_key(|(count, _)| *count)
         .map(|(_, hash)| hash);
-    HtpasswdTable { users, dummy }
+    HtpasswdTable {
+        users,
+        dummy,
+        classes: classes.into_values().collect(),
+        registered: std::sync::atomic::AtomicBool::new(false),
+    }
 }
 
 /// An Apache htpasswd file (`user:hash` lines) as a verify-password callback.
@@ -269,6 +282,8 @@ impl HtpasswdFile {
     #[must_use]
     pub fn with_checker(mut self, checker: PasswordChecker) -> Self {
         self.checker = checker;
+        // The new checker has not seen this version's classes.
+        self.file.get().registered.store(false, Ordering::Relaxed);
         self
     }
 
@@ -340,17 +355,37 @@ impl HtpasswdFile {
 impl VerifyPassword for HtpasswdFile {
     type User = String;
 
-    /// A cache hit answers at once (a ready future: the layer decides inline).
+    /// A cache hit answers at once (a ready future: the layer decides inline). A check the
+    /// hashing pool refuses is `None` here; [`Basic`](crate::basic::Basic) calls
+    /// [`check_password`](VerifyPassword::check_password), which answers 503 then.
     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
+        self.check_password(username, password)
+            .map(|r| r.ok().flatten())
+    }
+
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<String>, AuthError>> {
         let table = self.file.get();
+        if !table.registered.load(Ordering::Relaxed)
+            && !table.registered.swap(true, Ordering::Relaxed)
+        {
+            // Each cost class in this version of the file is measured before the next
+            // refusal, which is then padded to the most expensive one.
+            for hash in &table.classes {
+                self.checker.register_arc(hash);
+            }
+        }
         let miss = match table.users.get(username) {
             Some((hash, digest)) => {
                 match self
                     .checker
                     .lookup(username, password, Stored::Digest(digest))
                 {
-                    Lookup::Hit => return AuthFuture::ready(Some(username.to_owned())),
-                    Lookup::TooLong => return AuthFuture::ready(None),
+                    Lookup::Hit => return AuthFuture::ready(Ok(Some(username.to_owned()))),
+                    Lookup::TooLong => return AuthFuture::ready(Ok(None)),
                     Lookup::Miss(key) => Miss::Known(hash.clone(), key),
                 }
             }

@@ -63,11 +63,15 @@
 //!   (new hash) misses by construction; entries are bounded and expire ([`CacheConfig`]:
 //!   10 000 entries, 5 minutes by default). Concurrent identical misses hash once (single
 //!   flight). A hit costs about 0.2 µs.
-//! - **Off the reactor, bounded**: misses run on Tokio's blocking pool, at most [`HashPool`]
-//!   (default: one per core, process-wide) at a time, so a flood of wrong passwords cannot
-//!   starve the other routes.
-//! - **No user enumeration by timing**: an unknown user is verified against a dummy hash of
-//!   the same kind and cost, then refused.
+//! - **Off the reactor, bounded, fair**: misses run on Tokio's blocking pool, at most
+//!   [`HashPool`] (default: one per core, process-wide) at a time, so a flood of wrong
+//!   passwords cannot starve the other routes; its queue is bounded (8 per permit), has a
+//!   deadline (2 s) and is fair across usernames, and beyond it a check answers 503 with
+//!   `Retry-After` without hashing. argon2 hashes into reused working memory, so a flood
+//!   does not grow the process.
+//! - **No user enumeration by timing**: an unknown user is verified against a dummy hash,
+//!   and every refusal is padded to the cost of the store's most expensive kind of hash, so
+//!   neither existence nor a user's hash format shows in the time of a refusal.
 //!
 //! # User stores
 //!
@@ -90,12 +94,14 @@ mod file;
 #[cfg(feature = "password")]
 mod hash;
 #[cfg(feature = "password")]
+mod pool;
+#[cfg(feature = "password")]
 mod store;
 
 #[cfg(feature = "password")]
 pub use self::cache::CacheConfig;
 #[cfg(feature = "password")]
-pub use self::checker::{CheckerStats, HashPool, PasswordChecker};
+pub use self::checker::{CheckerStats, PasswordChecker};
 #[cfg(feature = "password")]
 pub use self::file::{HtdigestFile, HtpasswdFile, DEFAULT_RELOAD_INTERVAL};
 #[cfg(feature = "password")]
@@ -103,5 +109,7 @@ pub use self::hash::{
     check_password_hash, generate_password_hash, validate_hash, HashAlgorithm, HashError, Params,
     BCRYPT_MAX_PASSWORD_LEN, MAX_PASSWORD_LEN,
 };
+#[cfg(feature = "password")]
+pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
 #[cfg(feature = "password")]
 pub use self::store::{HashedPasswords, MapUser};

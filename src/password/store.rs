@@ -8,6 +8,7 @@ use super::cache::{HashDigest, Stored};
 use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{validate_hash, HashError, Params};
 use crate::basic::VerifyPassword;
+use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
 /// Usernames and their stored hashes (any format of
@@ -144,6 +145,9 @@ impl<U> HashedPasswords<U> {
     /// Checks through this checker (its cache, pool and counters) instead of a default one.
     #[must_use]
     pub fn with_checker(mut self, checker: PasswordChecker) -> Self {
+        for entry in self.read().values() {
+            checker.register_arc(&entry.hash);
+        }
         self.checker = checker;
         self
     }
@@ -202,11 +206,9 @@ impl<U> HashedPasswords<U> {
         let hash = hash.into();
         validate_hash(&hash)?;
         let digest = HashDigest::of(&hash);
-        let entry = Entry {
-            hash: hash.into(),
-            digest,
-            user,
-        };
+        let hash: Arc<str> = hash.into();
+        self.checker.register_arc(&hash);
+        let entry = Entry { hash, digest, user };
         self.write().insert(username.into(), entry);
         Ok(())
     }
@@ -272,8 +274,19 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for HashedPasswords 
 impl<U: Clone + Send + Sync + 'static> VerifyPassword for HashedPasswords<U> {
     type User = U;
 
-    /// A cache hit answers at once (a ready future: the layer decides inline).
+    /// A cache hit answers at once (a ready future: the layer decides inline). A check the
+    /// hashing pool refuses is `None` here; [`Basic`](crate::basic::Basic) calls
+    /// [`check_password`](VerifyPassword::check_password), which answers 503 then.
     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
+        self.check_password(username, password)
+            .map(|r| r.ok().flatten())
+    }
+
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<U>, AuthError>> {
         // Look up and consult the cache under the read lock: a hit clones only the user.
         let (miss, user) = match self.read().get(username).filter(|_| !username.is_empty()) {
             Some(entry) => {
@@ -281,8 +294,8 @@ impl<U: Clone + Send + Sync + 'static> VerifyPassword for HashedPasswords<U> {
                     .checker
                     .lookup(username, password, Stored::Digest(&entry.digest))
                 {
-                    Lookup::Hit => return AuthFuture::ready(Some(entry.user.clone())),
-                    Lookup::TooLong => return AuthFuture::ready(None),
+                    Lookup::Hit => return AuthFuture::ready(Ok(Some(entry.user.clone()))),
+                    Lookup::TooLong => return AuthFuture::ready(Ok(None)),
                     Lookup::Miss(key) => (
                         Miss::Known(entry.hash.clone(), key),
                         Some(entry.user.clone()),
@@ -349,5 +362,16 @@ where
         self.store
             .verify_password(username, password)
             .map(move |name| name.and_then(|name| map(&name)))
+    }
+
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<U>, AuthError>> {
+        let map = self.map.clone();
+        self.store
+            .check_password(username, password)
+            .map(move |name| Ok(name?.and_then(|name| map(&name))))
     }
 }

@@ -348,3 +348,73 @@ async fn pool_bounds_concurrent_verifications() {
     // printed for whoever reads the log.
     println!("one verification {one:?}, four through a pool of one {four:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_pool_answers_503_with_retry_after_and_no_challenge() {
+    use tower::ServiceExt as _;
+    // One permit, no queue: while one check runs, the next is refused without hashing.
+    let pool = HashPool::new(1).max_waiters(0);
+    let users = store(PasswordChecker::new().without_cache().pool(pool.clone()));
+    users.insert("john", slow().hash("hello")).unwrap();
+    users.insert("susan", slow().hash("bye")).unwrap();
+    let auth = httpauth::BasicAuth::verify_password(users.clone());
+    let app: axum::Router = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { "ok" }).route_layer(auth.login_required()),
+    );
+    let get = |credentials: &str| {
+        http::Request::get("/")
+            .header("authorization", format!("Basic {credentials}"))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    // john:hello holds the only permit...
+    let first = tokio::spawn(app.clone().oneshot(get("am9objpoZWxsbw==")));
+    while pool.available() > 0 {
+        tokio::task::yield_now().await;
+    }
+    // ...so susan:bye is refused at once: 503, Retry-After, no challenge, no hash.
+    let before = users.checker().stats().verifications;
+    let res = app.clone().oneshot(get("c3VzYW46Ynll")).await.unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(res.headers()["retry-after"], "2");
+    assert!(!res.headers().contains_key("www-authenticate"));
+    let err = res.extensions().get::<httpauth::AuthError>().unwrap();
+    assert_eq!(err.kind(), httpauth::AuthErrorKind::Unavailable);
+    assert_eq!(users.checker().stats().verifications, before);
+    assert_eq!(users.checker().stats().unavailable, 1);
+    assert_eq!(pool.refused(), 1);
+    // The direct API answers None for the same refusal.
+    while pool.available() > 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(first.await.unwrap().unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn refusals_are_padded_to_the_most_expensive_registered_class() {
+    // A cheap user and an expensive one: the expensive class is measured (once, not counted
+    // as a verification) before the first refusal, and every refusal is padded to it.
+    let checker = PasswordChecker::new();
+    let users = store(checker.clone());
+    users
+        .insert("cheap", "{SHA}qvTGHdzF6KLavt4PO0gs2a6pQ00=")
+        .unwrap(); // "hello"
+    users.insert("dear", slow().hash("bye")).unwrap();
+    assert_eq!(checker.refusal_padding(), Duration::ZERO);
+    let start = Instant::now();
+    assert_eq!(users.verify_password("cheap", "wrong").await, None);
+    let refused_in = start.elapsed();
+    let stats = checker.stats();
+    assert_eq!(stats.calibrations, 2, "{stats:?}"); // {SHA} and argon2id OWASP
+    assert_eq!(stats.verifications, 1, "{stats:?}");
+    let padding = checker.refusal_padding();
+    assert!(padding > Duration::ZERO);
+    // Deterministic: the cheap refusal waited for the padding (computed after calibration).
+    assert!(refused_in >= padding, "{refused_in:?} < {padding:?}");
+    // Registered classes are measured once.
+    assert_eq!(users.verify_password("cheap", "wrong2").await, None);
+    assert_eq!(checker.stats().calibrations, 2);
+    // A success is not padded (no assertion on time): it is cached and answers at once next.
+    assert!(users.verify_password("cheap", "hello").await.is_some());
+}

@@ -289,6 +289,24 @@ pub fn check_password_hash(hash: &str, password: &str) -> Result<bool, HashError
     parse(hash)?.verify(password)
 }
 
+/// The part of a stored hash that fixes its cost: the format and its parameters, without the
+/// salt and the hash (`$2y$12$`, `$argon2id$v=19$m=19456,t=2,p=1`, `$6$rounds=5000`,
+/// `pbkdf2:sha256:600000`, `$apr1$`, `{SHA}`); `""` for an unknown format. Checks of one class
+/// cost the same.
+pub(crate) fn cost_class(hash: &str) -> &str {
+    match HashAlgorithm::detect(hash) {
+        None => "",
+        Some(HashAlgorithm::Bcrypt) => hash.get(..7).unwrap_or(hash),
+        Some(HashAlgorithm::Apr1) => "$apr1$",
+        Some(HashAlgorithm::Sha1) => "{SHA}",
+        Some(HashAlgorithm::WerkzeugPbkdf2 | HashAlgorithm::WerkzeugScrypt) => {
+            hash.split('$').next().unwrap_or(hash)
+        }
+        // PHC and sha-crypt: everything before `$salt$hash`.
+        Some(_) => hash.rsplitn(3, '$').nth(2).unwrap_or(hash),
+    }
+}
+
 /// Checks that a stored hash is in a known format and well-formed, without hashing anything.
 ///
 /// # Errors
@@ -427,6 +445,29 @@ mod tests {
             let res = check_password_hash(hash, "x");
             assert!(res.is_err(), "{hash:?} gave {res:?}");
             assert!(validate_hash(hash).is_err(), "{hash:?}");
+        }
+    }
+
+    #[test]
+    fn cost_classes() {
+        let cases = [
+            (
+                "$2y$12$SG4ebB37TMYrqIwGEcG/QOplCDXq4odjjfxBqqWBGP9pAwx4fdHMC",
+                "$2y$12$",
+            ),
+            (
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                "$argon2id$v=19$m=19456,t=2,p=1",
+            ),
+            ("$6$rounds=5000$salt$hash", "$6$rounds=5000"),
+            ("$6$salt$hash", "$6"),
+            ("pbkdf2:sha256:600000$salt$00", "pbkdf2:sha256:600000"),
+            ("$apr1$abc$def", "$apr1$"),
+            ("{SHA}abc=", "{SHA}"),
+            ("nonsense", ""),
+        ];
+        for (hash, class) in cases {
+            assert_eq!(cost_class(hash), class, "{hash}");
         }
     }
 

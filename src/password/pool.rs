@@ -1,0 +1,791 @@
+//! The bounded, fair hashing pool ([`HashPool`]) and a timer that needs no runtime support
+//! ([`Delay`]): the wait deadline in front of the pool and the padding of refusals.
+
+use std::cmp::Reverse;
+use std::collections::hash_map::RandomState;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::error::{AuthError, AuthErrorKind, ConfigError};
+
+/// Default wait deadline for a hashing permit.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
+/// Default queue bound: this many waiters per permit.
+pub const DEFAULT_WAITERS_PER_PERMIT: usize = 8;
+
+/// The pool refused a check: its queue was full or the wait deadline passed. No hash was
+/// computed; the request answers 503 with `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Busy {
+    pub(crate) retry_after: u32,
+}
+
+impl From<Busy> for AuthError {
+    fn from(busy: Busy) -> Self {
+        AuthError::new(AuthErrorKind::Unavailable)
+            .with_detail("the password hashing queue is full")
+            .with_retry_after(busy.retry_after)
+    }
+}
+
+/// The bound on concurrent slow hash verifications, with a bounded, fair queue in front.
+///
+/// Verifications run on Tokio's blocking pool (`spawn_blocking`), at most
+/// [`max_concurrent`](Self::max_concurrent) at a time; the others wait for a permit without
+/// holding a thread. A flood of wrong passwords therefore occupies at most that many cores and
+/// never the async reactor, so other routes keep answering.
+///
+/// In front of the permits (defaults in brackets, for `n` permits):
+///
+/// - **Queue bound** [`max_waiters`](Self::max_waiters) [8 × `n`]: a check arriving at a full
+///   queue is refused at once, without hashing (503 `Service Unavailable` with `Retry-After`).
+/// - **Wait deadline** [`max_wait`](Self::max_wait) [2 s]: a check still waiting after it is
+///   refused the same way. A slow hash never sits in a queue longer than that.
+/// - **Fair across usernames**: each username has its own queue and the free permits go
+///   round-robin across the usernames waiting, so a flood against one username is served
+///   one check per round while another user's first login waits for at most one
+///   verification per queued username. A username holds at most
+///   [`max_per_key`](Self::max_per_key) [`max(1, n / 2)`] permits at once, so with two or more
+///   permits one username's flood always leaves a permit to the others. When the queue is
+///   full, an arrival whose username has a shorter queue than the longest one takes the place
+///   of that queue's newest waiter (which is refused), so one username cannot fill the queue
+///   against the others. Unknown and known usernames are queued alike (the queue cannot tell
+///   an attacker whether a user exists). Floods that rotate usernames are the route policy's
+///   to throttle, per client address.
+///
+/// Clones share the bound; the builder methods return a new pool. [`HashPool::shared`] (the
+/// default of every checker) is one process-wide pool sized to the number of cores.
+#[derive(Clone)]
+pub struct HashPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    permits: usize,
+    max_waiters: usize,
+    max_wait: Duration,
+    max_per_key: usize,
+    hasher: RandomState,
+    refused: AtomicU64,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    available: usize,
+    waiting: usize,
+    next_id: u64,
+    /// Per username (hashed): permits held and queued waiters (present while either is non-zero).
+    keys: HashMap<u64, KeyState>,
+    /// The usernames with waiters, in round-robin order (each at most once).
+    order: VecDeque<u64>,
+    waiters: HashMap<u64, Waiter>,
+}
+
+#[derive(Default)]
+struct KeyState {
+    running: usize,
+    queue: VecDeque<u64>,
+}
+
+struct Waiter {
+    key: u64,
+    waker: Option<Waker>,
+    status: Status,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Waiting,
+    Granted,
+    Refused,
+}
+
+/// A held hashing permit, released on drop (on whichever thread drops it).
+pub(crate) struct Permit {
+    pool: Arc<Inner>,
+    key: u64,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut state = self.pool.lock();
+        self.pool.release(&mut state, self.key);
+    }
+}
+
+impl fmt::Debug for Permit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Permit")
+    }
+}
+
+impl HashPool {
+    /// A pool running at most `max_concurrent` verifications at once (at least 1), with the
+    /// default queue bound (8 waiters per permit), wait deadline (2 s) and per-username cap
+    /// (`max(1, max_concurrent / 2)`).
+    #[must_use]
+    pub fn new(max_concurrent: usize) -> Self {
+        let permits = max_concurrent.max(1);
+        Self::build(
+            permits,
+            permits.saturating_mul(DEFAULT_WAITERS_PER_PERMIT),
+            DEFAULT_MAX_WAIT,
+            (permits / 2).max(1),
+        )
+    }
+
+    fn build(permits: usize, max_waiters: usize, max_wait: Duration, max_per_key: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                permits,
+                max_waiters,
+                max_wait,
+                max_per_key,
+                hasher: RandomState::new(),
+                refused: AtomicU64::new(0),
+                state: Mutex::new(State {
+                    available: permits,
+                    ..State::default()
+                }),
+            }),
+        }
+    }
+
+    fn rebuild(&self, max_waiters: usize, max_wait: Duration, max_per_key: usize) -> Self {
+        Self::build(self.inner.permits, max_waiters, max_wait, max_per_key)
+    }
+
+    /// The process-wide pool: as many permits as cores (`available_parallelism`), default
+    /// queue settings.
+    #[must_use]
+    pub fn shared() -> Self {
+        static SHARED: OnceLock<HashPool> = OnceLock::new();
+        SHARED
+            .get_or_init(|| {
+                HashPool::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+            })
+            .clone()
+    }
+
+    /// At most this many checks wait for a permit; beyond, they are refused at once (503).
+    /// Zero: no queue, a check finding every permit busy is refused. Returns a new pool.
+    #[must_use]
+    pub fn max_waiters(self, max_waiters: usize) -> Self {
+        self.rebuild(max_waiters, self.inner.max_wait, self.inner.max_per_key)
+    }
+
+    /// A check waiting longer than this for a permit is refused (503). Returns a new pool.
+    ///
+    /// # Panics
+    ///
+    /// When `max_wait` is zero or over an hour; see [`try_max_wait`](Self::try_max_wait).
+    #[must_use]
+    pub fn max_wait(self, max_wait: Duration) -> Self {
+        self.try_max_wait(max_wait)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`max_wait`](Self::max_wait), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `max_wait` is zero or over an hour.
+    pub fn try_max_wait(self, max_wait: Duration) -> Result<Self, ConfigError> {
+        if max_wait.is_zero() || max_wait > Duration::from_secs(3600) {
+            return Err(ConfigError::Invalid {
+                setting: "max_wait",
+                reason: "must be more than zero and at most an hour",
+            });
+        }
+        Ok(self.rebuild(self.inner.max_waiters, max_wait, self.inner.max_per_key))
+    }
+
+    /// At most this many permits held by checks of one username at once. Returns a new pool.
+    ///
+    /// # Panics
+    ///
+    /// When `max_per_key` is zero; see [`try_max_per_key`](Self::try_max_per_key).
+    #[must_use]
+    pub fn max_per_key(self, max_per_key: usize) -> Self {
+        self.try_max_per_key(max_per_key)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`max_per_key`](Self::max_per_key), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `max_per_key` is zero.
+    pub fn try_max_per_key(self, max_per_key: usize) -> Result<Self, ConfigError> {
+        if max_per_key == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "max_per_key",
+                reason: "must be at least 1",
+            });
+        }
+        Ok(self.rebuild(self.inner.max_waiters, self.inner.max_wait, max_per_key))
+    }
+
+    /// The bound on concurrent verifications.
+    #[must_use]
+    pub fn max_concurrent(&self) -> usize {
+        self.inner.permits
+    }
+
+    /// The queue bound.
+    #[must_use]
+    pub fn queue_limit(&self) -> usize {
+        self.inner.max_waiters
+    }
+
+    /// The wait deadline.
+    #[must_use]
+    pub fn wait_limit(&self) -> Duration {
+        self.inner.max_wait
+    }
+
+    /// The per-username cap on permits.
+    #[must_use]
+    pub fn per_key_limit(&self) -> usize {
+        self.inner.max_per_key
+    }
+
+    /// Permits free right now.
+    #[must_use]
+    pub fn available(&self) -> usize {
+        self.inner.lock().available
+    }
+
+    /// Checks waiting for a permit right now.
+    #[must_use]
+    pub fn waiting(&self) -> usize {
+        self.inner.lock().waiting
+    }
+
+    /// Checks refused so far (queue full or deadline passed).
+    #[must_use]
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    /// The `Retry-After` of a refusal: the wait deadline, rounded up to whole seconds.
+    fn retry_after(&self) -> u32 {
+        let d = self.inner.max_wait;
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
+    }
+
+    fn busy(&self) -> Busy {
+        self.inner.refused.fetch_add(1, Ordering::Relaxed);
+        Busy {
+            retry_after: self.retry_after(),
+        }
+    }
+
+    /// A permit for a check of `key` (the username): at once, or after waiting in the key's
+    /// queue, or a refusal (queue full, deadline passed).
+    pub(crate) async fn acquire(&self, key: &str) -> Result<Permit, Busy> {
+        let key = self.inner.hasher.hash_one(key);
+        let id = {
+            let mut state = self.inner.lock();
+            let cap = self.inner.max_per_key;
+            let running = state.keys.get(&key).map_or(0, |k| k.running);
+            if state.available > 0 && running < cap {
+                // Free permits with waiters left means those waiters are at their cap.
+                state.available -= 1;
+                state.keys.entry(key).or_default().running += 1;
+                return Ok(self.permit(key));
+            }
+            if state.waiting >= self.inner.max_waiters && !state.evict_for(key) {
+                drop(state);
+                return Err(self.busy());
+            }
+            let id = state.next_id;
+            state.next_id += 1;
+            state.waiters.insert(
+                id,
+                Waiter {
+                    key,
+                    waker: None,
+                    status: Status::Waiting,
+                },
+            );
+            let entry = state.keys.entry(key).or_default();
+            entry.queue.push_back(id);
+            if entry.queue.len() == 1 {
+                state.order.push_back(key);
+            }
+            state.waiting += 1;
+            id
+        };
+        let mut guard = WaitGuard {
+            pool: &self.inner,
+            id,
+            done: false,
+        };
+        let mut deadline = Delay::new(self.inner.max_wait);
+        let status = std::future::poll_fn(|cx| {
+            let mut state = self.inner.lock();
+            let Some(waiter) = state.waiters.get_mut(&id) else {
+                return Poll::Ready(Status::Refused);
+            };
+            match waiter.status {
+                Status::Waiting => {}
+                done => {
+                    state.waiters.remove(&id);
+                    return Poll::Ready(done);
+                }
+            }
+            if Pin::new(&mut deadline).poll(cx).is_ready() {
+                state.remove_waiter(id);
+                return Poll::Ready(Status::Refused);
+            }
+            if let Some(waiter) = state.waiters.get_mut(&id) {
+                if !waiter
+                    .waker
+                    .as_ref()
+                    .is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    waiter.waker = Some(cx.waker().clone());
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        guard.done = true;
+        match status {
+            Status::Granted => Ok(self.permit(key)),
+            _ => Err(self.busy()),
+        }
+    }
+
+    fn permit(&self, key: u64) -> Permit {
+        Permit {
+            pool: self.inner.clone(),
+            key,
+        }
+    }
+}
+
+/// Takes a cancelled waiter (the request went away) out of the queue, or gives back the permit
+/// it was granted but never saw.
+struct WaitGuard<'a> {
+    pool: &'a Inner,
+    id: u64,
+    done: bool,
+}
+
+impl Drop for WaitGuard<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut state = self.pool.lock();
+        match state.waiters.get(&self.id).map(|w| (w.status, w.key)) {
+            Some((Status::Granted, key)) => {
+                state.waiters.remove(&self.id);
+                self.pool.release(&mut state, key);
+            }
+            Some((Status::Waiting, _)) => state.remove_waiter(self.id),
+            Some((Status::Refused, _)) => {
+                state.waiters.remove(&self.id);
+            }
+            None => {}
+        }
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Gives a permit back and hands the free permits round-robin to the waiting usernames.
+    fn release(&self, state: &mut State, key: u64) {
+        if let Some(entry) = state.keys.get_mut(&key) {
+            entry.running = entry.running.saturating_sub(1);
+            if entry.running == 0 && entry.queue.is_empty() {
+                state.keys.remove(&key);
+            }
+        }
+        state.available += 1;
+        self.dispatch(state);
+    }
+
+    fn dispatch(&self, state: &mut State) {
+        'grant: while state.available > 0 {
+            for _ in 0..state.order.len() {
+                let Some(key) = state.order.pop_front() else {
+                    break 'grant;
+                };
+                let Some(entry) = state.keys.get_mut(&key) else {
+                    continue;
+                };
+                if entry.running >= self.max_per_key {
+                    state.order.push_back(key);
+                    continue;
+                }
+                let Some(id) = entry.queue.pop_front() else {
+                    continue;
+                };
+                entry.running += 1;
+                if !entry.queue.is_empty() {
+                    state.order.push_back(key);
+                }
+                state.available -= 1;
+                state.waiting -= 1;
+                if let Some(waiter) = state.waiters.get_mut(&id) {
+                    waiter.status = Status::Granted;
+                    if let Some(waker) = waiter.waker.take() {
+                        waker.wake();
+                    }
+                }
+                continue 'grant;
+            }
+            break;
+        }
+    }
+}
+
+impl State {
+    /// Takes a still-waiting waiter out of its queue (deadline passed, or cancelled).
+    fn remove_waiter(&mut self, id: u64) {
+        let Some(waiter) = self.waiters.remove(&id) else {
+            return;
+        };
+        if waiter.status != Status::Waiting {
+            return;
+        }
+        self.waiting -= 1;
+        if let Some(entry) = self.keys.get_mut(&waiter.key) {
+            entry.queue.retain(|&x| x != id);
+            if entry.queue.is_empty() {
+                self.order.retain(|&k| k != waiter.key);
+                if entry.running == 0 {
+                    self.keys.remove(&waiter.key);
+                }
+            }
+        }
+    }
+
+    /// The queue is full: refuses the newest waiter of the longest queue if it is longer than
+    /// `key`'s would be after joining; whether a place was made.
+    fn evict_for(&mut self, key: u64) -> bool {
+        let own = self.keys.get(&key).map_or(0, |k| k.queue.len());
+        let Some((&victim, longest)) = self
+            .keys
+            .iter()
+            .map(|(k, e)| (k, e.queue.len()))
+            .max_by_key(|&(_, len)| len)
+        else {
+            return false;
+        };
+        if longest <= own + 1 {
+            return false;
+        }
+        let Some(id) = self.keys.get_mut(&victim).and_then(|e| e.queue.pop_back()) else {
+            return false;
+        };
+        self.waiting -= 1;
+        if let Some(waiter) = self.waiters.get_mut(&id) {
+            waiter.status = Status::Refused;
+            if let Some(waker) = waiter.waker.take() {
+                waker.wake();
+            }
+        }
+        true
+    }
+}
+
+impl fmt::Debug for HashPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.inner.lock();
+        f.debug_struct("HashPool")
+            .field("max_concurrent", &self.inner.permits)
+            .field("max_waiters", &self.inner.max_waiters)
+            .field("max_wait", &self.inner.max_wait)
+            .field("max_per_key", &self.inner.max_per_key)
+            .field("available", &state.available)
+            .field("waiting", &state.waiting)
+            .finish()
+    }
+}
+
+/// A sleep that works under any executor (and any Tokio runtime, with or without its time
+/// driver): one process-wide timer thread wakes the expired delays.
+pub(crate) struct Delay {
+    deadline: Instant,
+    slot: Option<Arc<TimerSlot>>,
+}
+
+struct TimerSlot {
+    fired: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+struct TimerEntry {
+    deadline: Instant,
+    seq: u64,
+    slot: Arc<TimerSlot>,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
+}
+
+struct Timer {
+    heap: Mutex<(BinaryHeap<Reverse<TimerEntry>>, u64)>,
+    cond: Condvar,
+}
+
+/// The timer, its thread started on first use; `None` if the thread could not be started
+/// (delays then end at once).
+fn timer() -> Option<&'static Timer> {
+    static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
+    *TIMER.get_or_init(|| {
+        let timer: &'static Timer = Box::leak(Box::new(Timer {
+            heap: Mutex::new((BinaryHeap::new(), 0)),
+            cond: Condvar::new(),
+        }));
+        let spawned = std::thread::Builder::new()
+            .name("httpauth-timer".into())
+            .spawn(move || timer.run());
+        match spawned {
+            Ok(_) => Some(timer),
+            Err(err) => {
+                tracing::warn!(target: "httpauth", "httpauth: cannot start the timer thread: {err}");
+                None
+            }
+        }
+    })
+}
+
+impl Timer {
+    fn run(&self) {
+        let mut guard = self.heap.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let now = Instant::now();
+            while guard.0.peek().is_some_and(|e| e.0.deadline <= now) {
+                if let Some(Reverse(entry)) = guard.0.pop() {
+                    entry.slot.fired.store(true, Ordering::Release);
+                    let waker = entry
+                        .slot
+                        .waker
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .take();
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
+                }
+            }
+            guard = match guard.0.peek().map(|e| e.0.deadline) {
+                Some(next) => {
+                    self.cond
+                        .wait_timeout(guard, next.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+                None => self
+                    .cond
+                    .wait(guard)
+                    .unwrap_or_else(PoisonError::into_inner),
+            };
+        }
+    }
+}
+
+impl Delay {
+    /// Ends `duration` from now.
+    pub(crate) fn new(duration: Duration) -> Self {
+        Self::until(Instant::now() + duration)
+    }
+
+    /// Ends at `deadline`.
+    pub(crate) fn until(deadline: Instant) -> Self {
+        Self {
+            deadline,
+            slot: None,
+        }
+    }
+}
+
+impl Future for Delay {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let Some(timer) = timer() else {
+            return Poll::Ready(());
+        };
+        let slot = match &self.slot {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = Arc::new(TimerSlot {
+                    fired: AtomicBool::new(false),
+                    waker: Mutex::new(None),
+                });
+                let mut heap = timer.heap.lock().unwrap_or_else(PoisonError::into_inner);
+                let seq = heap.1;
+                heap.1 += 1;
+                heap.0.push(Reverse(TimerEntry {
+                    deadline: self.deadline,
+                    seq,
+                    slot: slot.clone(),
+                }));
+                drop(heap);
+                timer.cond.notify_one();
+                self.slot = Some(slot.clone());
+                slot
+            }
+        };
+        *slot.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(cx.waker().clone());
+        // Fired between the check above and storing the waker: its wake found no waker.
+        if slot.fired.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for Delay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Delay")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn delay_without_a_time_driver() {
+        rt().block_on(async {
+            let start = Instant::now();
+            Delay::new(Duration::from_millis(30)).await;
+            assert!(start.elapsed() >= Duration::from_millis(30));
+        });
+    }
+
+    #[test]
+    fn queue_bound_refuses_at_once() {
+        rt().block_on(async {
+            let pool = HashPool::new(1).max_waiters(1);
+            let held = pool.acquire("a").await.unwrap();
+            // One waiter fits, the next is refused at once.
+            let mut first = Box::pin(pool.acquire("a"));
+            assert!(futures_poll(&mut first).is_none());
+            assert_eq!(pool.waiting(), 1);
+            let refused = pool.acquire("a").await.unwrap_err();
+            assert_eq!(refused.retry_after, 2);
+            assert_eq!(pool.refused(), 1);
+            drop(held);
+            let permit = first.await.unwrap();
+            assert_eq!((pool.available(), pool.waiting()), (0, 0));
+            drop(permit);
+            assert_eq!(pool.available(), 1);
+        });
+    }
+
+    #[test]
+    fn deadline_refuses_and_leaves_the_queue() {
+        rt().block_on(async {
+            let pool = HashPool::new(1).max_wait(Duration::from_millis(20));
+            let _held = pool.acquire("a").await.unwrap();
+            let start = Instant::now();
+            assert!(pool.acquire("b").await.is_err());
+            assert!(start.elapsed() >= Duration::from_millis(20));
+            assert_eq!(pool.waiting(), 0);
+            assert_eq!(pool.inner.lock().keys.len(), 1);
+        });
+    }
+
+    #[test]
+    fn round_robin_and_per_key_cap() {
+        rt().block_on(async {
+            let pool = HashPool::new(2);
+            assert_eq!(pool.per_key_limit(), 1);
+            let a1 = pool.acquire("flood").await.unwrap();
+            // The flood's second check waits: its username holds its cap.
+            let mut a2 = Box::pin(pool.acquire("flood"));
+            assert!(futures_poll(&mut a2).is_none());
+            let mut a3 = Box::pin(pool.acquire("flood"));
+            assert!(futures_poll(&mut a3).is_none());
+            // Another user gets the free permit at once.
+            let b = pool.acquire("victim").await.unwrap();
+            let mut c = Box::pin(pool.acquire("other"));
+            assert!(futures_poll(&mut c).is_none());
+            // The victim's permit goes to "other" (the flood is at its cap).
+            drop(b);
+            let c = futures_poll(&mut c).unwrap().unwrap();
+            drop(a1);
+            let a2 = futures_poll(&mut a2).unwrap().unwrap();
+            assert!(futures_poll(&mut a3).is_none());
+            drop(a2);
+            assert!(futures_poll(&mut a3).unwrap().is_ok());
+            drop(c);
+        });
+    }
+
+    #[test]
+    fn full_queue_evicts_the_longest() {
+        rt().block_on(async {
+            let pool = HashPool::new(1).max_waiters(3);
+            let _held = pool.acquire("x").await.unwrap();
+            let mut flood: Vec<_> = (0..3).map(|_| Box::pin(pool.acquire("flood"))).collect();
+            for f in &mut flood {
+                assert!(futures_poll(f).is_none());
+            }
+            // The queue is full of the flood: a new username takes the newest flood place.
+            let mut victim = Box::pin(pool.acquire("victim"));
+            assert!(futures_poll(&mut victim).is_none());
+            assert!(futures_poll(&mut flood[2]).unwrap().is_err());
+            assert_eq!(pool.waiting(), 3);
+            // The flood itself cannot push further.
+            assert!(pool.acquire("flood").await.is_err());
+            // Cancelling a waiter frees its place.
+            drop(victim);
+            assert_eq!(pool.waiting(), 2);
+        });
+    }
+
+    /// Polls once with a no-op waker.
+    fn futures_poll<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(f).poll(&mut cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        }
+    }
+}
