@@ -13,6 +13,8 @@
 # seconds (default 6); stops the server on exit.
 # wrk runs on the same machine as the server (loopback) and takes CPU from it.
 # Usage: scripts/load.sh  (env: ROUNDS=8 TPUT_PHASE=3 PHASE=6 CONNS=64 LAT_CONNS=8 THREADS=1 PACE_MS=5)
+# The demo runs with --no-throttle: these phases measure the hashing pool under a wrong-password
+# flood (scripts/flood.sh shows the throttle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,7 +36,7 @@ echo "building the demo (release)"
 cargo build --release --example demo --quiet
 
 OUT=$(mktemp)
-PORT=0 target/release/examples/demo >"$OUT" 2>/dev/null &
+PORT=0 target/release/examples/demo --no-throttle >"$OUT" 2>/dev/null &
 DEMO=$!
 trap 'kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -f "$OUT" "${FLOOD_LUA:-}" "${PACE_LUA:-}"' EXIT
 for _ in $(seq 100); do
