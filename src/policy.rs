@@ -415,9 +415,18 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         who: Attempt,
         counted: bool,
     ) -> AuthFuture<Decision<U>> {
+        // A wrong secret counts; so does an attempt the server could not check for load
+        // (503): forgiving it would let a flood keep the hashing queue full.
         let outcome = match &result {
             Ok(_) => Some(true),
-            Err(err) if err.kind() == AuthErrorKind::InvalidCredentials => Some(false),
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    AuthErrorKind::InvalidCredentials | AuthErrorKind::Unavailable
+                ) =>
+            {
+                Some(false)
+            }
             Err(_) => None,
         };
         let recorded = match (&self.throttle, outcome) {
