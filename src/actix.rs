@@ -54,7 +54,7 @@ use crate::error::AuthError;
 use crate::extract::{
     current_user, identity_entries, username, CurrentUser, MissingAuthLayer, Username,
 };
-use crate::policy::{Decision, LoginRequired};
+use crate::policy::{BodyFailure, Decision, LoginRequired};
 use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, RequestHead};
 
 impl RequestHead for ServiceRequest {
@@ -209,7 +209,7 @@ where
                 };
             }
             // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
-            Ok(Decision::ReadBody { limit }) => (Some(limit), None),
+            Ok(Decision::ReadBody { limit, timeout }) => (Some((limit, timeout)), None),
             Err(pending) => (None, Some(pending)),
         };
         let service = self.service.clone();
@@ -227,7 +227,7 @@ async fn awaited<S, B, U>(
     service: Rc<S>,
     policy: LoginRequired<U>,
     mut req: ServiceRequest,
-    limit: Option<usize>,
+    limit: Option<(usize, std::time::Duration)>,
     pending: Option<AuthFuture<Decision<U>>>,
 ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error>
 where
@@ -239,17 +239,22 @@ where
         Some(pending) => pending.await,
         None => {
             let mut buffered = None;
-            if let Some(limit) = limit {
+            if let Some((limit, timeout)) = limit {
                 let mut payload = req.take_payload();
-                match read_bounded(&mut payload, limit).await {
-                    Ok(bytes) => {
+                let read = crate::timer::within(timeout, read_bounded(&mut payload, limit)).await;
+                let failure = match read {
+                    Some(Ok(bytes)) => {
                         req.set_payload(Payload::from(bytes.clone()));
                         buffered = Some(bytes);
+                        None
                     }
-                    Err(too_large) => {
-                        let response = policy.reject_body(&AuthRequest::new(&req), too_large);
-                        return Ok(req.into_response(to_actix(response)).map_into_right_body());
-                    }
+                    Some(Err(true)) => Some(BodyFailure::TooLarge),
+                    Some(Err(false)) => Some(BodyFailure::Unreadable),
+                    None => Some(BodyFailure::TimedOut),
+                };
+                if let Some(failure) = failure {
+                    let response = policy.reject_body(&AuthRequest::new(&req), failure);
+                    return Ok(req.into_response(to_actix(response)).map_into_right_body());
                 }
             }
             let check = policy.check(&AuthRequest::new(&req).with_body(buffered.as_ref()));
@@ -266,7 +271,7 @@ where
         Decision::Deny(response) => Ok(req.into_response(to_actix(response)).map_into_right_body()),
         Decision::ReadBody { .. } => {
             // The body was buffered: a scheme asking again is a bug; refuse.
-            let response = policy.reject_body(&AuthRequest::new(&req), false);
+            let response = policy.reject_body(&AuthRequest::new(&req), BodyFailure::Unreadable);
             Ok(req.into_response(to_actix(response)).map_into_right_body())
         }
     }

@@ -109,6 +109,7 @@ pub mod policy;
 pub mod roles;
 pub mod scheme;
 pub mod throttle;
+mod timer;
 pub mod token;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]

@@ -77,12 +77,15 @@ pub enum Decision<U> {
     /// Answer with this response; the handler does not run.
     Deny(Response<Bytes>),
     /// The handling scheme needs the request body (Digest `auth-int`): buffer at most `limit`
-    /// bytes (answer [`LoginRequired::reject_body`] beyond), then call
-    /// [`check`](LoginRequired::check) again with [`AuthRequest::with_body`]. Nothing was
-    /// verified yet.
+    /// bytes within `timeout` (answer [`LoginRequired::reject_body`] otherwise), then call
+    /// [`check`](LoginRequired::check) again with [`AuthRequest::with_body`]. Only the checks
+    /// that need no callback and no body have passed yet.
+    #[non_exhaustive]
     ReadBody {
         /// The most bytes the scheme accepts.
         limit: usize,
+        /// How long the body may take to arrive ([`LoginRequired::body_timeout`]).
+        timeout: std::time::Duration,
     },
 }
 
@@ -136,7 +139,23 @@ struct Policy<U> {
     optional: bool,
     skip_options: bool,
     throttle: Option<Throttle>,
+    body_timeout: std::time::Duration,
 }
+
+/// Why an adapter could not buffer a body the scheme needs ([`LoginRequired::reject_body`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyFailure {
+    /// Larger than the scheme's limit: `413`.
+    TooLarge,
+    /// The body could not be read: `400`.
+    Unreadable,
+    /// It did not arrive within the timeout: `408`.
+    TimedOut,
+}
+
+/// How long a body a scheme needs (Digest `auth-int`) may take to arrive, by default.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Who tried: for the throttle's keys and the refusal event. Only made on the paths that need
 /// it (failures, a throttle with records, awaited callbacks).
@@ -191,6 +210,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 optional: false,
                 skip_options: true,
                 throttle: Some(Throttle::shared()),
+                body_timeout: DEFAULT_BODY_TIMEOUT,
             }),
         }
     }
@@ -210,6 +230,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                     optional: p.optional,
                     skip_options: p.skip_options,
                     throttle: p.throttle.clone(),
+                    body_timeout: p.body_timeout,
                 };
                 f(&mut copy);
                 self.policy = Arc::new(copy);
@@ -291,6 +312,14 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self.edit(|p| p.throttle = Some(throttle))
     }
 
+    /// How long a body the handling scheme needs (Digest `auth-int`) may take to arrive
+    /// (default [`DEFAULT_BODY_TIMEOUT`], 10 s); a slower one is answered `408` (the
+    /// connection is not held open by a client that trickles its body).
+    #[must_use]
+    pub fn body_timeout(self, timeout: std::time::Duration) -> Self {
+        self.edit(|p| p.body_timeout = timeout)
+    }
+
     /// No throttling on this route (for tests, or when a proxy in front already throttles).
     #[must_use]
     pub fn without_throttle(self) -> Self {
@@ -320,7 +349,10 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         let scheme = &p.members[index].scheme;
         if req.body().is_none() {
             if let Some(limit) = scheme.body_limit(req) {
-                return AuthFuture::ready(Decision::ReadBody { limit });
+                return AuthFuture::ready(Decision::ReadBody {
+                    limit,
+                    timeout: p.body_timeout,
+                });
             }
         }
         // The throttle first: over the limit, nothing is hashed and no callback runs. With no
@@ -369,16 +401,19 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     }
 
     /// The rejection for a body the adapter could not buffer (after [`Decision::ReadBody`]):
-    /// 413 when it was larger than the limit, 400 when it could not be read.
+    /// 413 when it was larger than the limit, 400 when it could not be read, 408 when it did
+    /// not arrive in time.
     #[must_use]
-    pub fn reject_body(&self, req: &AuthRequest<'_>, too_large: bool) -> Response<Bytes> {
+    pub fn reject_body(&self, req: &AuthRequest<'_>, failure: BodyFailure) -> Response<Bytes> {
         let p = &self.policy;
         let selected = p.select(req);
-        let err = if too_large {
-            AuthError::new(AuthErrorKind::BodyTooLarge)
-        } else {
-            AuthError::new(AuthErrorKind::BadRequest)
-                .with_detail("the request body could not be read")
+        let err = match failure {
+            BodyFailure::TooLarge => AuthError::new(AuthErrorKind::BodyTooLarge),
+            BodyFailure::Unreadable => AuthError::new(AuthErrorKind::BadRequest)
+                .with_detail("the request body could not be read"),
+            BodyFailure::TimedOut => AuthError::new(AuthErrorKind::BadRequest)
+                .with_status(http::StatusCode::REQUEST_TIMEOUT)
+                .with_detail("the request body did not arrive in time"),
         };
         trace_failure(&err, &p.attempt(req, selected));
         p.reject(selected, err)

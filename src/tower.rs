@@ -43,7 +43,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::extract::insert_identity;
-use crate::policy::{Decision, LoginRequired};
+use crate::policy::{BodyFailure, Decision, LoginRequired};
 use crate::scheme::{AuthRequest, BoxFuture};
 
 impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
@@ -128,7 +128,9 @@ where
             }
             Ok(Decision::Deny(response)) => ResponseFuture::ready(response.map(ResBody::from)),
             // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
-            Ok(Decision::ReadBody { limit }) => self.boxed(req, Some(limit), None),
+            Ok(Decision::ReadBody { limit, timeout }) => {
+                self.boxed(req, Some((limit, timeout)), None)
+            }
             Err(pending) => self.boxed(req, None, Some(pending)),
         }
     }
@@ -140,7 +142,7 @@ impl<S, U> AuthService<S, U> {
     fn boxed<ReqBody, ResBody>(
         &mut self,
         req: Request<ReqBody>,
-        limit: Option<usize>,
+        limit: Option<(usize, std::time::Duration)>,
         pending: Option<crate::scheme::AuthFuture<Decision<U>>>,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
@@ -163,18 +165,15 @@ impl<S, U> AuthService<S, U> {
                 (Some(pending), _) => pending.await,
                 (None, limit) => {
                     let mut buffered = None;
-                    if let Some(limit) = limit {
-                        match Limited::new(body, limit).collect().await {
-                            Ok(collected) => {
-                                let bytes = collected.to_bytes();
-                                body = ReqBody::from(bytes.clone());
+                    if let Some((limit, timeout)) = limit {
+                        match buffer(body, limit, timeout).await {
+                            Ok((again, bytes)) => {
+                                body = again;
                                 buffered = Some(bytes);
                             }
-                            Err(err) => {
-                                let too_large = err.is::<LengthLimitError>();
+                            Err(failure) => {
                                 let head = AuthRequest::new(&parts);
-                                let response = policy.reject_body(&head, too_large);
-                                return Ok(response.map(ResBody::from));
+                                return Ok(policy.reject_body(&head, failure).map(ResBody::from));
                             }
                         }
                     }
@@ -194,10 +193,33 @@ impl<S, U> AuthService<S, U> {
                 Decision::ReadBody { .. } => {
                     // The body was buffered: a scheme asking again is a bug; refuse.
                     let head = AuthRequest::new(&parts);
-                    Ok(policy.reject_body(&head, false).map(ResBody::from))
+                    let response = policy.reject_body(&head, BodyFailure::Unreadable);
+                    Ok(response.map(ResBody::from))
                 }
             }
         }))
+    }
+}
+
+/// Reads a body a scheme needs: at most `limit` bytes within `timeout`; the body to pass on
+/// (the same bytes) and the bytes for the scheme.
+async fn buffer<B>(
+    body: B,
+    limit: usize,
+    timeout: std::time::Duration,
+) -> Result<(B, Bytes), BodyFailure>
+where
+    B: http_body::Body + From<Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    match crate::timer::within(timeout, Limited::new(body, limit).collect()).await {
+        Some(Ok(collected)) => {
+            let bytes = collected.to_bytes();
+            Ok((B::from(bytes.clone()), bytes))
+        }
+        Some(Err(err)) if err.is::<LengthLimitError>() => Err(BodyFailure::TooLarge),
+        Some(Err(_)) => Err(BodyFailure::Unreadable),
+        None => Err(BodyFailure::TimedOut),
     }
 }
 

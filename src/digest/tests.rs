@@ -182,7 +182,7 @@ fn check<U: Clone + Send + Sync + 'static>(
         } => Ok(identity),
         Decision::Deny(res) => Err(res),
         Decision::Allow { .. } => panic!("unexpected anonymous allow"),
-        Decision::ReadBody { limit } => panic!("the policy asks for the body ({limit} bytes)"),
+        Decision::ReadBody { limit, .. } => panic!("the policy asks for the body ({limit} bytes)"),
     }
 }
 
@@ -365,7 +365,7 @@ fn body_limit_only_for_auth_int() {
         .unwrap()
         .into_parts();
     let decision = policy.check(&AuthRequest::new(&parts)).into_ready();
-    assert!(matches!(decision, Ok(Decision::ReadBody { limit: 10 })));
+    assert!(matches!(decision, Ok(Decision::ReadBody { limit: 10, .. })));
     // The scheme itself, without the body: refused, not a panic.
     let r = auth
         .get_ref()

@@ -530,3 +530,45 @@ async fn shared_secret_lets_instances_accept_each_others_nonces() {
     let (s, _, _) = http_get(&format!("{other}/digest"), Some(&c.answer(&ch, "00000002"))).await;
     assert_eq!(s, 401);
 }
+
+#[tokio::test]
+async fn a_trickled_auth_int_body_is_cut_off_with_408() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let auth = auth().qop([Qop::Auth, Qop::AuthInt]).max_body(1024);
+    let echo = |body: Bytes| async move { format!("{} bytes", body.len()) };
+    let policy = auth
+        .login_required()
+        .body_timeout(Duration::from_millis(400));
+    let base = serve(Router::new().route("/upload", post(echo).route_layer(policy))).await;
+    let url = format!("{base}/upload");
+    let res = client().post(&url).send().await.unwrap();
+    let ch = parse_challenge(res.headers()["www-authenticate"].to_str().unwrap());
+    let mut c = Client::new("john", "hello", "/upload").qop(Some("auth-int"));
+    c.method = "POST".to_owned();
+    c.body = vec![b'x'; 100];
+    let header = c.answer(&ch, "00000001");
+    let addr = base.trim_start_matches("http://").to_owned();
+    // Headers and 10 of the 100 announced bytes, then nothing: the server must not wait.
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let head = format!(
+            "POST /upload HTTP/1.1\r\nHost: x\r\nAuthorization: {header}\r\nContent-Length: 100\r\n\r\nxxxxxxxxxx"
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        let start = Instant::now();
+        let mut buf = [0_u8; 1024];
+        let n = stream.read(&mut buf).unwrap_or(0);
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), start.elapsed())
+    })
+    .await
+    .unwrap();
+    let (response, waited) = answer;
+    assert!(response.starts_with("HTTP/1.1 408"), "{response:?}");
+    // Not a timing threshold on the server's speed: only that it answered before the client's
+    // own 10 s read timeout, i.e. it did not wait for the body forever.
+    assert!(waited < Duration::from_secs(10));
+}
