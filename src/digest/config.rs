@@ -279,23 +279,39 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     /// when the algorithms use different hash functions (one stored HA1 cannot serve both;
     /// use [`get_user`](Self::get_user), whose callback gets the algorithm).
     #[must_use]
-    pub fn algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algorithms: I) -> Self {
+    pub fn algorithms<I: IntoIterator<Item = Algorithm>>(self, algorithms: I) -> Self {
+        self.try_algorithms(algorithms)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`algorithms`](Self::algorithms), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] for an empty list, or an HA1 that cannot serve the algorithms.
+    pub fn try_algorithms<I: IntoIterator<Item = Algorithm>>(
+        mut self,
+        algorithms: I,
+    ) -> Result<Self, ConfigError> {
         let mut list: Vec<Algorithm> = Vec::new();
         for a in algorithms {
             if !list.contains(&a) {
                 list.push(a);
             }
         }
-        assert!(
-            !list.is_empty(),
-            "httpauth: a Digest auth needs at least one algorithm"
-        );
-        self.kind.algorithms = Arc::from(list);
-        self.kind.check_ha1_families();
-        {
-            self.kind.refresh();
-            self
+        if list.is_empty() {
+            return Err(ConfigError::Invalid {
+                setting: "Digest algorithms",
+                reason: "a Digest auth needs at least one algorithm",
+            });
         }
+        let previous = std::mem::replace(&mut self.kind.algorithms, Arc::from(list));
+        if let Err(err) = self.kind.check_ha1_families() {
+            self.kind.algorithms = previous;
+            return Err(err);
+        }
+        self.kind.refresh();
+        Ok(self)
     }
 
     /// The qualities of protection offered (default `[Qop::Auth]`). An empty list means RFC
@@ -330,10 +346,25 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     /// With a get-password callback and algorithms of different hash functions (see
     /// [`algorithms`](Self::algorithms)).
     #[must_use]
-    pub fn use_ha1(mut self, yes: bool) -> Self {
+    pub fn use_ha1(self, yes: bool) -> Self {
+        self.try_use_ha1(yes)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`use_ha1`](Self::use_ha1), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] with a get-password callback and algorithms of different hash
+    /// functions.
+    pub fn try_use_ha1(mut self, yes: bool) -> Result<Self, ConfigError> {
+        let previous = self.kind.use_ha1;
         self.kind.use_ha1 = yes;
-        self.kind.check_ha1_families();
-        self
+        if let Err(err) = self.kind.check_ha1_families() {
+            self.kind.use_ha1 = previous;
+            return Err(err);
+        }
+        Ok(self)
     }
 
     /// Offers `userhash=true` (RFC 7616 §3.4.4): clients that support it (curl, Chrome) send
@@ -559,15 +590,19 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         }
     }
 
-    pub(super) fn check_ha1_families(&self) {
+    pub(super) fn check_ha1_families(&self) -> Result<(), ConfigError> {
         if self.use_ha1 && self.lookup_is_password_only {
             let first = self.algorithms[0].hash_fn();
-            assert!(
-                self.algorithms.iter().all(|a| a.hash_fn() == first),
-                "httpauth: use_ha1 with a get-password callback needs algorithms of one hash function \
-                 (one stored HA1 cannot serve MD5 and SHA-256); use DigestAuth::get_user, whose callback gets the algorithm"
-            );
+            if !self.algorithms.iter().all(|a| a.hash_fn() == first) {
+                return Err(ConfigError::Invalid {
+                    setting: "use_ha1",
+                    reason: "with a get-password callback it needs algorithms of one hash function \
+                             (one stored HA1 cannot serve MD5 and SHA-256); use DigestAuth::get_user, \
+                             whose callback gets the algorithm",
+                });
+            }
         }
+        Ok(())
     }
 
     /// Refreshes what derives from the realm and the algorithms (the userhash table).

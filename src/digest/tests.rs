@@ -1474,3 +1474,29 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn try_setters_refuse_without_panicking() {
+    let a = DigestAuth::get_password_sync(|_| None);
+    assert!(matches!(
+        a.clone().try_algorithms([]),
+        Err(ConfigError::Invalid {
+            setting: "Digest algorithms",
+            ..
+        })
+    ));
+    let ha1 = a.clone().use_ha1(true);
+    assert!(matches!(
+        ha1.clone()
+            .try_algorithms([Algorithm::Md5, Algorithm::Sha256]),
+        Err(ConfigError::Invalid {
+            setting: "use_ha1",
+            ..
+        })
+    ));
+    // Refused: the auth is unchanged (still MD5 only).
+    assert_eq!(ha1.get_ref().algorithms.len(), 1);
+    let two = a.algorithms([Algorithm::Md5, Algorithm::Sha256]);
+    assert!(two.clone().try_use_ha1(true).is_err());
+    assert!(two.try_use_ha1(false).is_ok());
+}
