@@ -26,6 +26,14 @@
 //!   otherwise). The connection manager reconnects in the background: when Redis is back, the
 //!   next calls succeed, without a restart.
 //!
+//! - **Data loss**: Redis records when its data starts (the key `<prefix>nonce-since`, set at
+//!   the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
+//!   before then that Redis does not track is refused as forgotten (`stale=true`: the client
+//!   retries with a new nonce), so a Redis restarted without its data never accepts a replay
+//!   of an earlier header. Custom nonces (`generate_nonce`) carry no issue time: after such a
+//!   loss their windows start afresh.
+//! - The two keys of one call must be on one node: not for Redis Cluster.
+//!
 //! Configure Redis so that it never evicts these keys (`maxmemory-policy noeviction`, the
 //! default, or a `volatile-*` policy with room to spare): an evicted window would make a
 //! captured header fresh again. With `noeviction` a full Redis refuses the write, and the
@@ -64,13 +72,23 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(250);
 /// entry must never expire while some instance still accepts its nonce.
 pub const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
+/// How far ahead of an instance's clock the start of Redis's data is put when Redis has
+/// none (first use, or after a restart that lost the data): nonces issued up to then by any
+/// instance whose clock is at most this much ahead are not tracked and are refused as
+/// forgotten (`stale=true`), so a restart that loses the windows never makes a captured header
+/// fresh again.
+pub const SINCE_MARGIN: Duration = Duration::from_secs(1);
+
 /// The default prefix of the keys: `httpauth:`.
 pub const DEFAULT_PREFIX: &str = "httpauth:";
 
 /// The window of one nonce, as a hash: `m` the highest count accepted, and one field per
 /// count accepted within the 64 below it (the same state as `NcWindow`).
-/// KEYS[1]: the nonce's key. ARGV[1]: nc. ARGV[2]: how long to keep the entry (ms).
-/// Returns 0 fresh, 1 replayed, 2 below the window.
+/// KEYS[1]: the nonce's key. KEYS[2]: the time this Redis's data starts (set when missing).
+/// ARGV[1]: nc. ARGV[2]: how long to keep the entry (ms). ARGV[3]: the nonce's issue time (ms;
+/// 0 for a custom nonce). ARGV[4]: the time to record as the start of the data when missing.
+/// Returns 0 fresh, 1 replayed, 2 below the window, 3 forgotten (issued before the data
+/// starts: Redis lost it).
 const NC_SCRIPT: &str = r"
 local key = KEYS[1]
 local nc = tonumber(ARGV[1])
@@ -78,6 +96,15 @@ local ttl = tonumber(ARGV[2])
 local verdict
 local max = redis.call('HGET', key, 'm')
 if not max then
+  local since = redis.call('GET', KEYS[2])
+  if not since then
+    redis.call('SET', KEYS[2], ARGV[4])
+    since = ARGV[4]
+  end
+  local issued = tonumber(ARGV[3])
+  if issued > 0 and issued <= tonumber(since) then
+    return 3
+  end
   redis.call('HSET', key, 'm', ARGV[1])
   verdict = 0
 else
@@ -195,11 +222,21 @@ fn ttl_ms(expires: SystemTime, now: SystemTime) -> u64 {
     u64::try_from((left + EXPIRY_MARGIN).as_millis()).unwrap_or(u64::MAX)
 }
 
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 impl NonceStore for RedisNonceStore {
     fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse> {
         let key = self.key(info.nonce);
+        let since_key = format!("{}nonce-since", self.prefix);
         let nc = info.nc;
-        let ttl = ttl_ms(info.expires, SystemTime::now());
+        let now = SystemTime::now();
+        let ttl = ttl_ms(info.expires, now);
+        // A custom nonce's issue time is unknown (`issued` is the time of this use).
+        let issued = if info.custom { 0 } else { unix_ms(info.issued) };
+        let since = unix_ms(now + SINCE_MARGIN);
         let mut conn = self.conn.clone();
         let script = self.script.clone();
         let deadline = self.deadline;
@@ -207,8 +244,11 @@ impl NonceStore for RedisNonceStore {
             let call = async {
                 script
                     .key(&key)
+                    .key(&since_key)
                     .arg(nc)
                     .arg(ttl)
+                    .arg(issued)
+                    .arg(since)
                     .invoke_async::<i64>(&mut conn)
                     .await
             };
@@ -216,6 +256,7 @@ impl NonceStore for RedisNonceStore {
                 Ok(Ok(0)) => NonceUse::Fresh,
                 Ok(Ok(1)) => NonceUse::Replayed,
                 Ok(Ok(2)) => NonceUse::TooOld,
+                Ok(Ok(3)) => NonceUse::Forgotten,
                 Ok(Ok(other)) => {
                     tracing::warn!(target: "httpauth", verdict = other, "Redis nonce store: unexpected answer; refused (503)");
                     NonceUse::Unavailable
