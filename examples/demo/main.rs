@@ -96,8 +96,10 @@ fn args() -> Args {
 
 /// The Digest routes' shared state from `--secret-file` and `--redis`.
 fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> digest::Shared {
-    let mut shared = digest::Shared::default();
-    shared.secret_file = secret_file.map(std::path::Path::to_path_buf);
+    let mut shared = digest::Shared {
+        secret_file: secret_file.map(std::path::Path::to_path_buf),
+        store: None,
+    };
     if let Some(url) = redis {
         #[cfg(feature = "redis")]
         match httpauth::redis::RedisNonceStore::open(url) {
