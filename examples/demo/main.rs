@@ -96,6 +96,7 @@ fn args() -> Args {
 
 /// The Digest routes' shared state from `--secret-file` and `--redis`.
 fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> digest::Shared {
+    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     let mut shared = digest::Shared {
         secret_file: secret_file.map(std::path::Path::to_path_buf),
         store: None,
