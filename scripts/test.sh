@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
+# The two-instance tests (tests/it/redis_two_instances.rs) start a real redis-server.
+[ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -25,7 +27,7 @@ cargo fmt --all -- --check
 cargo clippy --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 # The black-box tests run the demo binary itself.
-cargo build --examples --quiet
+cargo build --examples --all-features --quiet
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --all-features --no-fail-fast
 else

@@ -106,6 +106,9 @@ mod hex;
 pub mod multi;
 pub mod password;
 pub mod policy;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 pub mod roles;
 pub mod scheme;
 pub mod throttle;

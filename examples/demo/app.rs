@@ -52,8 +52,15 @@ fn json_error(err: &AuthError) -> impl IntoResponse {
     )
 }
 
-/// The demo router.
+/// The demo router, with the Digest routes on their defaults (random secret, in-memory
+/// replay protection). Used by the integration tests' in-process router.
+#[allow(dead_code)]
 pub(crate) fn app(users: &Arc<Users>) -> Router {
+    app_with(users, &crate::digest::Shared::default())
+}
+
+/// The demo router, with the Digest routes' secret and nonce store from `digest`.
+pub(crate) fn app_with(users: &Arc<Users>, digest: &crate::digest::Shared) -> Router {
     let basic = basic_auth(users);
     let custom = basic.clone().scheme("CustomBasic").realm("custom realm");
     let json = basic.clone().error_handler(IntoResponseHandler(json_error));
@@ -96,5 +103,5 @@ pub(crate) fn app(users: &Arc<Users>) -> Router {
         .route("/token", get(hello).route_layer(token.login_required()))
         .route("/apikey", get(hello).route_layer(apikey.login_required()))
         .route("/multi", get(hello).route_layer(multi.login_required()))
-        .merge(crate::digest::routes())
+        .merge(crate::digest::routes(digest))
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use httpauth::digest::{generate_ha1, Algorithm, DigestAuth};
+use httpauth::digest::{generate_ha1, Algorithm, DigestAuth, NonceStore};
 use httpauth::{Username, DEFAULT_REALM};
 
 use crate::users::USERS;
@@ -30,12 +30,40 @@ fn password_of(username: &str) -> Option<String> {
         .map(|(_, password, ..)| (*password).to_owned())
 }
 
+/// What several instances share (`--secret-file`, `--redis`); the default is one instance's:
+/// a random secret and in-memory replay protection per route.
+#[derive(Clone, Default)]
+pub(crate) struct Shared {
+    /// The file of the nonce secret (`--secret-file`; the secret is never printed).
+    pub(crate) secret_file: Option<std::path::PathBuf>,
+    /// The store of every Digest route (`--redis`).
+    pub(crate) store: Option<Arc<dyn NonceStore>>,
+}
+
+impl Shared {
+    fn apply(&self, mut auth: DigestAuth) -> DigestAuth {
+        if let Some(path) = &self.secret_file {
+            auth = auth.secret_from_file(path).unwrap_or_else(|err| {
+                eprintln!("cannot use the secret file {}: {err}", path.display());
+                std::process::exit(1);
+            });
+        }
+        if let Some(store) = &self.store {
+            auth = auth.nonce_store(store.clone());
+        }
+        auth
+    }
+}
+
 /// The Digest routes.
-pub(crate) fn routes() -> Router {
+pub(crate) fn routes(shared: &Shared) -> Router {
     // `/digest`: the seed's defaults (MD5, qop="auth"), an async get-password callback.
-    let md5 = DigestAuth::get_password(|username: String| async move { password_of(&username) });
+    let md5 = shared.apply(DigestAuth::get_password(|username: String| async move {
+        password_of(&username)
+    }));
     // `/digest-sha256`: the recommended algorithm.
-    let sha256 = DigestAuth::get_password_sync(password_of).algorithm(Algorithm::Sha256);
+    let sha256 =
+        shared.apply(DigestAuth::get_password_sync(password_of).algorithm(Algorithm::Sha256));
     // `/digest-ha1`: only HA1 = MD5(user:realm:password) is stored, never the password.
     let ha1s: Arc<HashMap<&'static str, String>> = Arc::new(
         USERS
@@ -48,8 +76,9 @@ pub(crate) fn routes() -> Router {
             })
             .collect(),
     );
-    let ha1 =
-        DigestAuth::get_password_sync(move |username| ha1s.get(username).cloned()).use_ha1(true);
+    let ha1 = shared.apply(
+        DigestAuth::get_password_sync(move |username| ha1s.get(username).cloned()).use_ha1(true),
+    );
     Router::new()
         .route("/digest", get(hello).route_layer(md5.login_required()))
         .route(

@@ -23,6 +23,8 @@ fn usage() -> ! {
          --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
          --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
          --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
+         --secret-file PATH  the Digest nonce secret (at least 32 bytes), shared by several instances\n  \
+         --redis URL      Digest replay protection in that Redis (the `redis` feature), shared by\n                   every instance pointed at it; without it, in memory\n  \
          --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
          --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
@@ -36,12 +38,16 @@ struct Args {
     port: u16,
     htpasswd: Option<std::path::PathBuf>,
     throttle: Option<httpauth::Throttle>,
+    secret_file: Option<std::path::PathBuf>,
+    redis: Option<String>,
 }
 
 fn args() -> Args {
     let mut args = std::env::args().skip(1);
     let mut port = std::env::var("PORT").ok();
     let mut htpasswd = None;
+    let mut secret_file = None;
+    let mut redis = None;
     let mut throttle = Some(httpauth::Throttle::new());
     let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
         args.next()
@@ -66,6 +72,8 @@ fn args() -> Args {
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
             "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--browser-test" => {} // read in main
+            "--secret-file" => secret_file = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -81,7 +89,35 @@ fn args() -> Args {
         port,
         htpasswd,
         throttle,
+        secret_file,
+        redis,
     }
+}
+
+/// The Digest routes' shared state from `--secret-file` and `--redis`.
+fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> digest::Shared {
+    #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
+    let mut shared = digest::Shared {
+        secret_file: secret_file.map(std::path::Path::to_path_buf),
+        store: None,
+    };
+    if let Some(url) = redis {
+        #[cfg(feature = "redis")]
+        match httpauth::redis::RedisNonceStore::open(url) {
+            Ok(store) => shared.store = Some(std::sync::Arc::new(store)),
+            Err(err) => {
+                eprintln!("invalid --redis URL ({:?})", err.kind());
+                std::process::exit(1);
+            }
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = url;
+            eprintln!("--redis needs the demo built with the redis feature (cargo run --features redis --example demo)");
+            std::process::exit(1);
+        }
+    }
+    shared
 }
 
 async fn shutdown_signal() {
@@ -118,7 +154,10 @@ async fn main() {
         port,
         htpasswd,
         throttle,
+        secret_file,
+        redis,
     } = args();
+    let digest = digest_shared(secret_file.as_deref(), redis.as_deref());
     // Every route uses the process-wide throttle (no limit with --no-throttle); set before
     // any route is built.
     let throttle = throttle.unwrap_or_else(|| {
@@ -150,7 +189,7 @@ async fn main() {
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], port)));
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    let mut app = app::app(&users);
+    let mut app = app::app_with(&users, &digest);
     if std::env::args().any(|arg| arg == "--browser-test") {
         app = browser::with_browser_test_routes(app);
     }

@@ -446,6 +446,45 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
         Ok(self)
     }
 
+    /// The [secret](Self::secret) read from a file (a mounted secret, `/run/secrets/...`), so
+    /// every instance given the same file accepts the others' nonces. The file's bytes are the
+    /// secret, without one trailing line break (`\n` or `\r\n`). The secret is never logged,
+    /// nor shown by `Debug`, nor put in an error.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or holds fewer than [`MIN_SECRET_LEN`] (32) bytes
+    /// ([`std::io::ErrorKind::InvalidData`]).
+    pub fn secret_from_file(self, path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let mut bytes = std::fs::read(path)?;
+        trim_line_break(&mut bytes);
+        let result = self
+            .try_secret(&bytes)
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err.to_string()));
+        bytes.fill(0);
+        result
+    }
+
+    /// The [secret](Self::secret) from the environment variable `var` (its bytes, without one
+    /// trailing line break). Never logged, nor shown by `Debug`, nor put in an error.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `var` is unset or shorter than [`MIN_SECRET_LEN`] bytes.
+    pub fn secret_from_env(self, var: &str) -> Result<Self, ConfigError> {
+        let Some(value) = std::env::var_os(var) else {
+            return Err(ConfigError::Invalid {
+                setting: "Digest nonce secret",
+                reason: "the environment variable is not set",
+            });
+        };
+        let mut bytes = value.into_encoded_bytes();
+        trim_line_break(&mut bytes);
+        let result = self.try_secret(&bytes);
+        bytes.fill(0);
+        result
+    }
+
     /// How long a default nonce is accepted (default 5 minutes). An answer to an older nonce
     /// with a correct response gets `stale=true`. Also how long a custom nonce is tracked for
     /// replays after its last use.
@@ -692,5 +731,15 @@ fn without_controls(s: String) -> String {
         s.chars().filter(|c| !c.is_control()).collect()
     } else {
         s
+    }
+}
+
+/// Drops one trailing `\n` or `\r\n` (a secret file written by `echo` or an editor).
+fn trim_line_break(bytes: &mut Vec<u8>) {
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
     }
 }

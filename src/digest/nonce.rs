@@ -257,6 +257,10 @@ pub enum NonceUse {
     /// time it cannot know, are never dropped while valid): the use is refused and nothing is
     /// recorded. The client gets `stale=true` and retries with a new nonce.
     Full,
+    /// The store cannot answer now (a shared store that is down, slow or refusing writes):
+    /// the use is refused, fail closed, with `503 Service Unavailable` and `Retry-After`
+    /// (accepting it unchecked could accept a replay). Nothing is recorded.
+    Unavailable,
 }
 
 /// The window of one nonce: the highest `nc` accepted and a bitmap of the [`NcWindow::SIZE`]

@@ -275,6 +275,12 @@ fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<
         NonceUse::TooOld => "nonce count below the window",
         NonceUse::Forgotten => "nonce no longer tracked",
         NonceUse::Full => "nonce store full",
+        // Fail closed: not a stale nonce (the client's nonce may be fine), a retry shortly.
+        NonceUse::Unavailable => {
+            return Err(AuthError::new(AuthErrorKind::Unavailable)
+                .with_detail("nonce store unavailable")
+                .with_retry_after(1))
+        }
     };
     Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
 }

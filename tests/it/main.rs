@@ -33,6 +33,8 @@ mod htpasswd_files;
 mod password_cache;
 mod password_hashes;
 mod policy_settings;
+#[cfg(feature = "redis")]
+mod redis_two_instances;
 mod seed_basic;
 mod seed_multi;
 mod seed_token;

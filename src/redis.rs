@@ -1,0 +1,287 @@
+//! Redis-backed state shared by several instances: [`RedisNonceStore`], the Digest replay
+//! protection (each nonce's `nc` window) kept in Redis.
+//!
+//! Digest nonces are stateless (an HMAC under the [secret](crate::DigestAuth::secret)), so a
+//! nonce issued by one instance verifies on every instance that shares the secret. Replay
+//! protection is state, though: with the in-memory [`MemoryNonceStore`](crate::digest::MemoryNonceStore)
+//! each instance keeps its own windows, and a header accepted by instance A can be replayed
+//! once on instance B. A [`RedisNonceStore`] given to every instance keeps one window per nonce
+//! for all of them.
+//!
+//! - **Atomic, one round trip**: each use runs one Lua script (`EVALSHA`, reloaded after a
+//!   Redis restart) that reads the window, decides and records, so two instances answering
+//!   the same `(nonce, nc)` at the same moment cannot both accept it.
+//! - **Same semantics as the in-memory store** ([`NcWindow`](crate::digest::NcWindow)): the
+//!   highest count and the counts accepted within the 64 below it; out-of-order counts within
+//!   the window are accepted once, replays are refused (`stale=true`), counts more than 64
+//!   below the highest are refused.
+//! - **Expiry**: an entry expires with the nonce ([`NonceInfo::expires`]), plus a margin of
+//!   [`EXPIRY_MARGIN`] for clock differences between the instances and Redis; a later use that
+//!   asks for longer extends it, never shortens it. Redis memory is bounded by the number of
+//!   nonces answered within a lifetime (an entry is at most 65 small hash fields).
+//! - **Deadline, fail closed**: every call has a deadline ([`DEFAULT_DEADLINE`], 250 ms,
+//!   [configurable](RedisNonceStore::deadline)). When Redis is down, slow or refuses the write,
+//!   the verdict is [`NonceUse::Unavailable`]: the request is answered `503 Service
+//!   Unavailable` with `Retry-After: 1`, never accepted (an unchecked replay would be accepted
+//!   otherwise). The connection manager reconnects in the background: when Redis is back, the
+//!   next calls succeed, without a restart.
+//!
+//! - **Data loss**: Redis records when its data starts (the key `<prefix>nonce-since`, set at
+//!   the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
+//!   before then that Redis does not track is refused as forgotten (`stale=true`: the client
+//!   retries with a new nonce), so a Redis restarted without its data never accepts a replay
+//!   of an earlier header. Custom nonces (`generate_nonce`) carry no issue time: after such a
+//!   loss their windows start afresh.
+//! - The two keys of one call must be on one node: not for Redis Cluster.
+//!
+//! Configure Redis so that it never evicts these keys (`maxmemory-policy noeviction`, the
+//! default, or a `volatile-*` policy with room to spare): an evicted window would make a
+//! captured header fresh again. With `noeviction` a full Redis refuses the write, and the
+//! store fails closed.
+//!
+//! ```no_run
+//! use httpauth::redis::RedisNonceStore;
+//! use httpauth::DigestAuth;
+//!
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! // Inside the Tokio runtime (the connection manager spawns its reconnection task there).
+//! let store = RedisNonceStore::open("redis://127.0.0.1:6379/")?;
+//! let auth = DigestAuth::get_password_sync(|u| (u == "john").then(|| "hello".to_owned()))
+//!     .secret_from_file("/run/secrets/digest")?
+//!     .nonce_store(store);
+//! # let _ = auth; Ok(()) }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, RedisError, Script};
+use sha2::digest::Digest as _;
+use sha2::Sha256;
+
+use crate::digest::{NonceInfo, NonceStore, NonceUse};
+use crate::hex;
+use crate::scheme::AuthFuture;
+
+/// The default deadline of one Redis call (connection included): 250 ms.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(250);
+
+/// Added to every expiry sent to Redis: instances' clocks and Redis's may differ, and an
+/// entry must never expire while some instance still accepts its nonce.
+pub const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
+
+/// How far ahead of an instance's clock the start of Redis's data is put when Redis has
+/// none (first use, or after a restart that lost the data): nonces issued up to then by any
+/// instance whose clock is at most this much ahead are not tracked and are refused as
+/// forgotten (`stale=true`), so a restart that loses the windows never makes a captured header
+/// fresh again.
+pub const SINCE_MARGIN: Duration = Duration::from_secs(1);
+
+/// The default prefix of the keys: `httpauth:`.
+pub const DEFAULT_PREFIX: &str = "httpauth:";
+
+/// The window of one nonce, as a hash: `m` the highest count accepted, and one field per
+/// count accepted within the 64 below it (the same state as `NcWindow`).
+/// KEYS[1]: the nonce's key. KEYS[2]: the time this Redis's data starts (set when missing).
+/// ARGV[1]: nc. ARGV[2]: how long to keep the entry (ms). ARGV[3]: the nonce's issue time (ms;
+/// 0 for a custom nonce). ARGV[4]: the time to record as the start of the data when missing.
+/// Returns 0 fresh, 1 replayed, 2 below the window, 3 forgotten (issued before the data
+/// starts: Redis lost it).
+const NC_SCRIPT: &str = r"
+local key = KEYS[1]
+local nc = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local verdict
+local max = redis.call('HGET', key, 'm')
+if not max then
+  local since = redis.call('GET', KEYS[2])
+  if not since then
+    redis.call('SET', KEYS[2], ARGV[4])
+    since = ARGV[4]
+  end
+  local issued = tonumber(ARGV[3])
+  if issued > 0 and issued <= tonumber(since) then
+    return 3
+  end
+  redis.call('HSET', key, 'm', ARGV[1])
+  verdict = 0
+else
+  max = tonumber(max)
+  if nc > max then
+    redis.call('HSET', key, 'm', ARGV[1], tostring(max), '1')
+    local floor = nc - 64
+    for _, f in ipairs(redis.call('HKEYS', key)) do
+      if f ~= 'm' and tonumber(f) < floor then
+        redis.call('HDEL', key, f)
+      end
+    end
+    verdict = 0
+  elseif nc == max then
+    verdict = 1
+  elseif max - nc > 64 then
+    verdict = 2
+  elseif redis.call('HSETNX', key, ARGV[1], '1') == 1 then
+    verdict = 0
+  else
+    verdict = 1
+  end
+end
+if redis.call('PTTL', key) < ttl then
+  redis.call('PEXPIRE', key, ttl)
+end
+return verdict
+";
+
+/// A [`NonceStore`] in Redis, shared by every instance pointed at the same Redis (see the
+/// [module docs](self)). Clones share the connection.
+#[derive(Clone)]
+pub struct RedisNonceStore {
+    conn: ConnectionManager,
+    script: Arc<Script>,
+    prefix: Arc<str>,
+    deadline: Duration,
+}
+
+impl fmt::Debug for RedisNonceStore {
+    // Neither the URL (it may hold a password) nor the connection.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisNonceStore")
+            .field("prefix", &self.prefix)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection manager that connects lazily (the store can be built while Redis is down),
+/// bounds each connection attempt and each response by `deadline`, and retries a lost
+/// connection quickly.
+fn manager(url: &str, deadline: Duration) -> Result<ConnectionManager, RedisError> {
+    let client = Client::open(url)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(deadline))
+        .set_response_timeout(Some(deadline))
+        .set_number_of_retries(2)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500));
+    ConnectionManager::new_lazy_with_config(client, config)
+}
+
+impl RedisNonceStore {
+    /// A store on the Redis at `url` (`redis://[:password@]host[:port][/db]`), with the
+    /// [default deadline](DEFAULT_DEADLINE). It connects lazily: Redis may be down when it is
+    /// built (uses fail closed until it is up).
+    ///
+    /// Call it inside a Tokio runtime (the connection manager's task runs there).
+    ///
+    /// # Errors
+    ///
+    /// When `url` is not a valid Redis URL.
+    pub fn open(url: &str) -> Result<Self, RedisError> {
+        Ok(Self::with_manager(manager(url, DEFAULT_DEADLINE)?))
+    }
+
+    /// A store over a connection manager you built (its own timeouts and retries apply
+    /// beneath the store's [deadline](Self::deadline)).
+    #[must_use]
+    pub fn with_manager(conn: ConnectionManager) -> Self {
+        Self {
+            conn,
+            script: Arc::new(Script::new(NC_SCRIPT)),
+            prefix: Arc::from(DEFAULT_PREFIX),
+            deadline: DEFAULT_DEADLINE,
+        }
+    }
+
+    /// The deadline of one call (default [`DEFAULT_DEADLINE`]): past it, the use is refused
+    /// with [`NonceUse::Unavailable`] (503).
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]); keys are
+    /// `<prefix>nonce:<32 hex digits>` (half of the nonce's SHA-256).
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
+
+    fn key(&self, nonce: &str) -> String {
+        let digest = Sha256::digest(nonce.as_bytes());
+        format!("{}nonce:{}", self.prefix, hex::encode(&digest[..16]))
+    }
+}
+
+/// How long Redis keeps an entry whose use asks to be remembered until `expires`.
+fn ttl_ms(expires: SystemTime, now: SystemTime) -> u64 {
+    let left = expires.duration_since(now).unwrap_or(Duration::ZERO);
+    u64::try_from((left + EXPIRY_MARGIN).as_millis()).unwrap_or(u64::MAX)
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl NonceStore for RedisNonceStore {
+    fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse> {
+        let key = self.key(info.nonce);
+        let since_key = format!("{}nonce-since", self.prefix);
+        let nc = info.nc;
+        let now = SystemTime::now();
+        let ttl = ttl_ms(info.expires, now);
+        // A custom nonce's issue time is unknown (`issued` is the time of this use).
+        let issued = if info.custom { 0 } else { unix_ms(info.issued) };
+        let since = unix_ms(now + SINCE_MARGIN);
+        let mut conn = self.conn.clone();
+        let script = self.script.clone();
+        let deadline = self.deadline;
+        AuthFuture::new(async move {
+            let call = async {
+                script
+                    .key(&key)
+                    .key(&since_key)
+                    .arg(nc)
+                    .arg(ttl)
+                    .arg(issued)
+                    .arg(since)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            };
+            match tokio::time::timeout(deadline, call).await {
+                Ok(Ok(0)) => NonceUse::Fresh,
+                Ok(Ok(1)) => NonceUse::Replayed,
+                Ok(Ok(2)) => NonceUse::TooOld,
+                Ok(Ok(3)) => NonceUse::Forgotten,
+                Ok(Ok(other)) => {
+                    tracing::warn!(target: "httpauth", verdict = other, "Redis nonce store: unexpected answer; refused (503)");
+                    NonceUse::Unavailable
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(target: "httpauth", kind = ?err.kind(), "Redis nonce store unavailable; refused (503)");
+                    NonceUse::Unavailable
+                }
+                Err(_) => {
+                    tracing::warn!(target: "httpauth", deadline_ms = u64::try_from(deadline.as_millis()).unwrap_or(u64::MAX), "Redis nonce store too slow; refused (503)");
+                    NonceUse::Unavailable
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_has_a_margin_and_never_underflows() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert_eq!(ttl_ms(now + Duration::from_secs(300), now), 330_000);
+        assert_eq!(ttl_ms(now - Duration::from_secs(5), now), 30_000);
+    }
+}

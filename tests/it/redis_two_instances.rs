@@ -1,0 +1,195 @@
+//! Two demo instances sharing `--secret-file` and `--redis` against a real `redis-server`
+//! (issue 10): replays across instances refused, nonces shared, Redis killed → 503 with
+//! `Retry-After` on both (never a 200 for a replay, never a hang), Redis restarted → both
+//! recover without a restart.
+
+use crate::{common, digest_client};
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use digest_client::{challenge, parse_challenge, Client};
+
+const REDIS: &str = "/usr/bin/redis-server";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A redis-server on `port`, without persistence, killed when dropped.
+struct Redis(Child);
+
+impl Redis {
+    fn start(port: u16) -> Self {
+        let child = Command::new(REDIS)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("{REDIS}: {err} (scripts/test.sh installs it)"));
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// GET with an `Authorization` header: (status, WWW-Authenticate, Retry-After), within a
+/// bound (no hang).
+async fn send(url: &str, authorization: &str) -> (u16, Vec<String>, Option<String>) {
+    let started = Instant::now();
+    let res = common::client()
+        .get(url)
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    let header = |name| {
+        res.headers()
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let challenges = header("www-authenticate");
+    let retry = header("retry-after").into_iter().next();
+    (res.status().as_u16(), challenges, retry)
+}
+
+fn stale(challenges: &[String]) -> bool {
+    challenges
+        .first()
+        .is_some_and(|l| parse_challenge(l).get("stale").map(String::as_str) == Some("true"))
+}
+
+/// A nonce of `base` accepted with `nc=1` (retried: right after Redis starts empty, nonces
+/// issued in the last second are refused as forgotten), as (nonce, opaque).
+async fn accepted_nonce(base: &str, client: &Client) -> (String, String) {
+    let url = format!("{base}/digest");
+    let started = Instant::now();
+    loop {
+        let (_, ch) = challenge(&url).await;
+        let (status, _, _) = send(&url, &client.answer(&ch, "00000001")).await;
+        if status == 200 {
+            return (ch["nonce"].clone(), ch["opaque"].clone());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no recovery: {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_share_replay_protection_and_fail_closed() {
+    let dir = std::env::temp_dir().join(format!("httpauth-redis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(
+        &secret,
+        "an instance-shared secret of 32+ bytes, for the test\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let mut redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let args = [
+        "--port",
+        "0",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        "--redis",
+        &url,
+    ];
+    let (_a, a) = common::start_demo(&args, None);
+    let (_b, b) = common::start_demo(&args, None);
+    let (a_url, b_url) = (format!("{a}/digest"), format!("{b}/digest"));
+    let john = Client::new("john", "hello", "/digest");
+
+    // A header accepted on A is a replay on B (and on A).
+    let (nonce, opaque) = accepted_nonce(&a, &john).await;
+    let first = john.header(&nonce, &opaque, "00000001");
+    let (status, ch, _) = send(&b_url, &first).await;
+    assert_eq!(status, 401);
+    assert!(stale(&ch), "{ch:?}");
+    assert_eq!(send(&a_url, &first).await.0, 401);
+
+    // A's nonce on B with the next count; then that header is a replay on A.
+    let second = john.header(&nonce, &opaque, "00000002");
+    assert_eq!(send(&b_url, &second).await.0, 200);
+    let (status, ch, _) = send(&a_url, &second).await;
+    assert_eq!((status, stale(&ch)), (401, true));
+
+    // Out of order within the window, once, across instances.
+    assert_eq!(
+        send(&a_url, &john.header(&nonce, &opaque, "00000005"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send(&b_url, &john.header(&nonce, &opaque, "00000004"))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send(&a_url, &john.header(&nonce, &opaque, "00000004"))
+            .await
+            .0,
+        401
+    );
+
+    // Redis killed: fail closed on both, quickly, even for a replay and for a fresh count.
+    let _ = redis.0.kill();
+    let _ = redis.0.wait();
+    for base in [&a_url, &b_url] {
+        for nc in ["00000001", "00000006"] {
+            let (status, ch, retry) = send(base, &john.header(&nonce, &opaque, nc)).await;
+            assert_eq!(status, 503, "{base} nc={nc}");
+            assert_eq!(retry.as_deref(), Some("1"));
+            assert!(ch.is_empty(), "no challenge on 503: {ch:?}");
+        }
+    }
+
+    // Redis back on the same port, empty: both recover without a restart, and the headers
+    // accepted before are not fresh again (the nonce predates Redis's data: stale=true).
+    redis = Redis::start(port);
+    let (nonce2, opaque2) = accepted_nonce(&a, &john).await;
+    assert_eq!(
+        send(&b_url, &john.header(&nonce2, &opaque2, "00000002"))
+            .await
+            .0,
+        200
+    );
+    let (_, _) = accepted_nonce(&b, &john).await;
+    for base in [&a_url, &b_url] {
+        let (status, ch, _) = send(base, &first).await;
+        assert_eq!((status, stale(&ch)), (401, true), "{base}");
+    }
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
