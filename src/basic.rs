@@ -177,7 +177,7 @@ pub trait VerifyPassword: Send + Sync + 'static {
 
     /// What [`Basic`] calls: [`verify_password`](Self::verify_password), or an error when the
     /// credentials cannot be checked now (e.g. a 503
-    /// [`AuthErrorKind::Unavailable`](crate::AuthErrorKind::Unavailable) with `Retry-After`
+    /// [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) with `Retry-After`
     /// when the password stores' hashing queue is full). The default never fails.
     fn check_password(
         &self,

@@ -46,9 +46,14 @@ pub enum AuthErrorKind {
     /// Too many failed attempts from this client or for this username: refused before any
     /// password is hashed (`429`, with `Retry-After`).
     TooManyAttempts,
-    /// The server cannot check the credentials now (the hashing queue is full or its wait
-    /// deadline passed, a shared store is unreachable): `503`, with `Retry-After`.
+    /// The server cannot check the credentials now: a shared store (Redis) is unreachable or
+    /// slow (`503`, with `Retry-After`). Not counted by the throttle: the client did nothing
+    /// wrong.
     Unavailable,
+    /// Too many checks are waiting: the hashing queue is full or its wait deadline passed
+    /// (`503`, with `Retry-After`; no hash computed). Counted by the throttle, so a flood
+    /// cannot keep the queue full.
+    Overloaded,
 }
 
 impl AuthErrorKind {
@@ -64,7 +69,7 @@ impl AuthErrorKind {
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -82,6 +87,7 @@ impl AuthErrorKind {
             Self::BodyTooLarge => "body too large",
             Self::TooManyAttempts => "too many failed attempts",
             Self::Unavailable => "credentials cannot be checked now",
+            Self::Overloaded => "too many checks waiting",
         }
     }
 }

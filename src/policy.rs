@@ -450,14 +450,15 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         who: Attempt,
         counted: bool,
     ) -> AuthFuture<Decision<U>> {
-        // A wrong secret counts; so does an attempt the server could not check for load
-        // (503): forgiving it would let a flood keep the hashing queue full.
+        // A wrong secret counts; so does an attempt refused because the hashing queue was full
+        // (forgiving it would let a flood keep the queue full). A shared store's outage
+        // (`Unavailable`) does not: the client did nothing wrong.
         let outcome = match &result {
             Ok(_) => Some(true),
             Err(err)
                 if matches!(
                     err.kind(),
-                    AuthErrorKind::InvalidCredentials | AuthErrorKind::Unavailable
+                    AuthErrorKind::InvalidCredentials | AuthErrorKind::Overloaded
                 ) =>
             {
                 Some(false)
@@ -615,7 +616,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         // browser would otherwise ask the user again).
         let challenge = !matches!(
             err.kind(),
-            AuthErrorKind::TooManyAttempts | AuthErrorKind::Unavailable
+            AuthErrorKind::TooManyAttempts | AuthErrorKind::Unavailable | AuthErrorKind::Overloaded
         );
         if challenge && !response.headers().contains_key(WWW_AUTHENTICATE) {
             match selected {

@@ -366,7 +366,7 @@ impl PasswordChecker {
     ///
     /// # Errors
     ///
-    /// An [`AuthErrorKind::Unavailable`](crate::AuthErrorKind::Unavailable) error (503, with
+    /// An [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) error (503, with
     /// `Retry-After`) when the pool's queue is full or its wait deadline passed; no hash was
     /// computed.
     pub async fn try_verify(

@@ -29,7 +29,7 @@ pub(crate) struct Busy {
 
 impl From<Busy> for AuthError {
     fn from(busy: Busy) -> Self {
-        AuthError::new(AuthErrorKind::Unavailable)
+        AuthError::new(AuthErrorKind::Overloaded)
             .with_detail("the password hashing queue is full")
             .with_retry_after(busy.retry_after)
     }

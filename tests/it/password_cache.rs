@@ -380,7 +380,7 @@ async fn full_pool_answers_503_with_retry_after_and_no_challenge() {
     assert_eq!(res.headers()["retry-after"], "2");
     assert!(!res.headers().contains_key("www-authenticate"));
     let err = res.extensions().get::<httpauth::AuthError>().unwrap();
-    assert_eq!(err.kind(), httpauth::AuthErrorKind::Unavailable);
+    assert_eq!(err.kind(), httpauth::AuthErrorKind::Overloaded);
     assert_eq!(users.checker().stats().verifications, before);
     assert_eq!(users.checker().stats().unavailable, 1);
     assert_eq!(pool.refused(), 1);
