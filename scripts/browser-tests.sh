@@ -39,7 +39,7 @@ if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/n
 fi
 
 # --- the demo, then the tests --------------------------------------------------------------
-cargo build --example demo --quiet
+cargo build --example demo --all-features --quiet
 cd tests/browser
 export CHROMIUM_BIN FIREFOX_BIN
 # Each file starts its own demo (on a free port) and browser; every step has its own timeout,

@@ -1,5 +1,6 @@
 //! Redis-backed state shared by several instances: [`RedisNonceStore`], the Digest replay
-//! protection (each nonce's `nc` window) kept in Redis.
+//! protection (each nonce's `nc` window) kept in Redis, and [`RedisThrottle`], the throttle's
+//! failure counts.
 //!
 //! Digest nonces are stateless (an HMAC under the [secret](crate::DigestAuth::secret)), so a
 //! nonce issued by one instance verifies on every instance that shares the secret. Replay
@@ -271,6 +272,229 @@ impl NonceStore for RedisNonceStore {
                 }
             }
         })
+    }
+}
+
+/// The throttle's script: count one failure, start the window at the first, answer the count
+/// and the window's remaining milliseconds.
+const FAILURE_SCRIPT: &str = r"
+local c = redis.call('INCR', KEYS[1])
+if c == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {c, ttl}
+";
+
+/// Takes back one failure, never below zero.
+const FORGIVE_SCRIPT: &str = r"
+local c = tonumber(redis.call('GET', KEYS[1]) or '0')
+if c > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+";
+
+/// A [`ThrottleStore`](crate::throttle::ThrottleStore) in Redis: failures counted once across
+/// every instance pointed at it, each count expiring with its window.
+///
+/// - **One round trip per failure**: a Lua script increments the count and starts the window
+///   at the first failure; its answer (the shared count and the time left) updates this
+///   instance's local view, from which [`blocked`](crate::throttle::ThrottleStore::blocked)
+///   answers at once. A key blocked by failures on instance A is known to instance B after
+///   B's next recorded failure for it (one more attempt at most per instance).
+/// - **Keys**: keyed 64-bit hashes under the salt given to [`open`](Self::open) (the same on
+///   every instance: the Digest secret will do), `<prefix>throttle:<16 hex digits>`; bounded
+///   by the failures of one window. The local view is bounded too (oldest entries dropped).
+/// - **Faults: fail open** (documented choice): when Redis is down or slower than the
+///   [deadline](Self::deadline), failures are counted in the local view only, and requests are
+///   judged by it. A throttle that failed closed would refuse every login of every user while
+///   Redis is down; the hashing pool stays bounded either way, and Digest replay protection
+///   fails closed on its own. When Redis is back, shared counting resumes by itself.
+#[derive(Clone)]
+pub struct RedisThrottle {
+    conn: ConnectionManager,
+    failure: Arc<Script>,
+    forgive: Arc<Script>,
+    prefix: Arc<str>,
+    deadline: Duration,
+    salt: Arc<[u8]>,
+    local: Arc<crate::throttle::MemoryThrottle>,
+    view: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<crate::throttle::ThrottleKey, (u32, std::time::Instant)>,
+        >,
+    >,
+}
+
+impl fmt::Debug for RedisThrottle {
+    // Neither the URL, the salt nor the connection.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisThrottle")
+            .field("prefix", &self.prefix)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The most keys the local view of a [`RedisThrottle`] keeps.
+const VIEW_CAPACITY: usize = 65_536;
+
+impl RedisThrottle {
+    /// A throttle store on the Redis at `url`, its keys salted with `salt` (give every
+    /// instance the same one, e.g. the Digest secret). Connects lazily; call it inside a Tokio
+    /// runtime.
+    ///
+    /// # Errors
+    ///
+    /// When `url` is not a valid Redis URL.
+    pub fn open(url: &str, salt: &[u8]) -> Result<Self, RedisError> {
+        Ok(Self {
+            conn: manager(url, DEFAULT_DEADLINE)?,
+            failure: Arc::new(Script::new(FAILURE_SCRIPT)),
+            forgive: Arc::new(Script::new(FORGIVE_SCRIPT)),
+            prefix: Arc::from(DEFAULT_PREFIX),
+            deadline: DEFAULT_DEADLINE,
+            salt: Arc::from(salt),
+            local: Arc::new(crate::throttle::MemoryThrottle::default()),
+            view: Arc::default(),
+        })
+    }
+
+    /// The deadline of one call (default [`DEFAULT_DEADLINE`]); past it, the failure is
+    /// counted locally only.
+    #[must_use]
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]).
+    #[must_use]
+    pub fn key_prefix(mut self, prefix: &str) -> Self {
+        self.prefix = Arc::from(prefix);
+        self
+    }
+
+    fn key(&self, key: crate::throttle::ThrottleKey) -> String {
+        let (kind, h) = match key {
+            crate::throttle::ThrottleKey::User(h) => ("u", h),
+            crate::throttle::ThrottleKey::Addr(h) => ("a", h),
+        };
+        format!("{}throttle:{kind}:{h:016x}", self.prefix)
+    }
+
+    fn view(
+        &self,
+    ) -> std::sync::MutexGuard<
+        '_,
+        std::collections::HashMap<crate::throttle::ThrottleKey, (u32, std::time::Instant)>,
+    > {
+        self.view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl crate::throttle::ThrottleStore for RedisThrottle {
+    fn blocked(
+        &self,
+        key: crate::throttle::ThrottleKey,
+        limit: u32,
+        window: Duration,
+    ) -> Option<Duration> {
+        let now = std::time::Instant::now();
+        let shared = self
+            .view()
+            .get(&key)
+            .filter(|(count, until)| *count >= limit && now < *until)
+            .map(|(_, until)| *until - now);
+        shared.or_else(|| self.local.blocked(key, limit, window))
+    }
+
+    fn record_failure(
+        &self,
+        key: crate::throttle::ThrottleKey,
+        window: Duration,
+    ) -> AuthFuture<()> {
+        let this = self.clone();
+        let redis_key = self.key(key);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        AuthFuture::new(async move {
+            let mut conn = this.conn.clone();
+            let call = async {
+                this.failure
+                    .key(&redis_key)
+                    .arg(window_ms)
+                    .invoke_async::<(i64, i64)>(&mut conn)
+                    .await
+            };
+            match tokio::time::timeout(this.deadline, call).await {
+                Ok(Ok((count, ttl))) => {
+                    let until = std::time::Instant::now()
+                        + Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0));
+                    let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+                    let mut view = this.view();
+                    if view.len() >= VIEW_CAPACITY {
+                        let now = std::time::Instant::now();
+                        view.retain(|_, (_, until)| *until > now);
+                        if view.len() >= VIEW_CAPACITY {
+                            view.clear();
+                        }
+                    }
+                    view.insert(key, (count, until));
+                }
+                _ => {
+                    tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
+                    crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
+                }
+            }
+        })
+    }
+
+    fn reset(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
+        self.view().remove(&key);
+        // The in-memory store does its work when called; its future is ready.
+        drop(crate::throttle::ThrottleStore::reset(&*self.local, key));
+        let this = self.clone();
+        let redis_key = self.key(key);
+        AuthFuture::new(async move {
+            let mut conn = this.conn.clone();
+            let call = async {
+                ::redis::cmd("DEL")
+                    .arg(&redis_key)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            };
+            let _ = tokio::time::timeout(this.deadline, call).await;
+        })
+    }
+
+    fn forgive(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
+        if let Some((count, _)) = self.view().get_mut(&key) {
+            *count = count.saturating_sub(1);
+        }
+        drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
+        let this = self.clone();
+        let redis_key = self.key(key);
+        AuthFuture::new(async move {
+            let mut conn = this.conn.clone();
+            let call = async {
+                this.forgive
+                    .key(&redis_key)
+                    .invoke_async::<i64>(&mut conn)
+                    .await
+            };
+            let _ = tokio::time::timeout(this.deadline, call).await;
+        })
+    }
+
+    fn key_salt(&self) -> Option<Arc<[u8]>> {
+        Some(self.salt.clone())
     }
 }
 

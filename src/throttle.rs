@@ -90,6 +90,13 @@ pub trait ThrottleStore: Send + Sync + 'static {
     fn may_have_records(&self) -> bool {
         true
     }
+
+    /// A secret that makes the keys the same in every process sharing this store (a shared
+    /// store needs it; keys are otherwise hashed under a per-process random key). Default:
+    /// `None`.
+    fn key_salt(&self) -> Option<Arc<[u8]>> {
+        None
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -273,8 +280,16 @@ pub struct Throttle {
     per_addr: u32,
     window: Duration,
     proxies: Arc<[IpAddr]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: Hashing,
     store: Arc<dyn ThrottleStore>,
+}
+
+/// How keys are hashed: under a per-process random key, or (a shared store) a salt every
+/// instance shares.
+#[derive(Clone)]
+enum Hashing {
+    Random(std::collections::hash_map::RandomState),
+    Salted(Arc<[u8]>),
 }
 
 impl fmt::Debug for Throttle {
@@ -304,7 +319,7 @@ impl Throttle {
             per_addr: 100,
             window: Duration::from_secs(15 * 60),
             proxies: Arc::from([]),
-            hasher: std::collections::hash_map::RandomState::new(),
+            hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
         }
     }
@@ -341,6 +356,9 @@ impl Throttle {
     /// Where the counts are kept (default: a [`MemoryThrottle`]).
     #[must_use]
     pub fn store<S: ThrottleStore>(mut self, store: S) -> Self {
+        if let Some(salt) = store.key_salt() {
+            self.hasher = Hashing::Salted(salt);
+        }
         self.store = Arc::new(store);
         self
     }
@@ -387,10 +405,22 @@ impl Throttle {
     }
 
     fn hash<T: Hash + ?Sized>(&self, kind: u8, value: &T) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        kind.hash(&mut h);
-        value.hash(&mut h);
-        h.finish()
+        fn finish<H: Hasher, T: Hash + ?Sized>(mut h: H, kind: u8, value: &T) -> u64 {
+            kind.hash(&mut h);
+            value.hash(&mut h);
+            h.finish()
+        }
+        match &self.hasher {
+            Hashing::Random(state) => finish(state.build_hasher(), kind, value),
+            Hashing::Salted(salt) => {
+                // The same in every process of one build: SipHash under fixed keys, with the
+                // shared secret hashed in first.
+                #[allow(deprecated)]
+                let mut h = std::hash::SipHasher::new();
+                salt.hash(&mut h);
+                finish(h, kind, value)
+            }
+        }
     }
 
     /// How long the attempt must wait, if one of its keys is over its limit.

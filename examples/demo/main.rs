@@ -24,7 +24,7 @@ fn usage() -> ! {
          --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
          --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
          --secret-file PATH  the Digest nonce secret (at least 32 bytes), shared by several instances\n  \
-         --redis URL      Digest replay protection in that Redis (the `redis` feature), shared by\n                   every instance pointed at it; without it, in memory\n  \
+         --redis URL      Digest replay protection and the throttle's counts in that Redis (the\n                   `redis` feature), shared by every instance pointed at it; without it, in memory\n  \
          --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
          --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
@@ -165,6 +165,24 @@ async fn main() {
             .max_failures_per_user(0)
             .max_failures_per_addr(0)
     });
+    // With --redis the counts are shared too, their keys salted with the shared secret.
+    #[cfg(feature = "redis")]
+    let throttle = match redis.as_deref() {
+        Some(url) => {
+            let salt = match secret_file.as_deref().map(std::fs::read) {
+                Some(Ok(secret)) => secret,
+                _ => b"httpauth demo throttle keys".to_vec(),
+            };
+            match httpauth::redis::RedisThrottle::open(url, &salt) {
+                Ok(store) => throttle.store(store),
+                Err(err) => {
+                    eprintln!("invalid --redis URL ({:?})", err.kind());
+                    std::process::exit(2);
+                }
+            }
+        }
+        None => throttle,
+    };
     if throttle.set_shared().is_err() {
         eprintln!("the throttle was configured twice");
         std::process::exit(1);

@@ -193,3 +193,91 @@ async fn two_instances_share_replay_protection_and_fail_closed() {
     drop(redis);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Basic GET through `reqwest` (status, Retry-After).
+async fn basic_get(url: &str, user: &str, password: &str) -> (u16, Option<String>) {
+    let res = common::client()
+        .get(url)
+        .header("authorization", common::basic(user, password))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap();
+    let retry = res
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (res.status().as_u16(), retry)
+}
+
+#[tokio::test]
+async fn a_flood_spread_over_two_instances_trips_the_shared_throttle() {
+    let dir = std::env::temp_dir().join(format!("httpauth-redis-throttle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("secret");
+    std::fs::write(
+        &secret,
+        "an instance-shared secret of 32+ bytes, for the test\n",
+    )
+    .unwrap();
+    let port = free_port();
+    let _redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let limit = 6;
+    let args = [
+        "--port",
+        "0",
+        "--secret-file",
+        secret.to_str().unwrap(),
+        "--redis",
+        &url,
+        "--max-failures-per-user",
+        "6",
+        "--max-failures-per-addr",
+        "0",
+    ];
+    let (_a, a) = common::start_demo(&args, None);
+    let (_b, b) = common::start_demo(&args, None);
+    // Alternate wrong passwords for john between A and B until both refuse with 429.
+    let mut checked = 0;
+    let mut throttled = 0;
+    for i in 0..(limit * 3) {
+        let base = if i % 2 == 0 { &a } else { &b };
+        let (status, retry) = basic_get(&format!("{base}/basic"), "john", "wrong").await;
+        match status {
+            401 => checked += 1,
+            429 => {
+                assert!(retry.is_some());
+                throttled += 1;
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    // One instance alone checks `limit` guesses; two sharing Redis check at most one more
+    // each before they learn the shared count (not `2 × limit`).
+    assert!(
+        (limit..=limit + 1).contains(&checked),
+        "{checked} guesses checked over two instances (limit {limit})"
+    );
+    assert_eq!(checked + throttled, limit * 3);
+    // Susan is not affected, on either instance.
+    assert_eq!(
+        basic_get(&format!("{a}/basic"), "susan", "bye").await.0,
+        200
+    );
+    assert_eq!(
+        basic_get(&format!("{b}/basic"), "susan", "bye").await.0,
+        200
+    );
+    // A success resets john's shared count: here it is blocked, so even the right password
+    // waits on both instances.
+    assert_eq!(
+        basic_get(&format!("{a}/basic"), "john", "hello").await.0,
+        429
+    );
+    assert_eq!(
+        basic_get(&format!("{b}/basic"), "john", "hello").await.0,
+        429
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
