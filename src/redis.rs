@@ -310,7 +310,7 @@ return 0
 /// - **Keys**: keyed 64-bit hashes under the salt given to [`open`](Self::open) (the same on
 ///   every instance: the Digest secret will do), `<prefix>throttle:<16 hex digits>`; bounded
 ///   by the failures of one window. The local view is bounded too (oldest entries dropped).
-/// - **Faults: fail open** (documented choice): when Redis is down or slower than the
+/// - **Faults: fail open by default** ([`fail_closed`](Self::fail_closed) to change it): when Redis is down or slower than the
 ///   [deadline](Self::deadline), failures are counted in the local view only, and requests are
 ///   judged by it. A throttle that failed closed would refuse every login of every user while
 ///   Redis is down; the hashing pool stays bounded either way, and Digest replay protection
@@ -329,6 +329,9 @@ pub struct RedisThrottle {
             std::collections::HashMap<crate::throttle::ThrottleKey, (u32, std::time::Instant)>,
         >,
     >,
+    fail_closed: bool,
+    /// Until when Redis is taken as down (fail-closed mode), after a failed call.
+    down_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl fmt::Debug for RedisThrottle {
@@ -362,7 +365,18 @@ impl RedisThrottle {
             salt: Arc::from(salt),
             local: Arc::new(crate::throttle::MemoryThrottle::default()),
             view: Arc::default(),
+            fail_closed: false,
+            down_until: Arc::default(),
         })
+    }
+
+    /// Fail closed instead of open (default: open, see the type's docs): while Redis does not
+    /// answer, every attempt on a throttled route is refused with `429` and `Retry-After: 1`
+    /// (after the first failed call), until a call succeeds again.
+    #[must_use]
+    pub fn fail_closed(mut self, yes: bool) -> Self {
+        self.fail_closed = yes;
+        self
     }
 
     /// The deadline of one call (default [`DEFAULT_DEADLINE`]); past it, the failure is
@@ -408,6 +422,15 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
         window: Duration,
     ) -> Option<Duration> {
         let now = std::time::Instant::now();
+        if self.fail_closed {
+            let down = *self
+                .down_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(until) = down.filter(|until| now < *until) {
+                return Some(until - now);
+            }
+        }
         let shared = self
             .view()
             .get(&key)
@@ -447,8 +470,20 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
                         }
                     }
                     view.insert(key, (count, until));
+                    drop(view);
+                    *this
+                        .down_until
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
                 }
                 _ => {
+                    if this.fail_closed {
+                        *this
+                            .down_until
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                            Some(std::time::Instant::now() + Duration::from_secs(1));
+                    }
                     tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
                     crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
                 }

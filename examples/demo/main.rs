@@ -25,6 +25,7 @@ fn usage() -> ! {
          --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
          --secret-file PATH  the Digest nonce secret (at least 32 bytes), shared by several instances\n  \
          --redis URL      Digest replay protection and the throttle's counts in that Redis (the\n                   `redis` feature), shared by every instance pointed at it; without it, in memory\n  \
+         --redis-deadline-ms N  the deadline of one Redis call (default 250)\n  \
          --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
          --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
@@ -40,6 +41,8 @@ struct Args {
     throttle: Option<httpauth::Throttle>,
     secret_file: Option<std::path::PathBuf>,
     redis: Option<String>,
+    /// `--redis-deadline-ms`: the deadline of one Redis call (default 250 ms).
+    redis_deadline: Option<std::time::Duration>,
 }
 
 fn args() -> Args {
@@ -48,6 +51,7 @@ fn args() -> Args {
     let mut htpasswd = None;
     let mut secret_file = None;
     let mut redis = None;
+    let mut redis_deadline = None;
     let mut throttle = Some(httpauth::Throttle::new());
     let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
         args.next()
@@ -74,6 +78,10 @@ fn args() -> Args {
             "--browser-test" => {} // read in main
             "--secret-file" => secret_file = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--redis" => redis = Some(args.next().unwrap_or_else(|| usage())),
+            "--redis-deadline-ms" => {
+                let ms = number(&mut args);
+                redis_deadline = Some(std::time::Duration::from_millis(ms.into()));
+            }
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -91,11 +99,16 @@ fn args() -> Args {
         throttle,
         secret_file,
         redis,
+        redis_deadline,
     }
 }
 
 /// The Digest routes' shared state from `--secret-file` and `--redis`.
-fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> digest::Shared {
+fn digest_shared(
+    secret_file: Option<&std::path::Path>,
+    redis: Option<&str>,
+    redis_deadline: Option<std::time::Duration>,
+) -> digest::Shared {
     #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     let mut shared = digest::Shared {
         secret_file: secret_file.map(std::path::Path::to_path_buf),
@@ -104,7 +117,13 @@ fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> 
     if let Some(url) = redis {
         #[cfg(feature = "redis")]
         match httpauth::redis::RedisNonceStore::open(url) {
-            Ok(store) => shared.store = Some(std::sync::Arc::new(store)),
+            Ok(store) => {
+                let store = match redis_deadline {
+                    Some(deadline) => store.deadline(deadline),
+                    None => store,
+                };
+                shared.store = Some(std::sync::Arc::new(store));
+            }
             Err(err) => {
                 eprintln!("invalid --redis URL ({:?})", err.kind());
                 std::process::exit(1);
@@ -112,7 +131,7 @@ fn digest_shared(secret_file: Option<&std::path::Path>, redis: Option<&str>) -> 
         }
         #[cfg(not(feature = "redis"))]
         {
-            let _ = url;
+            let _ = (url, redis_deadline);
             eprintln!("--redis needs the demo built with the redis feature (cargo run --features redis --example demo)");
             std::process::exit(1);
         }
@@ -156,8 +175,9 @@ async fn main() {
         throttle,
         secret_file,
         redis,
+        redis_deadline,
     } = args();
-    let digest = digest_shared(secret_file.as_deref(), redis.as_deref());
+    let digest = digest_shared(secret_file.as_deref(), redis.as_deref(), redis_deadline);
     // Every route uses the process-wide throttle (no limit with --no-throttle); set before
     // any route is built.
     let throttle = throttle.unwrap_or_else(|| {
@@ -174,7 +194,10 @@ async fn main() {
                 _ => b"httpauth demo throttle keys".to_vec(),
             };
             match httpauth::redis::RedisThrottle::open(url, &salt) {
-                Ok(store) => throttle.store(store),
+                Ok(store) => throttle.store(match redis_deadline {
+                    Some(deadline) => store.deadline(deadline),
+                    None => store,
+                }),
                 Err(err) => {
                     eprintln!("invalid --redis URL ({:?})", err.kind());
                     std::process::exit(2);
