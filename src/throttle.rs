@@ -14,7 +14,8 @@
 //!   address); IPv6 addresses count per /64 (one host can use a whole /64). Behind a reverse
 //!   proxy, [`trusted_proxies`](Throttle::trusted_proxies) makes the client address the last
 //!   `X-Forwarded-For` hop that is not a trusted proxy; without it the header is ignored (it
-//!   is the client's to forge).
+//!   is the client's to forge). **Set it behind a proxy**: otherwise every client has the
+//!   proxy's address and shares one per-address budget.
 //! - Bounded memory: records are sharded, each shard has a fixed capacity; when a shard is
 //!   full, the record with the fewest failures is dropped, so rotating usernames or
 //!   addresses (each with one failure) cannot push out the record of an account under attack.
