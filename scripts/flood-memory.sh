@@ -36,20 +36,9 @@ BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
 rss() { awk '/^VmRSS:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$DEMO/status"; }
 hwm() { awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$DEMO/status"; }
 
-cat >"$LUA" <<'LUA'
-local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  return ((s:gsub(".", function(c)
-    local bits, b = "", c:byte()
-    for i = 8, 1, -1 do bits = bits .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return chars:sub(c + 1, c + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
+{
+  cat scripts/lib/base64.lua
+  cat <<'LUA'
 local n = 0
 math.randomseed(os.time())
 request = function()
@@ -61,6 +50,7 @@ local codes = {}
 response = function(status) codes[status] = (codes[status] or 0) + 1 end
 done = function() end
 LUA
+} >"$LUA"
 
 curl -s -o /dev/null "$BASE/public"
 echo "demo at $BASE ($(nproc) cores); RSS before the flood: $(rss)"

@@ -31,20 +31,9 @@ for i in $(seq "$USERS"); do
   htpasswd -B -C 10 -b $([ "$i" = 1 ] && echo -c) "$WORK/htpasswd" "user$i" "pw$i" 2>/dev/null
 done
 
-cat >"$WORK/flood.lua" <<'LUA'
-local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  return ((s:gsub(".", function(c)
-    local bits, b = "", c:byte()
-    for i = 8, 1, -1 do bits = bits .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return chars:sub(c + 1, c + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
+{
+  cat scripts/lib/base64.lua
+  cat <<'LUA'
 local n = 0
 math.randomseed(os.time())
 request = function()
@@ -69,6 +58,7 @@ done = function(summary, latency, requests)
     summary.requests, t.n401, t.n429, t.n503, t.nother))
 end
 LUA
+} >"$WORK/flood.lua"
 
 run() {
   local label=$1; shift

@@ -50,20 +50,9 @@ echo "demo at $BASE ($(nproc) cores)"
 GOOD="Authorization: Basic $(printf 'john:hello' | base64)"
 # The flood: john with a different wrong password on every request.
 FLOOD_LUA=$(mktemp --suffix=.lua)
-cat >"$FLOOD_LUA" <<'LUA'
-local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local function b64(s)
-  return ((s:gsub(".", function(c)
-    local bits, b = "", c:byte()
-    for i = 8, 1, -1 do bits = bits .. (b % 2 ^ i - b % 2 ^ (i - 1) > 0 and "1" or "0") end
-    return bits
-  end) .. "0000"):gsub("%d%d%d?%d?%d?%d?", function(x)
-    if #x < 6 then return "" end
-    local c = 0
-    for i = 1, 6 do c = c + (x:sub(i, i) == "1" and 2 ^ (6 - i) or 0) end
-    return chars:sub(c + 1, c + 1)
-  end) .. ({ "", "==", "=" })[#s % 3 + 1])
-end
+{
+  cat scripts/lib/base64.lua
+  cat <<'LUA'
 local n = 0
 math.randomseed(os.time())
 request = function()
@@ -72,6 +61,7 @@ request = function()
   return wrk.format("GET", nil, { Authorization = "Basic " .. b64(creds) })
 end
 LUA
+} >"$FLOOD_LUA"
 # Warm up (the first /basic request pays one argon2id verification, then hits the cache).
 curl -sf -H "$GOOD" "$BASE/basic" >/dev/null
 curl -sf "$BASE/public" >/dev/null
