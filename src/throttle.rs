@@ -132,7 +132,10 @@ impl Default for MemoryThrottle {
 const SHARDS: usize = 16;
 
 impl MemoryThrottle {
-    /// The default capacity: 65 536 records (about 2.5 MiB at most).
+    /// The default capacity: 65 536 records. A record is 40 bytes (a 16-byte key, the count
+    /// and the window's start) plus a control byte per hash-table bucket; tables are at most
+    /// 7/8 full and grow by doubling, so the default tops out at 16 shards × 8 192 buckets × 41
+    /// bytes ≈ 5.4 MiB.
     pub const DEFAULT_CAPACITY: usize = 65_536;
 
     /// A store of at most `capacity` records.
@@ -526,6 +529,15 @@ pub(crate) fn retry_after_secs(wait: Duration) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_size_is_what_the_docs_say() {
+        assert_eq!(
+            std::mem::size_of::<(ThrottleKey, Record)>(),
+            40,
+            "update MemoryThrottle::DEFAULT_CAPACITY's docs"
+        );
+    }
 
     #[test]
     fn counts_block_and_expire() {
