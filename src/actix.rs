@@ -52,7 +52,7 @@ use futures_core::Stream;
 
 use crate::error::AuthError;
 use crate::extract::{
-    current_user, identity_entries, username, CurrentUser, MissingAuthLayer, Username,
+    current_user, identity_entry, username, CurrentUser, MissingAuthLayer, Username,
 };
 use crate::policy::{BodyFailure, Decision, LoginRequired};
 use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, RequestHead};
@@ -287,8 +287,7 @@ fn allow<U: Clone + Send + Sync + 'static>(
     if let Some(error) = error {
         extensions.insert(error);
     }
-    let (user, info, headers) = identity_entries(identity?);
-    extensions.insert(user);
+    let (info, headers) = identity_entry(identity?);
     extensions.insert(info);
     headers
 }
@@ -439,7 +438,7 @@ impl<U: Clone + 'static> FromRequest for CurrentUser<U> {
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let ext = req.extensions();
-        ready(current_user(ext.get(), ext.get()).map_err(Into::into))
+        ready(current_user(ext.get()).map_err(Into::into))
     }
 }
 

@@ -1,10 +1,11 @@
 //! The current user, for handlers: [`CurrentUser<U>`] and [`Username`].
 //!
-//! After a successful authentication the request extensions hold `CurrentUser<U>` (the user
-//! your verify callback returned) and, for schemes with a username (Basic, Digest),
-//! [`Username`]. With the `axum` feature both are extractors, and `Option<CurrentUser<U>>` is
-//! the extractor for [optional](crate::LoginRequired::optional) routes (`None` for anonymous
-//! requests). The extractors run after the auth layer, so a route's role check always comes
+//! After a successful authentication the request extensions hold the user your verify callback
+//! returned and, for schemes with a username (Basic, Digest), the username, in one entry of
+//! httpauth's own. With the `axum` feature [`CurrentUser<U>`] and [`Username`] are extractors
+//! (elsewhere [`CurrentUser::from_extensions`] and [`Username::from_extensions`] read them),
+//! and `Option<CurrentUser<U>>` is the extractor for
+//! [optional](crate::LoginRequired::optional) routes (`None` for anonymous requests). The extractors run after the auth layer, so a route's role check always comes
 //! before them.
 //!
 //! ```
@@ -44,24 +45,69 @@ pub struct CurrentUser<U>(pub U);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(pub String);
 
-/// What every adapter records beside [`CurrentUser`]: the username, and the user type, so a
-/// handler asking for another type learns which one the route has.
-#[derive(Debug, Clone)]
+/// The one request-extension entry a successful authentication leaves, in every adapter: the
+/// user (type-erased, so [`Username`] and the diagnostics need no type parameter) and the
+/// username. One entry, not one per extractor: each entry is an allocation and a map insert,
+/// and a second one makes axum's extension map grow on every request.
+#[derive(Clone)]
 pub(crate) struct AuthInfo {
+    user: Box<dyn ErasedUser>,
     username: Option<String>,
-    user_type: &'static str,
 }
 
-/// What an identity becomes in the request extensions (the same two entries in every
-/// adapter), and the headers the scheme adds to the successful response.
-pub(crate) fn identity_entries<U: 'static>(
+impl std::fmt::Debug for AuthInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthInfo")
+            .field("username", &self.username)
+            .field("user_type", &self.user.type_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user of any type, as [`AuthInfo`] holds it.
+trait ErasedUser: Send + Sync + 'static {
+    fn as_any(&self) -> &dyn std::any::Any;
+    fn clone_box(&self) -> Box<dyn ErasedUser>;
+    fn type_name(&self) -> &'static str;
+}
+
+impl<U: Clone + Send + Sync + 'static> ErasedUser for U {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn ErasedUser> {
+        Box::new(self.clone())
+    }
+
+    fn type_name(&self) -> &'static str {
+        std::any::type_name::<U>()
+    }
+}
+
+impl Clone for Box<dyn ErasedUser> {
+    fn clone(&self) -> Self {
+        (**self).clone_box()
+    }
+}
+
+impl AuthInfo {
+    /// The user, when it is of type `U`.
+    fn user<U: 'static>(&self) -> Option<&U> {
+        (*self.user).as_any().downcast_ref()
+    }
+}
+
+/// What an identity becomes in the request extensions (the same entry in every adapter), and
+/// the headers the scheme adds to the successful response.
+pub(crate) fn identity_entry<U: Clone + Send + Sync + 'static>(
     identity: Identity<U>,
-) -> (CurrentUser<U>, AuthInfo, Option<Box<HeaderMap>>) {
+) -> (AuthInfo, Option<Box<HeaderMap>>) {
     let info = AuthInfo {
+        user: Box::new(identity.user),
         username: identity.username,
-        user_type: std::any::type_name::<U>(),
     };
-    (CurrentUser(identity.user), info, identity.response_headers)
+    (info, identity.response_headers)
 }
 
 /// Puts an identity into `http` request extensions; returns the headers for the response.
@@ -69,18 +115,17 @@ pub(crate) fn insert_identity<U: Clone + Send + Sync + 'static>(
     extensions: &mut Extensions,
     identity: Identity<U>,
 ) -> Option<Box<HeaderMap>> {
-    let (user, info, headers) = identity_entries(identity);
-    extensions.insert(user);
+    let (info, headers) = identity_entry(identity);
     extensions.insert(info);
     headers
 }
 
 /// The current user of type `U`, or why it is not there.
 pub(crate) fn current_user<U: Clone + 'static>(
-    user: Option<&CurrentUser<U>>,
     info: Option<&AuthInfo>,
 ) -> Result<CurrentUser<U>, MissingAuthLayer> {
-    user.cloned()
+    info.and_then(AuthInfo::user::<U>)
+        .map(|user| CurrentUser(user.clone()))
         .ok_or_else(|| MissingAuthLayer::new(std::any::type_name::<U>(), info))
 }
 
@@ -89,6 +134,54 @@ pub(crate) fn username(info: Option<&AuthInfo>) -> Result<Username, MissingAuthL
     info.and_then(|info| info.username.clone())
         .map(Username)
         .ok_or_else(|| MissingAuthLayer::new("Username", info))
+}
+
+impl<U: Clone + 'static> CurrentUser<U> {
+    /// The current user in `http` request extensions, for code that is not an axum handler (a
+    /// tower service behind the layer, a hyper `service_fn`); handlers take `CurrentUser<U>`
+    /// as an extractor instead.
+    ///
+    /// ```
+    /// use httpauth::{BasicAuth, CurrentUser};
+    /// use tower::{service_fn, ServiceBuilder, ServiceExt};
+    ///
+    /// let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(7_u32));
+    /// let svc = ServiceBuilder::new().layer(auth.login_required()).service(service_fn(
+    ///     |req: http::Request<String>| async move {
+    ///         let CurrentUser(id) = CurrentUser::<u32>::from_extensions(req.extensions())?;
+    ///         Ok::<_, httpauth::MissingAuthLayer>(http::Response::new(format!("user {id}")))
+    ///     },
+    /// ));
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// let req = http::Request::get("/")
+    ///     .header("authorization", "Basic am9objpoZWxsbw==")
+    ///     .body(String::new())
+    ///     .unwrap();
+    /// let res = svc.oneshot(req).await.unwrap();
+    /// assert_eq!(res.status(), 200);
+    /// assert_eq!(res.body(), "user 7");
+    /// # });
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`MissingAuthLayer`] when no httpauth layer authenticated the request, or one did with
+    /// another user type.
+    pub fn from_extensions(extensions: &Extensions) -> Result<Self, MissingAuthLayer> {
+        current_user(extensions.get())
+    }
+}
+
+impl Username {
+    /// The username in `http` request extensions (see [`CurrentUser::from_extensions`]).
+    ///
+    /// # Errors
+    ///
+    /// [`MissingAuthLayer`] when no httpauth layer authenticated the request, or its scheme
+    /// has no usernames (tokens).
+    pub fn from_extensions(extensions: &Extensions) -> Result<Self, MissingAuthLayer> {
+        username(extensions.get())
+    }
 }
 
 /// The handler asked for something the request does not carry: a programming error (no
@@ -104,7 +197,7 @@ impl MissingAuthLayer {
     fn new(wanted: &'static str, info: Option<&AuthInfo>) -> Self {
         Self {
             wanted,
-            found: info.map(|info| info.user_type),
+            found: info.map(|info| info.user.type_name()),
         }
     }
 
@@ -173,7 +266,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Self, Self::Rejection> {
-            super::current_user(parts.extensions.get(), parts.extensions.get())
+            super::current_user(parts.extensions.get())
         }
     }
 
@@ -186,7 +279,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(super::current_user(parts.extensions.get(), parts.extensions.get()).ok())
+            Ok(super::current_user(parts.extensions.get()).ok())
         }
     }
 
