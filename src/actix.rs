@@ -140,7 +140,9 @@ pin_project_lite::pin_project! {
     #[project = ActixKindProj]
     enum ActixKind<F, B> {
         Inner { #[pin] future: F, headers: Option<Box<http::HeaderMap>> },
-        Ready { response: Option<ServiceResponse<EitherBody<B>>> },
+        // Boxed: a refusal is the slow path, and the future stays small for every request
+        // that is let through.
+        Ready { response: Option<Box<ServiceResponse<EitherBody<B>>>> },
         Boxed { future: BoxedResponse<B> },
     }
 }
@@ -166,7 +168,7 @@ where
                 Poll::Ready(Ok(response.map_into_left_body()))
             }
             ActixKindProj::Ready { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
+                Some(response) => Poll::Ready(Ok(*response)),
                 None => panic!("ActixResponseFuture polled after completion"),
             },
             ActixKindProj::Boxed { future } => future.as_mut().poll(cx),
@@ -204,7 +206,7 @@ where
                 let response = req.into_response(to_actix(response)).map_into_right_body();
                 return ActixResponseFuture {
                     kind: ActixKind::Ready {
-                        response: Some(response),
+                        response: Some(Box::new(response)),
                     },
                 };
             }

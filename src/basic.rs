@@ -548,7 +548,7 @@ impl<U: Clone + Send + Sync + 'static> Basic<U> {
     }
 
     fn accepts(&self, scheme: &[u8]) -> bool {
-        scheme.eq_ignore_ascii_case(b"Basic") || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
+        header::same_scheme(scheme, self.scheme.as_bytes()) || header::same_scheme(scheme, b"Basic")
     }
 
     /// The token68 of a request this auth claims.

@@ -372,7 +372,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
             Some(name) => req.header(name.as_str()) != HeaderLookup::Absent,
             None => req
                 .authorization_scheme()
-                .is_some_and(|s| s.eq_ignore_ascii_case(self.scheme.as_bytes())),
+                .is_some_and(|s| header::same_scheme(s, self.scheme.as_bytes())),
         }
     }
 

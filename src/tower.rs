@@ -271,7 +271,9 @@ pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
         Inner { #[pin] future: F, headers: Option<Box<HeaderMap>> },
-        Ready { response: Option<Response<B>> },
+        // Boxed: a refusal is the slow path, and the future stays small for every request
+        // that is let through.
+        Ready { response: Option<Box<Response<B>>> },
         Boxed { future: BoxFuture<Result<Response<B>, E>> },
     }
 }
@@ -286,7 +288,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
     fn ready(response: Response<B>) -> Self {
         Self {
             kind: Kind::Ready {
-                response: Some(response),
+                response: Some(Box::new(response)),
             },
         }
     }
@@ -312,7 +314,7 @@ where
                 Poll::Ready(Ok(response))
             }
             KindProj::Ready { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
+                Some(response) => Poll::Ready(Ok(*response)),
                 None => panic!("ResponseFuture polled after completion"),
             },
             KindProj::Boxed { future } => future.as_mut().poll(cx),

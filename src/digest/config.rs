@@ -717,8 +717,8 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     }
 
     pub(super) fn accepts(&self, scheme: &[u8]) -> bool {
-        scheme.eq_ignore_ascii_case(b"Digest")
-            || scheme.eq_ignore_ascii_case(self.scheme.as_bytes())
+        crate::scheme::header::same_scheme(scheme, self.scheme.as_bytes())
+            || crate::scheme::header::same_scheme(scheme, b"Digest")
     }
 }
 

@@ -101,7 +101,7 @@ impl<'a> Credentials<'a> {
     /// case-insensitive).
     #[must_use]
     pub fn scheme_is(&self, name: &str) -> bool {
-        self.scheme.eq_ignore_ascii_case(name)
+        same_scheme(self.scheme.as_bytes(), name.as_bytes())
     }
 
     /// What follows the scheme.
@@ -264,6 +264,13 @@ const fn is_ows(b: u8) -> bool {
     b == b' ' || b == b'\t'
 }
 
+/// Whether a scheme word as sent is `name`, ignoring ASCII case (RFC 9110). The exact spelling,
+/// which clients send, is one comparison.
+#[must_use]
+pub(crate) fn same_scheme(sent: &[u8], name: &[u8]) -> bool {
+    sent == name || sent.eq_ignore_ascii_case(name)
+}
+
 /// The scheme word of a raw `Authorization` value (the bytes before the first space), without
 /// parsing the rest. Used to choose between several auths cheaply.
 #[must_use]
@@ -297,6 +304,9 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
     if value.len() > MAX_CREDENTIALS_LEN {
         return Err(HeaderError::TooLong);
+    }
+    if let Some(credentials) = canonical_token68(value) {
+        return Ok(credentials);
     }
     let value = trim_ows(value);
     let scheme_len = value
@@ -332,6 +342,20 @@ pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
         }
     };
     Ok(Credentials { scheme, payload })
+}
+
+/// `<scheme> <token68>` with one space and nothing around it, the form clients send for Basic
+/// and Bearer: read in one pass with one UTF-8 check. `None` for anything else, which the
+/// general parser reads (it gives the same answer for this form).
+fn canonical_token68(value: &[u8]) -> Option<Credentials<'_>> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    let canonical =
+        !scheme.is_empty() && scheme.bytes().all(is_tchar) && is_token68_bytes(token.as_bytes());
+    canonical.then_some(Credentials {
+        scheme,
+        payload: Payload::Token68(token),
+    })
 }
 
 /// Parses a `#auth-param` list (also usable on its own, e.g. for a challenge).
