@@ -87,7 +87,7 @@ impl BasicCredentials {
     /// Refuses non-canonical base64, a missing colon and control characters; decodes UTF-8, or
     /// Latin-1 when either part is not UTF-8.
     pub fn decode(token68: &str) -> Result<Self, &'static str> {
-        with_decoded(token68, |username, password| Self {
+        with_decoded(token68.as_bytes(), |username, password| Self {
             username: username.to_owned(),
             password: password.to_owned(),
         })
@@ -111,7 +111,7 @@ const STACK_DECODE: usize = 256;
 
 /// Decodes a Basic token68 and calls `f(username, password)` with borrowed strings: no heap
 /// allocation for UTF-8 credentials of ordinary size.
-fn with_decoded<R>(token68: &str, f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
+fn with_decoded<R>(token68: &[u8], f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
     let engine = &base64::engine::general_purpose::STANDARD;
     let mut stack = [0_u8; STACK_DECODE];
     let heap;
@@ -552,14 +552,21 @@ impl<U: Clone + Send + Sync + 'static> Basic<U> {
     }
 
     /// The token68 of a request this auth claims.
-    fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+    fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h [u8], AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
+        if let Some((scheme, token)) = header::canonical_token68(value) {
+            return if self.accepts(scheme) {
+                Ok(token)
+            } else {
+                Err(AuthError::missing())
+            };
+        }
         let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {
             return Err(AuthError::missing());
         }
         match creds.into_payload() {
-            Payload::Token68(token) => Ok(token),
+            Payload::Token68(token) => Ok(token.as_bytes()),
             Payload::Empty => Err(AuthError::malformed("no credentials after the scheme")),
             Payload::Params(_) => Err(AuthError::malformed("credentials are not token68")),
         }

@@ -59,7 +59,7 @@ impl std::fmt::Debug for AuthInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthInfo")
             .field("username", &self.username)
-            .field("user_type", &self.user.type_name())
+            .field("user_type", &self.user_type())
             .finish_non_exhaustive()
     }
 }
@@ -94,7 +94,13 @@ impl Clone for Box<dyn ErasedUser> {
 impl AuthInfo {
     /// The user, when it is of type `U`.
     fn user<U: 'static>(&self) -> Option<&U> {
+        // `*`: the boxed user's own impl, not the box's (the box is a user type too).
         (*self.user).as_any().downcast_ref()
+    }
+
+    /// The name of the user's type.
+    fn user_type(&self) -> &'static str {
+        (*self.user).type_name()
     }
 }
 
@@ -197,7 +203,7 @@ impl MissingAuthLayer {
     fn new(wanted: &'static str, info: Option<&AuthInfo>) -> Self {
         Self {
             wanted,
-            found: info.map(|info| info.user.type_name()),
+            found: info.map(AuthInfo::user_type),
         }
     }
 
@@ -383,5 +389,37 @@ mod axum_impls {
             parts.extensions.insert(self);
             Response::from_parts(parts, axum_core::body::Body::from(body))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_entry_holds_the_user_the_username_and_the_type() {
+        let mut extensions = Extensions::new();
+        let headers = insert_identity(&mut extensions, Identity::new(7_u64, Some("john".into())));
+        assert!(headers.is_none());
+        // A clone of the extensions clones the user through its own type, not the box's.
+        let cloned = extensions.clone();
+        for ext in [&extensions, &cloned] {
+            assert_eq!(CurrentUser::<u64>::from_extensions(ext), Ok(CurrentUser(7)));
+            assert_eq!(
+                Username::from_extensions(ext),
+                Ok(Username("john".to_owned()))
+            );
+            let err = CurrentUser::<u32>::from_extensions(ext).unwrap_err();
+            assert_eq!((err.wanted(), err.found()), ("u32", Some("u64")));
+        }
+        let debug = format!("{:?}", extensions.get::<AuthInfo>().unwrap());
+        assert!(
+            debug.contains("\"john\"") && debug.contains("u64"),
+            "{debug}"
+        );
+
+        let empty = Extensions::new();
+        let err = Username::from_extensions(&empty).unwrap_err();
+        assert_eq!((err.wanted(), err.found()), ("Username", None));
     }
 }

@@ -369,6 +369,14 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             who = Some(attempt);
         }
         match scheme.authenticate(req).into_ready() {
+            // The common case, answered as `settle` would answer it (no count to reset, no
+            // role to check) without moving the identity through it.
+            Ok(Ok(identity)) if throttle.is_none() && p.requirement.is_none() => {
+                AuthFuture::ready(Decision::Allow {
+                    identity: Some(identity),
+                    error: None,
+                })
+            }
             Ok(result) => {
                 // Who tried is only needed for a failure (its event and count), or to reset a
                 // throttle count on success.

@@ -308,6 +308,13 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
             }
             return Ok(token);
         }
+        if let Some((scheme, token)) = header::canonical_token68(value) {
+            if !header::same_scheme(scheme, self.scheme.as_bytes()) {
+                return Err(AuthError::missing());
+            }
+            // ASCII: this cannot fail.
+            return std::str::from_utf8(token).map_err(|_| AuthError::malformed("not UTF-8"));
+        }
         let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !creds.scheme_is(&self.scheme) {
             return Err(AuthError::missing());

@@ -305,8 +305,14 @@ pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
     if value.len() > MAX_CREDENTIALS_LEN {
         return Err(HeaderError::TooLong);
     }
-    if let Some(credentials) = canonical_token68(value) {
-        return Ok(credentials);
+    if let Some((scheme, token)) = canonical_token68(value) {
+        // ASCII: these cannot fail.
+        if let (Ok(scheme), Ok(token)) = (std::str::from_utf8(scheme), std::str::from_utf8(token)) {
+            return Ok(Credentials {
+                scheme,
+                payload: Payload::Token68(token),
+            });
+        }
     }
     let value = trim_ows(value);
     let scheme_len = value
@@ -345,17 +351,14 @@ pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
 }
 
 /// `<scheme> <token68>` with one space and nothing around it, the form clients send for Basic
-/// and Bearer: read in one pass with one UTF-8 check. `None` for anything else, which the
-/// general parser reads (it gives the same answer for this form).
-fn canonical_token68(value: &[u8]) -> Option<Credentials<'_>> {
-    let text = std::str::from_utf8(value).ok()?;
-    let (scheme, token) = text.split_once(' ')?;
-    let canonical =
-        !scheme.is_empty() && scheme.bytes().all(is_tchar) && is_token68_bytes(token.as_bytes());
-    canonical.then_some(Credentials {
-        scheme,
-        payload: Payload::Token68(token),
-    })
+/// and Bearer, read in one pass: the scheme word and the token68. `None` for anything else,
+/// which [`parse`] reads (it gives the same answer for this form). Both are ASCII.
+pub(crate) fn canonical_token68(value: &[u8]) -> Option<(&[u8], &[u8])> {
+    let space = value.iter().position(|&b| !is_tchar(b))?;
+    let (scheme, rest) = value.split_at(space);
+    let token = rest.strip_prefix(b" ")?;
+    (space > 0 && value.len() <= MAX_CREDENTIALS_LEN && is_token68_bytes(token))
+        .then_some((scheme, token))
 }
 
 /// Parses a `#auth-param` list (also usable on its own, e.g. for a challenge).
