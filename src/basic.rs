@@ -554,12 +554,10 @@ impl<U: Clone + Send + Sync + 'static> Basic<U> {
     /// The token68 of a request this auth claims.
     fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h [u8], AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
-        if let Some((scheme, token)) = header::canonical_token68(value) {
-            return if self.accepts(scheme) {
-                Ok(token)
-            } else {
-                Err(AuthError::missing())
-            };
+        let canonical = header::token68_after(value, self.scheme.as_bytes())
+            .or_else(|| header::token68_after(value, b"Basic"));
+        if let Some(token) = canonical {
+            return Ok(token);
         }
         let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !self.accepts(creds.scheme().as_bytes()) {

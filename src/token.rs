@@ -308,10 +308,7 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
             }
             return Ok(token);
         }
-        if let Some((scheme, token)) = header::canonical_token68(value) {
-            if !header::same_scheme(scheme, self.scheme.as_bytes()) {
-                return Err(AuthError::missing());
-            }
+        if let Some(token) = header::token68_after(value, self.scheme.as_bytes()) {
             // ASCII: this cannot fail.
             return std::str::from_utf8(token).map_err(|_| AuthError::malformed("not UTF-8"));
         }
