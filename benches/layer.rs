@@ -226,6 +226,132 @@ fn axum_tower_http_bearer() -> Router {
         >::bearer("secret-token-1"))
 }
 
+// The least a layer can do for the job httpauth does here, written by hand for this bench (not
+// a peer, a floor): the `Authorization` value looked up, the scheme word stripped, the same map
+// lookup as httpauth's callbacks (Basic: base64 decoded on the stack, constant-time compare),
+// the user cloned into the request extensions and read by the handler with axum's own
+// `Extension<User>`. No challenge, no throttle, no error handler, no duplicate-header check.
+mod minimal {
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use axum::body::Body;
+    use axum::response::{IntoResponse, Response};
+    use http::Request;
+
+    use super::User;
+
+    type Check = Arc<dyn Fn(&[u8]) -> Option<User> + Send + Sync>;
+
+    #[derive(Clone)]
+    pub(crate) struct MinimalLayer(pub(crate) Check);
+
+    impl<S> tower::Layer<S> for MinimalLayer {
+        type Service = Minimal<S>;
+        fn layer(&self, inner: S) -> Minimal<S> {
+            Minimal {
+                inner,
+                check: self.0.clone(),
+            }
+        }
+    }
+
+    #[derive(Clone)]
+    pub(crate) struct Minimal<S> {
+        inner: S,
+        check: Check,
+    }
+
+    pin_project_lite::pin_project! {
+        #[project = Proj]
+        pub(crate) enum MinimalFuture<F> {
+            Inner { #[pin] future: F },
+            Unauthorized,
+        }
+    }
+
+    impl<F: Future<Output = Result<Response, Infallible>>> Future for MinimalFuture<F> {
+        type Output = F::Output;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            match self.project() {
+                Proj::Inner { future } => future.poll(cx),
+                Proj::Unauthorized => {
+                    Poll::Ready(Ok(http::StatusCode::UNAUTHORIZED.into_response()))
+                }
+            }
+        }
+    }
+
+    impl<S> tower::Service<Request<Body>> for Minimal<S>
+    where
+        S: tower::Service<Request<Body>, Response = Response, Error = Infallible>,
+    {
+        type Response = Response;
+        type Error = Infallible;
+        type Future = MinimalFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+            let user = req
+                .headers()
+                .get(http::header::AUTHORIZATION)
+                .and_then(|value| (self.check)(value.as_bytes()));
+            match user {
+                Some(user) => {
+                    req.extensions_mut().insert(user);
+                    MinimalFuture::Inner {
+                        future: self.inner.call(req),
+                    }
+                }
+                None => MinimalFuture::Unauthorized,
+            }
+        }
+    }
+}
+
+fn minimal_basic() -> minimal::MinimalLayer {
+    use base64::Engine as _;
+    let users = Arc::new(password_table());
+    minimal::MinimalLayer(Arc::new(move |value: &[u8]| {
+        let token = value.strip_prefix(b"Basic ")?;
+        let mut buf = [0_u8; 256];
+        let len = base64::engine::general_purpose::STANDARD
+            .decode_slice(token, &mut buf)
+            .ok()?;
+        let decoded = &buf[..len];
+        let colon = decoded.iter().position(|&b| b == b':')?;
+        let username = std::str::from_utf8(&decoded[..colon]).ok()?;
+        let password = std::str::from_utf8(&decoded[colon + 1..]).ok()?;
+        let (stored, user) = users.get(username)?;
+        bool::from(stored.as_bytes().ct_eq(password.as_bytes())).then(|| user.clone())
+    }))
+}
+
+fn minimal_bearer() -> minimal::MinimalLayer {
+    let tokens = Arc::new(token_table());
+    minimal::MinimalLayer(Arc::new(move |value: &[u8]| {
+        let token = std::str::from_utf8(value.strip_prefix(b"Bearer ")?).ok()?;
+        tokens.get(token).cloned()
+    }))
+}
+
+async fn axum_extension_handler(axum::Extension(user): axum::Extension<User>) -> &'static str {
+    black_box(&user);
+    "hello"
+}
+
+fn axum_minimal(layer: minimal::MinimalLayer) -> Router {
+    Router::new()
+        .route("/", get(axum_extension_handler))
+        .route_layer(layer)
+}
+
 fn actix_none(d: &Drivers) -> Runner {
     actix_runner(
         d,
@@ -343,6 +469,18 @@ const CASES: &[Case] = &[
         framework: Framework::Axum,
         target: Target::None,
         build: |d| axum_runner(d, axum_tower_http_bearer(), BEARER),
+    },
+    Case {
+        id: "axum/minimal-basic",
+        framework: Framework::Axum,
+        target: Target::None,
+        build: |d| axum_runner(d, axum_minimal(minimal_basic()), BASIC),
+    },
+    Case {
+        id: "axum/minimal-bearer",
+        framework: Framework::Axum,
+        target: Target::None,
+        build: |d| axum_runner(d, axum_minimal(minimal_bearer()), BEARER),
     },
     Case {
         id: "axum/httpauth-basic",

@@ -214,6 +214,26 @@ where
             Ok(Decision::ReadBody { limit, timeout }) => (Some((limit, timeout)), None),
             Err(pending) => (None, Some(pending)),
         };
+        self.boxed(req, limit, pending)
+    }
+}
+
+impl<S, U> ActixAuth<S, U> {
+    /// The awaited path, boxed. Out of line: it is not the path of a request answered at once.
+    #[cold]
+    #[inline(never)]
+    fn boxed<B>(
+        &self,
+        req: ServiceRequest,
+        limit: Option<(usize, std::time::Duration)>,
+        pending: Option<AuthFuture<Decision<U>>>,
+    ) -> ActixResponseFuture<S::Future, B>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
+            + 'static,
+        B: MessageBody + 'static,
+        U: Clone + Send + Sync + 'static,
+    {
         let service = self.service.clone();
         let policy = self.policy.clone();
         ActixResponseFuture {

@@ -329,6 +329,9 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     /// Runs the policy on a request. The answer is ready at once when every callback it needs
     /// answers at once; each callback runs at most once.
     pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
+        // The path of a valid request is kept short and together; every other outcome is
+        // decided out of line (`#[cold]`), so the hot code stays small in the instruction
+        // cache.
         let p = &self.policy;
         if p.skip_options && req.is_options() {
             return AuthFuture::ready(Decision::Allow {
@@ -336,19 +339,12 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 error: None,
             });
         }
-        if req.has_several_authorizations() {
-            let err = AuthError::new(AuthErrorKind::DuplicateCredentials)
-                .with_detail("more than one Authorization header");
-            let who = p.attempt(req, None);
-            return AuthFuture::ready(p.decide(None, Err((None, err)), &who));
-        }
-        let Some(index) = p.select(req) else {
-            let who = p.attempt(req, None);
-            return AuthFuture::ready(p.decide(None, Err((None, AuthError::missing())), &who));
+        let index = match p.select(req) {
+            Some(index) if !req.has_several_authorizations() => index,
+            _ => return AuthFuture::ready(p.unselected(req)),
         };
-        let scheme = &p.members[index].scheme;
         if req.body().is_none() {
-            if let Some(limit) = scheme.body_limit(req) {
+            if let Some(limit) = p.members[index].scheme.body_limit(req) {
                 return AuthFuture::ready(Decision::ReadBody {
                     limit,
                     timeout: p.body_timeout,
@@ -357,55 +353,75 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         }
         // The throttle first: over the limit, nothing is hashed and no callback runs. With no
         // failure recorded anywhere, there is nothing to look up.
-        let throttle = p.throttle.as_ref().filter(|t| t.may_have_records());
         let mut who = None;
-        if let Some(t) = throttle {
-            let attempt = p.attempt(req, Some(index));
-            if let Some(wait) = t.blocked(t.keys(attempt.username.as_deref(), attempt.addr)) {
-                let err = AuthError::new(AuthErrorKind::TooManyAttempts)
-                    .with_retry_after(retry_after_secs(wait));
-                return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt));
+        if p.throttle.as_ref().is_some_and(Throttle::may_have_records) {
+            match p.admit(req, index) {
+                Ok(attempt) => who = Some(attempt),
+                Err((attempt, err)) => {
+                    return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt))
+                }
             }
-            who = Some(attempt);
         }
-        match scheme.authenticate(req).into_ready() {
+        match p.members[index].scheme.authenticate(req).into_ready() {
             // The common case, answered as `settle` would answer it (no count to reset, no
             // role to check) without moving the identity through it.
-            Ok(Ok(identity)) if throttle.is_none() && p.requirement.is_none() => {
+            Ok(Ok(identity)) if who.is_none() && p.requirement.is_none() => {
                 AuthFuture::ready(Decision::Allow {
                     identity: Some(identity),
                     error: None,
                 })
             }
-            Ok(result) => {
-                // Who tried is only needed for a failure (its event and count), or to reset a
-                // throttle count on success.
-                let who = match who {
-                    Some(who) => who,
-                    None if result.is_err() => p.attempt(req, Some(index)),
-                    None => Attempt::default(),
-                };
-                p.settle(&self.policy, index, result, who, false)
-            }
-            Err(pending) => {
-                let who = who.unwrap_or_else(|| p.attempt(req, Some(index)));
-                // A slow check (a hash on the pool, a remote store): counted as a failure
-                // now, settled when it is done, so a burst of concurrent guesses meets the
-                // limit at once instead of after it has queued its hashes.
-                let counted = match &p.throttle {
-                    Some(t) => t
-                        .record(t.keys(who.username.as_deref(), who.addr), false)
-                        .into_ready()
-                        .is_ok(),
-                    None => false,
-                };
-                let policy = self.policy.clone();
-                AuthFuture::new(async move {
-                    let result = pending.await;
-                    policy.settle(&policy, index, result, who, counted).await
-                })
-            }
+            Ok(result) => self.settle_now(req, index, result, who),
+            Err(pending) => self.settle_later(req, index, pending, who),
         }
+    }
+
+    /// A check that answered at once, with a failure, a count to reset or roles to check.
+    #[inline(never)]
+    fn settle_now(
+        &self,
+        req: &AuthRequest<'_>,
+        index: usize,
+        result: Result<Identity<U>, AuthError>,
+        who: Option<Attempt>,
+    ) -> AuthFuture<Decision<U>> {
+        let p = &self.policy;
+        // Who tried is only needed for a failure (its event and count), or to reset a
+        // throttle count on success.
+        let who = match who {
+            Some(who) => who,
+            None if result.is_err() => p.attempt(req, Some(index)),
+            None => Attempt::default(),
+        };
+        p.settle(&self.policy, index, result, who, false)
+    }
+
+    /// A check that has to wait (a hash on the pool, a remote store).
+    #[cold]
+    #[inline(never)]
+    fn settle_later(
+        &self,
+        req: &AuthRequest<'_>,
+        index: usize,
+        pending: AuthFuture<Result<Identity<U>, AuthError>>,
+        who: Option<Attempt>,
+    ) -> AuthFuture<Decision<U>> {
+        let p = &self.policy;
+        let who = who.unwrap_or_else(|| p.attempt(req, Some(index)));
+        // Counted as a failure now, settled when it is done, so a burst of concurrent guesses
+        // meets the limit at once instead of after it has queued its hashes.
+        let counted = match &p.throttle {
+            Some(t) => t
+                .record(t.keys(who.username.as_deref(), who.addr), false)
+                .into_ready()
+                .is_ok(),
+            None => false,
+        };
+        let policy = self.policy.clone();
+        AuthFuture::new(async move {
+            let result = pending.await;
+            policy.settle(&policy, index, result, who, counted).await
+        })
     }
 
     /// The rejection for a body the adapter could not buffer (after [`Decision::ReadBody`]):
@@ -430,6 +446,40 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
 
 impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// The scheme that handles `req`: the first that claims it.
+    /// No scheme can take the request: more than one `Authorization` header (400), or no
+    /// credentials any scheme claims (401 with every challenge).
+    #[cold]
+    #[inline(never)]
+    fn unselected(&self, req: &AuthRequest<'_>) -> Decision<U> {
+        let err = if req.has_several_authorizations() {
+            AuthError::new(AuthErrorKind::DuplicateCredentials)
+                .with_detail("more than one Authorization header")
+        } else {
+            AuthError::missing()
+        };
+        let who = self.attempt(req, None);
+        self.decide(None, Err((None, err)), &who)
+    }
+
+    /// With failures on record: who is trying, and why they are refused (429) when they are
+    /// over the limit.
+    #[cold]
+    #[inline(never)]
+    fn admit(&self, req: &AuthRequest<'_>, index: usize) -> Result<Attempt, (Attempt, AuthError)> {
+        let attempt = self.attempt(req, Some(index));
+        let Some(t) = &self.throttle else {
+            return Ok(attempt);
+        };
+        match t.blocked(t.keys(attempt.username.as_deref(), attempt.addr)) {
+            Some(wait) => {
+                let err = AuthError::new(AuthErrorKind::TooManyAttempts)
+                    .with_retry_after(retry_after_secs(wait));
+                Err((attempt, err))
+            }
+            None => Ok(attempt),
+        }
+    }
+
     fn select(&self, req: &AuthRequest<'_>) -> Option<usize> {
         self.members.iter().position(|m| m.scheme.claims(req))
     }

@@ -138,7 +138,9 @@ where
 
 impl<S, U> AuthService<S, U> {
     /// The awaited path: the body first when the scheme needs it, then the decision, then the
-    /// inner service.
+    /// inner service. Out of line: it is not the path of a request answered at once.
+    #[cold]
+    #[inline(never)]
     fn boxed<ReqBody, ResBody>(
         &mut self,
         req: Request<ReqBody>,
