@@ -12,6 +12,10 @@
 //! neighbour slows all cases alike): median ns per request, the median over rounds of the
 //! difference to the same framework's no-auth route in the same round, and the ratio.
 //!
+//! `HTTPAUTH_BENCH_CASES="axum/httpauth-bearer actix/httpauth-bearer"` runs only these cases
+//! (with their framework's no-auth route and their target's peer); `HTTPAUTH_BENCH_ROUNDS`
+//! sets the number of rounds (default 21).
+//!
 //! `HTTPAUTH_BENCH_CALLGRIND=<case> HTTPAUTH_BENCH_N=<n>` builds one case, sends it `n` requests
 //! and exits, without criterion (`HTTPAUTH_BENCH_CALLGRIND=list` prints the cases); the
 //! callgrind script runs that for `n` and `2n` so the setup cancels out.
@@ -663,8 +667,10 @@ fn main() {
     let quick = args.iter().any(|a| a == "--test" || a == "--list");
 
     let drivers = Drivers::new();
-    let mut runners: Vec<(&Case, Runner)> =
-        CASES.iter().map(|c| (c, (c.build)(&drivers))).collect();
+    let mut runners: Vec<(&Case, Runner)> = selected_cases()
+        .into_iter()
+        .map(|c| (c, (c.build)(&drivers)))
+        .collect();
 
     let mut criterion = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -682,6 +688,29 @@ fn main() {
     if !quick {
         table(&mut runners);
     }
+}
+
+/// The cases to run: all, or those named in `HTTPAUTH_BENCH_CASES` (space-separated ids), with
+/// the no-auth route of their framework and the peer of their target added.
+fn selected_cases() -> Vec<&'static Case> {
+    let Ok(list) = std::env::var("HTTPAUTH_BENCH_CASES") else {
+        return CASES.iter().collect();
+    };
+    let named: Vec<&str> = list.split_whitespace().collect();
+    let wanted = |c: &Case| {
+        named.contains(&c.id)
+            || CASES.iter().any(|n| {
+                named.contains(&n.id)
+                    && ((n.framework == c.framework && c.id.ends_with("/no-auth"))
+                        || matches!(n.target, Target::NoCostlierThan(peer) if peer == c.id))
+            })
+    };
+    let cases: Vec<&Case> = CASES.iter().filter(|c| wanted(c)).collect();
+    assert!(
+        cases.len() > 1 || named.iter().all(|n| n.ends_with("/no-auth")),
+        "HTTPAUTH_BENCH_CASES names no known case (HTTPAUTH_BENCH_CALLGRIND=list prints them)"
+    );
+    cases
 }
 
 /// Runs each case for about `ROUND` per round, every case once per round, `ROUNDS` rounds.

@@ -309,8 +309,8 @@ fn allow<U: Clone + Send + Sync + 'static>(
     if let Some(error) = error {
         extensions.insert(error);
     }
-    let (info, headers) = identity_entry(identity?);
-    extensions.insert(info);
+    let (entry, headers) = identity_entry(identity?);
+    extensions.insert(entry);
     headers
 }
 
@@ -454,13 +454,13 @@ impl ResponseError for AuthError {
     }
 }
 
-impl<U: Clone + 'static> FromRequest for CurrentUser<U> {
+impl<U: Clone + Send + Sync + 'static> FromRequest for CurrentUser<U> {
     type Error = actix_web::Error;
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let ext = req.extensions();
-        ready(current_user(ext.get()).map_err(Into::into))
+        ready(current_user(&*ext).map_err(Into::into))
     }
 }
 
@@ -469,6 +469,6 @@ impl FromRequest for Username {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
-        ready(username(req.extensions().get()).map_err(Into::into))
+        ready(username(&*req.extensions()).map_err(Into::into))
     }
 }

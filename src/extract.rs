@@ -46,74 +46,117 @@ pub struct CurrentUser<U>(pub U);
 pub struct Username(pub String);
 
 /// The one request-extension entry a successful authentication leaves, in every adapter: the
-/// user (type-erased, so [`Username`] and the diagnostics need no type parameter) and the
-/// username. One entry, not one per extractor: each entry is an allocation and a map insert,
-/// and a second one makes axum's extension map grow on every request.
+/// user and the username. Generic, so [`CurrentUser<U>`] is one map lookup and a clone; one
+/// entry, not one per extractor: each entry is an allocation and a map insert, and a second
+/// one makes axum's extension map grow on every request.
 #[derive(Clone)]
-pub(crate) struct AuthInfo {
-    user: Box<dyn ErasedUser>,
+pub(crate) struct Authenticated<U> {
+    user: U,
     username: Option<String>,
 }
 
-impl std::fmt::Debug for AuthInfo {
+impl<U> std::fmt::Debug for Authenticated<U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AuthInfo")
+        f.debug_struct("Authenticated")
+            .field("user_type", &std::any::type_name::<U>())
             .field("username", &self.username)
-            .field("user_type", &self.user_type())
             .finish_non_exhaustive()
     }
 }
 
-/// A user of any type, as [`AuthInfo`] holds it.
-trait ErasedUser: Send + Sync + 'static {
-    fn as_any(&self) -> &dyn std::any::Any;
-    fn clone_box(&self) -> Box<dyn ErasedUser>;
-    fn type_name(&self) -> &'static str;
+/// A request-extension map of either adapter (`http::Extensions`, actix-web's `Extensions`).
+pub(crate) trait EntryMap {
+    /// The entry for user type `U`.
+    fn entry<U: Clone + Send + Sync + 'static>(&self) -> Option<&Authenticated<U>>;
+    /// The username of the entry of the user type `t` describes, if the map holds one.
+    fn username_of<'a>(&'a self, t: &UserType) -> Option<Option<&'a str>>;
 }
 
-impl<U: Clone + Send + Sync + 'static> ErasedUser for U {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+impl EntryMap for Extensions {
+    fn entry<U: Clone + Send + Sync + 'static>(&self) -> Option<&Authenticated<U>> {
+        self.get()
     }
 
-    fn clone_box(&self) -> Box<dyn ErasedUser> {
-        Box::new(self.clone())
-    }
-
-    fn type_name(&self) -> &'static str {
-        std::any::type_name::<U>()
+    fn username_of<'a>(&'a self, t: &UserType) -> Option<Option<&'a str>> {
+        (t.http)(self)
     }
 }
 
-impl Clone for Box<dyn ErasedUser> {
-    fn clone(&self) -> Self {
-        (**self).clone_box()
+#[cfg(feature = "actix")]
+impl EntryMap for actix_web::dev::Extensions {
+    fn entry<U: Clone + Send + Sync + 'static>(&self) -> Option<&Authenticated<U>> {
+        self.get()
+    }
+
+    fn username_of<'a>(&'a self, t: &UserType) -> Option<Option<&'a str>> {
+        (t.actix)(self)
     }
 }
 
-impl AuthInfo {
-    /// The user, when it is of type `U`.
-    fn user<U: 'static>(&self) -> Option<&U> {
-        // `*`: the boxed user's own impl, not the box's (the box is a user type too).
-        (*self.user).as_any().downcast_ref()
-    }
+/// A user type some [`LoginRequired`](crate::LoginRequired) authenticates: how to find its
+/// entry without naming the type, for [`Username`] and the [`MissingAuthLayer`] message.
+pub(crate) struct UserType {
+    name: &'static str,
+    id: std::any::TypeId,
+    http: for<'a> fn(&'a Extensions) -> Option<Option<&'a str>>,
+    #[cfg(feature = "actix")]
+    actix: for<'a> fn(&'a actix_web::dev::Extensions) -> Option<Option<&'a str>>,
+}
 
-    /// The name of the user's type.
-    fn user_type(&self) -> &'static str {
-        (*self.user).type_name()
+/// Every user type a `LoginRequired` was built for in this process (a handful: one per user
+/// type, registered at configuration time, never per request).
+static USER_TYPES: std::sync::RwLock<Vec<UserType>> = std::sync::RwLock::new(Vec::new());
+
+fn username_in<U: Clone + Send + Sync + 'static, M: EntryMap>(map: &M) -> Option<Option<&str>> {
+    map.entry::<U>().map(|entry| entry.username.as_deref())
+}
+
+/// Makes the entries of user type `U` findable by [`Username`] and the diagnostics. Called
+/// when a `LoginRequired` is built.
+pub(crate) fn register_user_type<U: Clone + Send + Sync + 'static>() {
+    let id = std::any::TypeId::of::<U>();
+    let known = |types: &[UserType]| types.iter().any(|t| t.id == id);
+    if known(
+        &USER_TYPES
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    ) {
+        return;
     }
+    let mut types = USER_TYPES
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !known(&types) {
+        types.push(UserType {
+            name: std::any::type_name::<U>(),
+            id,
+            http: username_in::<U, Extensions>,
+            #[cfg(feature = "actix")]
+            actix: username_in::<U, actix_web::dev::Extensions>,
+        });
+    }
+}
+
+/// The entry of whichever registered user type the map holds: its username and type name.
+fn any_entry<M: EntryMap>(map: &M) -> Option<(Option<&str>, &'static str)> {
+    let types = USER_TYPES
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    types
+        .iter()
+        .find_map(|t| map.username_of(t).map(|username| (username, t.name)))
 }
 
 /// What an identity becomes in the request extensions (the same entry in every adapter), and
 /// the headers the scheme adds to the successful response.
-pub(crate) fn identity_entry<U: Clone + Send + Sync + 'static>(
+pub(crate) fn identity_entry<U>(
     identity: Identity<U>,
-) -> (AuthInfo, Option<Box<HeaderMap>>) {
-    let info = AuthInfo {
-        user: Box::new(identity.user),
+) -> (Authenticated<U>, Option<Box<HeaderMap>>) {
+    let entry = Authenticated {
+        user: identity.user,
         username: identity.username,
     };
-    (info, identity.response_headers)
+    (entry, identity.response_headers)
 }
 
 /// Puts an identity into `http` request extensions; returns the headers for the response.
@@ -121,51 +164,59 @@ pub(crate) fn insert_identity<U: Clone + Send + Sync + 'static>(
     extensions: &mut Extensions,
     identity: Identity<U>,
 ) -> Option<Box<HeaderMap>> {
-    let (info, headers) = identity_entry(identity);
-    extensions.insert(info);
+    let (entry, headers) = identity_entry(identity);
+    extensions.insert(entry);
     headers
 }
 
 /// The current user of type `U`, or why it is not there.
-pub(crate) fn current_user<U: Clone + 'static>(
-    info: Option<&AuthInfo>,
+pub(crate) fn current_user<U: Clone + Send + Sync + 'static, M: EntryMap>(
+    map: &M,
 ) -> Result<CurrentUser<U>, MissingAuthLayer> {
-    info.and_then(AuthInfo::user::<U>)
-        .map(|user| CurrentUser(user.clone()))
-        .ok_or_else(|| MissingAuthLayer::new(std::any::type_name::<U>(), info))
+    match map.entry::<U>() {
+        Some(entry) => Ok(CurrentUser(entry.user.clone())),
+        None => Err(MissingAuthLayer::new(std::any::type_name::<U>(), map)),
+    }
 }
 
 /// The username, or why it is not there.
-pub(crate) fn username(info: Option<&AuthInfo>) -> Result<Username, MissingAuthLayer> {
-    info.and_then(|info| info.username.clone())
-        .map(Username)
-        .ok_or_else(|| MissingAuthLayer::new("Username", info))
+pub(crate) fn username<M: EntryMap>(map: &M) -> Result<Username, MissingAuthLayer> {
+    match any_entry(map) {
+        Some((Some(username), _)) => Ok(Username(username.to_owned())),
+        _ => Err(MissingAuthLayer::new("Username", map)),
+    }
 }
 
-impl<U: Clone + 'static> CurrentUser<U> {
+impl<U: Clone + Send + Sync + 'static> CurrentUser<U> {
     /// The current user in `http` request extensions, for code that is not an axum handler (a
     /// tower service behind the layer, a hyper `service_fn`); handlers take `CurrentUser<U>`
     /// as an extractor instead.
     ///
     /// ```
+    /// use std::convert::Infallible;
+    /// use bytes::Bytes;
+    /// use http_body_util::{BodyExt, Full};
     /// use httpauth::{BasicAuth, CurrentUser};
     /// use tower::{service_fn, ServiceBuilder, ServiceExt};
     ///
     /// let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then_some(7_u32));
     /// let svc = ServiceBuilder::new().layer(auth.login_required()).service(service_fn(
-    ///     |req: http::Request<String>| async move {
-    ///         let CurrentUser(id) = CurrentUser::<u32>::from_extensions(req.extensions())?;
-    ///         Ok::<_, httpauth::MissingAuthLayer>(http::Response::new(format!("user {id}")))
+    ///     |req: http::Request<Full<Bytes>>| async move {
+    ///         let text = match CurrentUser::<u32>::from_extensions(req.extensions()) {
+    ///             Ok(CurrentUser(id)) => format!("user {id}"),
+    ///             Err(missing) => missing.to_string(),
+    ///         };
+    ///         Ok::<_, Infallible>(http::Response::new(Full::<Bytes>::from(text)))
     ///     },
     /// ));
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
     /// let req = http::Request::get("/")
     ///     .header("authorization", "Basic am9objpoZWxsbw==")
-    ///     .body(String::new())
+    ///     .body(Full::default())
     ///     .unwrap();
     /// let res = svc.oneshot(req).await.unwrap();
     /// assert_eq!(res.status(), 200);
-    /// assert_eq!(res.body(), "user 7");
+    /// assert_eq!(res.into_body().collect().await.unwrap().to_bytes(), "user 7");
     /// # });
     /// ```
     ///
@@ -174,7 +225,7 @@ impl<U: Clone + 'static> CurrentUser<U> {
     /// [`MissingAuthLayer`] when no httpauth layer authenticated the request, or one did with
     /// another user type.
     pub fn from_extensions(extensions: &Extensions) -> Result<Self, MissingAuthLayer> {
-        current_user(extensions.get())
+        current_user(extensions)
     }
 }
 
@@ -186,7 +237,7 @@ impl Username {
     /// [`MissingAuthLayer`] when no httpauth layer authenticated the request, or its scheme
     /// has no usernames (tokens).
     pub fn from_extensions(extensions: &Extensions) -> Result<Self, MissingAuthLayer> {
-        username(extensions.get())
+        username(extensions)
     }
 }
 
@@ -200,10 +251,12 @@ pub struct MissingAuthLayer {
 }
 
 impl MissingAuthLayer {
-    fn new(wanted: &'static str, info: Option<&AuthInfo>) -> Self {
+    /// Cold: only a misconfigured route gets here.
+    #[cold]
+    fn new<M: EntryMap>(wanted: &'static str, map: &M) -> Self {
         Self {
             wanted,
-            found: info.map(AuthInfo::user_type),
+            found: any_entry(map).map(|(_, name)| name),
         }
     }
 
@@ -272,7 +325,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Self, Self::Rejection> {
-            super::current_user(parts.extensions.get())
+            super::current_user(&parts.extensions)
         }
     }
 
@@ -285,7 +338,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(super::current_user(parts.extensions.get()).ok())
+            Ok(super::current_user(&parts.extensions).ok())
         }
     }
 
@@ -296,7 +349,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Self, Self::Rejection> {
-            super::username(parts.extensions.get())
+            super::username(&parts.extensions)
         }
     }
 
@@ -307,7 +360,7 @@ mod axum_impls {
             parts: &mut Parts,
             _state: &S,
         ) -> Result<Option<Self>, Self::Rejection> {
-            Ok(super::username(parts.extensions.get()).ok())
+            Ok(super::username(&parts.extensions).ok())
         }
     }
 
@@ -397,11 +450,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn one_entry_holds_the_user_the_username_and_the_type() {
+    fn one_entry_holds_the_user_and_the_username() {
+        register_user_type::<u64>();
         let mut extensions = Extensions::new();
         let headers = insert_identity(&mut extensions, Identity::new(7_u64, Some("john".into())));
         assert!(headers.is_none());
-        // A clone of the extensions clones the user through its own type, not the box's.
         let cloned = extensions.clone();
         for ext in [&extensions, &cloned] {
             assert_eq!(CurrentUser::<u64>::from_extensions(ext), Ok(CurrentUser(7)));
@@ -412,9 +465,10 @@ mod tests {
             let err = CurrentUser::<u32>::from_extensions(ext).unwrap_err();
             assert_eq!((err.wanted(), err.found()), ("u32", Some("u64")));
         }
-        let debug = format!("{:?}", extensions.get::<AuthInfo>().unwrap());
+        // The user itself is never printed (it may hold secrets); its type and the username are.
+        let debug = format!("{:?}", extensions.get::<Authenticated<u64>>().unwrap());
         assert!(
-            debug.contains("\"john\"") && debug.contains("u64"),
+            debug.contains("\"john\"") && debug.contains("u64") && !debug.contains('7'),
             "{debug}"
         );
 

@@ -201,6 +201,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         roles: Option<Arc<dyn UserRoles<U>>>,
         error_handler: Option<Arc<dyn ErrorHandler>>,
     ) -> Self {
+        crate::extract::register_user_type::<U>();
         Self {
             policy: Arc::new(Policy {
                 members,
