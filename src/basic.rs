@@ -58,7 +58,6 @@
 //! password is hashed first. The two are compared in constant time; an unknown user still
 //! hashes the password, so it costs the same as a wrong one. The user is the username.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -110,41 +109,73 @@ impl BasicCredentials {
 const STACK_DECODE: usize = 256;
 
 /// Decodes a Basic token68 and calls `f(username, password)` with borrowed strings: no heap
-/// allocation for UTF-8 credentials of ordinary size.
+/// allocation for UTF-8 credentials of ordinary size. What ordinary credentials do not need
+/// (a heap buffer, the Latin-1 fallback, the non-ASCII control check) is out of line.
 fn with_decoded<R>(token68: &[u8], f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
-    let engine = &base64::engine::general_purpose::STANDARD;
+    if base64::decoded_len_estimate(token68.len()) > STACK_DECODE {
+        return with_decoded_on_heap(token68, f);
+    }
     let mut stack = [0_u8; STACK_DECODE];
-    let heap;
-    let bytes: &[u8] = if base64::decoded_len_estimate(token68.len()) <= STACK_DECODE {
-        let len = engine
-            .decode_slice(token68, &mut stack)
-            .map_err(|_| "invalid base64")?;
-        &stack[..len]
-    } else {
-        heap = engine.decode(token68).map_err(|_| "invalid base64")?;
-        &heap
-    };
+    let len = base64::engine::general_purpose::STANDARD
+        .decode_slice(token68, &mut stack)
+        .map_err(|_| "invalid base64")?;
+    with_split(&stack[..len], f)
+}
+
+#[cold]
+#[inline(never)]
+fn with_decoded_on_heap<R>(
+    token68: &[u8],
+    f: impl FnOnce(&str, &str) -> R,
+) -> Result<R, &'static str> {
+    let heap = base64::engine::general_purpose::STANDARD
+        .decode(token68)
+        .map_err(|_| "invalid base64")?;
+    with_split(&heap, f)
+}
+
+/// `user-id ":" password`, as UTF-8 or else Latin-1.
+fn with_split<R>(bytes: &[u8], f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
     let colon = bytes
         .iter()
         .position(|&b| b == b':')
         .ok_or("no colon between username and password")?;
     let (user, pass) = (&bytes[..colon], &bytes[colon + 1..]);
-    let (username, password): (Cow<'_, str>, Cow<'_, str>) =
-        match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
-            (Ok(u), Ok(p)) => (Cow::Borrowed(u), Cow::Borrowed(p)),
-            _ => (Cow::Owned(latin1(user)), Cow::Owned(latin1(pass))),
-        };
-    if has_control(&username) || has_control(&password) {
+    match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
+        (Ok(username), Ok(password)) => with_checked(username, password, f),
+        _ => with_latin1(user, pass, f),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn with_latin1<R>(
+    user: &[u8],
+    pass: &[u8],
+    f: impl FnOnce(&str, &str) -> R,
+) -> Result<R, &'static str> {
+    with_checked(&latin1(user), &latin1(pass), f)
+}
+
+fn with_checked<R>(
+    username: &str,
+    password: &str,
+    f: impl FnOnce(&str, &str) -> R,
+) -> Result<R, &'static str> {
+    if has_control(username) || has_control(password) {
         return Err("control character in credentials");
     }
-    Ok(f(&username, &password))
+    Ok(f(username, password))
 }
 
 /// Whether `s` contains a control character (C0, DEL or C1), with an ASCII fast path.
 fn has_control(s: &str) -> bool {
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-        return false;
-    }
+    s.bytes().any(|b| !(0x20..0x7f).contains(&b)) && has_control_beyond_ascii(s)
+}
+
+#[cold]
+#[inline(never)]
+fn has_control_beyond_ascii(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
@@ -588,7 +619,8 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     }
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-        req.authorization_scheme().is_some_and(|s| self.accepts(s))
+        req.authorization_scheme_is(&self.scheme)
+            || (&*self.scheme != "Basic" && req.authorization_scheme_is("Basic"))
     }
 
     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {

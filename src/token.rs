@@ -281,6 +281,23 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
     }
 
     fn raw_token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+        // The form clients send, `Authorization: <scheme> <token68>`, first; everything else
+        // (a custom header, another form, errors) out of line.
+        if self.header.is_none() {
+            if let Some(token) = req
+                .authorization()
+                .and_then(|value| header::token68_after(value, self.scheme.as_bytes()))
+            {
+                // ASCII: this cannot fail.
+                return std::str::from_utf8(token).map_err(|_| AuthError::malformed("not UTF-8"));
+            }
+        }
+        self.raw_token_general(req)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn raw_token_general<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
         let name = self.header.as_ref().unwrap_or(&AUTHORIZATION);
         let value = match req.header(name.as_str()) {
             HeaderLookup::One(value) => value,
@@ -307,10 +324,6 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
                 return Err(AuthError::missing().with_detail("empty token"));
             }
             return Ok(token);
-        }
-        if let Some(token) = header::token68_after(value, self.scheme.as_bytes()) {
-            // ASCII: this cannot fail.
-            return std::str::from_utf8(token).map_err(|_| AuthError::malformed("not UTF-8"));
         }
         let creds = header::parse(value).map_err(|e| AuthError::malformed(e.as_str()))?;
         if !creds.scheme_is(&self.scheme) {
@@ -374,9 +387,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
         match &self.header {
             Some(name) => req.header(name.as_str()) != HeaderLookup::Absent,
-            None => req
-                .authorization_scheme()
-                .is_some_and(|s| header::same_scheme(s, self.scheme.as_bytes())),
+            None => req.authorization_scheme_is(&self.scheme),
         }
     }
 

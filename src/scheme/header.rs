@@ -607,6 +607,34 @@ mod tests {
         }
 
         #[test]
+        fn token68_after_agrees_with_parse(
+            value in r#"[ \t]?(Basic|basic|BEARER|Bearer|Digest)?[ \t]{0,2}[A-Za-z0-9._~+/=", -]{0,12}[ \t]?"#,
+        ) {
+            for scheme in ["Basic", "Bearer"] {
+                if let Some(token) = token68_after(value.as_bytes(), scheme.as_bytes()) {
+                    let creds = parse(value.as_bytes()).unwrap();
+                    prop_assert!(creds.scheme_is(scheme));
+                    prop_assert_eq!(
+                        creds.payload(),
+                        &Payload::Token68(std::str::from_utf8(token).unwrap())
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn token68_check_agrees_with_its_definition(bytes in proptest::collection::vec(
+            prop_oneof![Just(b'='), Just(b'a'), Just(b'-'), Just(b' '), Just(b'"'), any::<u8>()],
+            0..12,
+        )) {
+            // RFC 9110: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+            let body = bytes.iter().position(|&b| !(b.is_ascii_alphanumeric() || b"-._~+/".contains(&b)));
+            let body = body.unwrap_or(bytes.len());
+            let expected = body > 0 && bytes[body..].iter().all(|&b| b == b'=');
+            prop_assert_eq!(is_token68_bytes(&bytes), expected);
+        }
+
+        #[test]
         fn token68_roundtrips(tok in "[A-Za-z0-9._~+/-]{1,40}={0,2}") {
             let header = format!("Bearer {tok}");
             let creds = parse(header.as_bytes()).unwrap();

@@ -243,6 +243,26 @@ impl<'a> AuthRequest<'a> {
         self.authorization().map(crate::scheme::header::scheme_word)
     }
 
+    /// Whether the scheme word of the `Authorization` value is `name`, ignoring ASCII case
+    /// (what [`claims`](crate::scheme::Scheme::claims) usually asks): the same answer as
+    /// comparing [`authorization_scheme`](Self::authorization_scheme), without looking past
+    /// the word in the form clients send.
+    #[must_use]
+    pub fn authorization_scheme_is(&self, name: &str) -> bool {
+        use crate::scheme::header::{same_scheme, scheme_word};
+        let Some(value) = self.authorization() else {
+            return false;
+        };
+        let name = name.as_bytes();
+        match (value.get(..name.len()), value.get(name.len())) {
+            // `<name>` or `<name> ...`, nothing before it: the word is exactly these bytes.
+            (Some(word), None | Some(b' ')) if !matches!(value.first(), Some(b' ' | b'\t')) => {
+                same_scheme(word, name)
+            }
+            _ => same_scheme(scheme_word(value), name),
+        }
+    }
+
     /// The address of the peer (see [`RequestHead::peer_addr`]).
     #[must_use]
     pub fn peer_addr(&self) -> Option<std::net::IpAddr> {
@@ -274,5 +294,27 @@ impl fmt::Debug for AuthRequest<'_> {
             )
             .field("body", &self.body.map(Bytes::len))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn scheme_is_agrees_with_the_scheme_word(
+            value in r#"[ \t]{0,2}(Basic|basic|Bearer|BEARER|Bear|Digest)[ \t]{0,2}[a-z= ]{0,6}"#,
+        ) {
+            let req = http::Request::get("/").header("authorization", value.as_str()).body(()).unwrap();
+            let req = AuthRequest::new(&req);
+            for name in ["Basic", "Bearer", "Digest", "B"] {
+                let expected = req
+                    .authorization_scheme()
+                    .is_some_and(|word| word.eq_ignore_ascii_case(name.as_bytes()));
+                prop_assert_eq!(req.authorization_scheme_is(name), expected, "{:?} {}", value, name);
+            }
+        }
     }
 }
