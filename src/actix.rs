@@ -202,19 +202,27 @@ where
                     },
                 };
             }
-            Ok(Decision::Deny(response)) => {
-                let response = req.into_response(to_actix(response)).map_into_right_body();
-                return ActixResponseFuture {
-                    kind: ActixKind::Ready {
-                        response: Some(Box::new(response)),
-                    },
-                };
-            }
+            Ok(Decision::Deny(response)) => return refused(req, response),
             // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
             Ok(Decision::ReadBody { limit, timeout }) => (Some((limit, timeout)), None),
             Err(pending) => (None, Some(pending)),
         };
         self.boxed(req, limit, pending)
+    }
+}
+
+/// The refusal as the middleware's response. Out of line: not the path of a valid request.
+#[cold]
+#[inline(never)]
+fn refused<F, B>(
+    req: ServiceRequest,
+    response: http::Response<Bytes>,
+) -> ActixResponseFuture<F, B> {
+    let response = req.into_response(to_actix(response)).map_into_right_body();
+    ActixResponseFuture {
+        kind: ActixKind::Ready {
+            response: Some(Box::new(response)),
+        },
     }
 }
 
@@ -315,8 +323,16 @@ fn allow<U: Clone + Send + Sync + 'static>(
 }
 
 /// The scheme's headers for a successful response, unless the handler set its own.
+#[inline]
 fn add_headers<B>(response: &mut ServiceResponse<B>, headers: Option<Box<http::HeaderMap>>) {
-    let Some(headers) = headers else { return };
+    if let Some(headers) = headers {
+        add_headers_now(response, &headers);
+    }
+}
+
+/// Out of line: most schemes add no headers.
+#[inline(never)]
+fn add_headers_now<B>(response: &mut ServiceResponse<B>, headers: &http::HeaderMap) {
     for name in headers.keys() {
         let Ok(actix_name) = ActixHeaderName::from_bytes(name.as_str().as_bytes()) else {
             continue;

@@ -126,7 +126,7 @@ where
                 let headers = allow(req.extensions_mut(), identity, error);
                 ResponseFuture::inner(self.inner.call(req), headers)
             }
-            Ok(Decision::Deny(response)) => ResponseFuture::ready(response.map(ResBody::from)),
+            Ok(Decision::Deny(response)) => ResponseFuture::ready(refusal(response)),
             // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
             Ok(Decision::ReadBody { limit, timeout }) => {
                 self.boxed(req, Some((limit, timeout)), None)
@@ -203,6 +203,13 @@ impl<S, U> AuthService<S, U> {
     }
 }
 
+/// A refusal in the service's body type. Out of line: not the path of a valid request.
+#[cold]
+#[inline(never)]
+fn refusal<B: From<Bytes>>(response: Response<Bytes>) -> Response<B> {
+    response.map(B::from)
+}
+
 /// Reads a body a scheme needs: at most `limit` bytes within `timeout`; the body to pass on
 /// (the same bytes) and the bytes for the scheme.
 async fn buffer<B>(
@@ -239,10 +246,18 @@ fn allow<U: Clone + Send + Sync + 'static>(
 
 /// The scheme's headers for a successful response (`Authentication-Info`,
 /// `Cache-Control: private`, ...), unless the handler set its own of the same name.
+#[inline]
 pub(crate) fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
-    let Some(headers) = headers else { return };
+    if let Some(headers) = headers {
+        add_headers_now(response, *headers);
+    }
+}
+
+/// Out of line: most schemes add no headers.
+#[inline(never)]
+fn add_headers_now<B>(response: &mut Response<B>, headers: HeaderMap) {
     let mut last = None;
-    for (name, value) in *headers {
+    for (name, value) in headers {
         let name = match name {
             Some(name) => {
                 if response.headers().contains_key(&name) {
