@@ -58,6 +58,7 @@
 //! password is hashed first. The two are compared in constant time; an unknown user still
 //! hashes the password, so it costs the same as a wrong one. The user is the username.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -134,48 +135,47 @@ fn with_decoded_on_heap<R>(
     with_split(&heap, f)
 }
 
-/// `user-id ":" password`, as UTF-8 or else Latin-1.
+/// `user-id ":" password`, as UTF-8 or else Latin-1, without control characters.
 fn with_split<R>(bytes: &[u8], f: impl FnOnce(&str, &str) -> R) -> Result<R, &'static str> {
     let colon = bytes
         .iter()
         .position(|&b| b == b':')
         .ok_or("no colon between username and password")?;
     let (user, pass) = (&bytes[..colon], &bytes[colon + 1..]);
-    match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
-        (Ok(username), Ok(password)) => with_checked(username, password, f),
-        _ => with_latin1(user, pass, f),
+    // The common case, printable ASCII (UTF-8 without a control character), in one pass.
+    if bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b))
+    {
+        if let (Ok(username), Ok(password)) = (std::str::from_utf8(user), std::str::from_utf8(pass))
+        {
+            return Ok(f(username, password));
+        }
     }
+    with_text(user, pass, f)
 }
 
+/// Credentials beyond printable ASCII: UTF-8, else Latin-1; refused with a control character.
 #[cold]
 #[inline(never)]
-fn with_latin1<R>(
+fn with_text<R>(
     user: &[u8],
     pass: &[u8],
     f: impl FnOnce(&str, &str) -> R,
 ) -> Result<R, &'static str> {
-    with_checked(&latin1(user), &latin1(pass), f)
-}
-
-fn with_checked<R>(
-    username: &str,
-    password: &str,
-    f: impl FnOnce(&str, &str) -> R,
-) -> Result<R, &'static str> {
-    if has_control(username) || has_control(password) {
+    let (username, password): (Cow<'_, str>, Cow<'_, str>) =
+        match (std::str::from_utf8(user), std::str::from_utf8(pass)) {
+            (Ok(u), Ok(p)) => (Cow::Borrowed(u), Cow::Borrowed(p)),
+            _ => (Cow::Owned(latin1(user)), Cow::Owned(latin1(pass))),
+        };
+    if has_control(&username) || has_control(&password) {
         return Err("control character in credentials");
     }
-    Ok(f(username, password))
+    Ok(f(&username, &password))
 }
 
-/// Whether `s` contains a control character (C0, DEL or C1), with an ASCII fast path.
+/// Whether `s` contains a control character (C0, DEL or C1).
 fn has_control(s: &str) -> bool {
-    s.bytes().any(|b| !(0x20..0x7f).contains(&b)) && has_control_beyond_ascii(s)
-}
-
-#[cold]
-#[inline(never)]
-fn has_control_beyond_ascii(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 

@@ -386,6 +386,7 @@ impl Throttle {
     }
 
     /// Whether the store may hold a failure (see [`ThrottleStore::may_have_records`]).
+    #[inline]
     pub(crate) fn may_have_records(&self) -> bool {
         self.store.may_have_records()
     }

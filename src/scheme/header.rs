@@ -248,6 +248,7 @@ pub fn is_token68(s: &str) -> bool {
     is_token68_bytes(s.as_bytes())
 }
 
+#[inline]
 fn is_token68_bytes(bytes: &[u8]) -> bool {
     let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
     let body = &bytes[..bytes.len() - padding];
@@ -266,6 +267,7 @@ const fn is_ows(b: u8) -> bool {
 /// Whether a scheme word as sent is `name`, ignoring ASCII case (RFC 9110). The exact spelling,
 /// which clients send, is one comparison.
 #[must_use]
+#[inline]
 pub(crate) fn same_scheme(sent: &[u8], name: &[u8]) -> bool {
     sent == name || sent.eq_ignore_ascii_case(name)
 }
@@ -344,6 +346,7 @@ pub fn parse(value: &[u8]) -> Result<Credentials<'_>, HeaderError> {
 /// space, nothing around), the form clients send for Basic and Bearer: read without the
 /// general parser. `None` for anything else, which [`parse`] reads (it gives the same answer
 /// for this form). The token is ASCII.
+#[inline]
 pub(crate) fn token68_after<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
     if value.len() > MAX_CREDENTIALS_LEN {
         return None;

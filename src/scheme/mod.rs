@@ -79,6 +79,7 @@ pub struct Identity<U> {
 
 impl<U> Identity<U> {
     /// An identity: the user, and the username from the credentials (`None` for tokens).
+    #[inline]
     pub fn new(user: U, username: Option<String>) -> Self {
         Self {
             user,

@@ -61,6 +61,7 @@ impl<'a> HeaderLookup<'a> {
 
     /// The value, when sent exactly once.
     #[must_use]
+    #[inline]
     pub fn one(self) -> Option<&'a [u8]> {
         match self {
             Self::One(value) => Some(value),
@@ -170,6 +171,7 @@ pub struct AuthRequest<'a> {
 impl<'a> AuthRequest<'a> {
     /// The request of a head (any adapter's [`RequestHead`]).
     #[must_use]
+    #[inline]
     pub fn new(head: &'a dyn RequestHead) -> Self {
         Self {
             authorization: head.authorization(),
@@ -193,6 +195,7 @@ impl<'a> AuthRequest<'a> {
 
     /// Whether this is an `OPTIONS` request.
     #[must_use]
+    #[inline]
     pub fn is_options(&self) -> bool {
         self.head.method() == "OPTIONS"
     }
@@ -217,6 +220,7 @@ impl<'a> AuthRequest<'a> {
 
     /// A header's value (name in lowercase).
     #[must_use]
+    #[inline]
     pub fn header(&self, name: &str) -> HeaderLookup<'a> {
         if name == "authorization" {
             return self.authorization;
@@ -226,6 +230,7 @@ impl<'a> AuthRequest<'a> {
 
     /// The `Authorization` value, when sent exactly once.
     #[must_use]
+    #[inline]
     pub fn authorization(&self) -> Option<&'a [u8]> {
         self.authorization.one()
     }
@@ -233,6 +238,7 @@ impl<'a> AuthRequest<'a> {
     /// Whether the request carries more than one `Authorization` header (answered 400 before
     /// any scheme runs).
     #[must_use]
+    #[inline]
     pub fn has_several_authorizations(&self) -> bool {
         matches!(self.authorization, HeaderLookup::Several)
     }
@@ -248,6 +254,7 @@ impl<'a> AuthRequest<'a> {
     /// comparing [`authorization_scheme`](Self::authorization_scheme), without looking past
     /// the word in the form clients send.
     #[must_use]
+    #[inline]
     pub fn authorization_scheme_is(&self, name: &str) -> bool {
         use crate::scheme::header::{same_scheme, scheme_word};
         let Some(value) = self.authorization() else {
@@ -271,6 +278,7 @@ impl<'a> AuthRequest<'a> {
 
     /// The buffered body (only when the handling scheme asked for it).
     #[must_use]
+    #[inline]
     pub fn body(&self) -> Option<&'a Bytes> {
         self.body
     }
