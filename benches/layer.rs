@@ -113,6 +113,33 @@ fn axum_httpauth_basic_no_extractor() -> Router {
         .route_layer(httpauth_basic().login_required())
 }
 
+/// A route whose throttle holds a failure record (another user's wrong password), as a live
+/// server's throttle nearly always does: every request then takes the throttle's checked path
+/// (the claimed username and the blocked check before, the count reset after a success). A
+/// throttle of its own, so the other cases keep the process-wide one without records. (A
+/// token route records failures per client address only, which an in-process request has
+/// not: it has no such case.)
+fn axum_httpauth_basic_with_records() -> Router {
+    let throttle = httpauth::Throttle::new();
+    let router = Router::new()
+        .route("/", get(axum_user_handler::<User>))
+        .route_layer(httpauth_basic().login_required().throttle(throttle));
+    record_a_failure(router, "Basic bWFsbG9yeTp3cm9uZw==") // mallory:wrong
+}
+
+/// Sends one request with wrong credentials (checked: 401), so the route's throttle has a record.
+fn record_a_failure(mut router: Router, authorization: &'static str) -> Router {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let authorization = http::HeaderValue::from_static(authorization);
+    let res = rt
+        .block_on(router.call(axum_request(&authorization)))
+        .expect("infallible");
+    assert_eq!(res.status(), 401, "the wrong credentials must be refused");
+    router
+}
+
 fn axum_httpauth_bearer() -> Router {
     Router::new()
         .route("/", get(axum_user_handler::<User>))
@@ -503,6 +530,12 @@ const CASES: &[Case] = &[
         framework: Framework::Axum,
         target: Target::OverheadNs(200.0),
         build: |d| axum_runner(d, axum_httpauth_bearer(), BEARER),
+    },
+    Case {
+        id: "axum/httpauth-basic-throttle-records",
+        framework: Framework::Axum,
+        target: Target::None,
+        build: |d| axum_runner(d, axum_httpauth_basic_with_records(), BASIC),
     },
     Case {
         id: "axum/httpauth-basic-argon2id-cached",

@@ -60,7 +60,7 @@ use crate::roles::{RoleRequirement, Roles};
 use crate::scheme::{
     default_error_response, AuthFuture, AuthRequest, ErrorHandler, Identity, Scheme, UserRoles,
 };
-use crate::throttle::{retry_after_secs, Throttle};
+use crate::throttle::{retry_after_secs, Keys, Throttle};
 
 /// The outcome of [`LoginRequired::check`].
 #[derive(Debug)]
@@ -163,6 +163,8 @@ pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_
 pub(crate) struct Attempt {
     username: Option<String>,
     addr: Option<IpAddr>,
+    /// The throttle's keys for both, computed once (none without a throttle).
+    keys: Keys,
 }
 
 /// Protects routes: one or several schemes, a role requirement, optional or not. It is the
@@ -356,12 +358,11 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         // failure recorded anywhere, there is nothing to look up.
         let mut who = None;
         if p.throttle.as_ref().is_some_and(Throttle::may_have_records) {
-            match p.admit(req, index) {
-                Ok(attempt) => who = Some(attempt),
-                Err((attempt, err)) => {
-                    return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt))
-                }
+            let (attempt, refusal) = p.admit(req, index);
+            if let Some(err) = refusal {
+                return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt));
             }
+            who = Some(attempt);
         }
         match p.members[index].scheme.authenticate(req).into_ready() {
             // The common case, answered as `settle` would answer it (no count to reset, no
@@ -412,10 +413,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         // Counted as a failure now, settled when it is done, so a burst of concurrent guesses
         // meets the limit at once instead of after it has queued its hashes.
         let counted = match &p.throttle {
-            Some(t) => t
-                .record(t.keys(who.username.as_deref(), who.addr), false)
-                .into_ready()
-                .is_ok(),
+            Some(t) => t.record(who.keys, false).into_ready().is_ok(),
             None => false,
         };
         let policy = self.policy.clone();
@@ -446,7 +444,6 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
 }
 
 impl<U: Clone + Send + Sync + 'static> Policy<U> {
-    /// The scheme that handles `req`: the first that claims it.
     /// No scheme can take the request: more than one `Authorization` header (400), or no
     /// credentials any scheme claims (401 with every challenge).
     #[cold]
@@ -466,21 +463,16 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// over the limit.
     #[cold]
     #[inline(never)]
-    fn admit(&self, req: &AuthRequest<'_>, index: usize) -> Result<Attempt, (Attempt, AuthError)> {
+    fn admit(&self, req: &AuthRequest<'_>, index: usize) -> (Attempt, Option<AuthError>) {
         let attempt = self.attempt(req, Some(index));
-        let Some(t) = &self.throttle else {
-            return Ok(attempt);
-        };
-        match t.blocked(t.keys(attempt.username.as_deref(), attempt.addr)) {
-            Some(wait) => {
-                let err = AuthError::new(AuthErrorKind::TooManyAttempts)
-                    .with_retry_after(retry_after_secs(wait));
-                Err((attempt, err))
-            }
-            None => Ok(attempt),
-        }
+        let wait = self.throttle.as_ref().and_then(|t| t.blocked(attempt.keys));
+        let refusal = wait.map(|wait| {
+            AuthError::new(AuthErrorKind::TooManyAttempts).with_retry_after(retry_after_secs(wait))
+        });
+        (attempt, refusal)
     }
 
+    /// The scheme that handles `req`: the first that claims it.
     fn select(&self, req: &AuthRequest<'_>) -> Option<usize> {
         self.members.iter().position(|m| m.scheme.claims(req))
     }
@@ -489,12 +481,18 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// address (behind the throttle's trusted proxies, the forwarded one).
     fn attempt(&self, req: &AuthRequest<'_>, selected: Option<usize>) -> Attempt {
         let peer = req.peer_addr();
-        let addr = match &self.throttle {
-            Some(t) => t.client(peer, req.header("x-forwarded-for").one()),
-            None => peer,
+        let username = selected.and_then(|i| self.members[i].scheme.claimed_username(req));
+        let Some(t) = &self.throttle else {
+            return Attempt {
+                username,
+                addr: peer,
+                keys: Keys::default(),
+            };
         };
+        let addr = t.client(peer, || req.header("x-forwarded-for").one());
         Attempt {
-            username: selected.and_then(|i| self.members[i].scheme.claimed_username(req)),
+            keys: t.keys(username.as_deref(), addr),
+            username,
             addr,
         }
     }
@@ -525,12 +523,8 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             Err(_) => None,
         };
         let recorded = match (&self.throttle, outcome) {
-            (Some(t), _) if counted => {
-                t.settle_counted(t.keys(who.username.as_deref(), who.addr), outcome)
-            }
-            (Some(t), Some(ok)) if !ok || t.may_have_records() => {
-                t.record(t.keys(who.username.as_deref(), who.addr), ok)
-            }
+            (Some(t), _) if counted => t.settle_counted(who.keys, outcome),
+            (Some(t), Some(ok)) if !ok || t.may_have_records() => t.record(who.keys, ok),
             _ => AuthFuture::ready(()),
         };
         match recorded.into_ready() {
@@ -633,6 +627,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 named = Attempt {
                     username: id.username.clone(),
                     addr: who.addr,
+                    keys: who.keys,
                 };
                 &named
             }

@@ -480,17 +480,17 @@ impl Throttle {
     }
 
     /// The client address: the peer, or behind trusted proxies the last untrusted
-    /// `X-Forwarded-For` hop.
-    pub(crate) fn client(
+    /// `X-Forwarded-For` hop (the header is only looked up then).
+    pub(crate) fn client<'a>(
         &self,
         peer: Option<IpAddr>,
-        forwarded_for: Option<&[u8]>,
+        forwarded_for: impl FnOnce() -> Option<&'a [u8]>,
     ) -> Option<IpAddr> {
         let peer = peer?;
         if !self.proxies.contains(&peer) {
             return Some(peer);
         }
-        let hops = forwarded_for.and_then(|v| std::str::from_utf8(v).ok())?;
+        let hops = forwarded_for().and_then(|v| std::str::from_utf8(v).ok())?;
         hops.rsplit(',')
             .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
             .find(|ip| !self.proxies.contains(ip))
@@ -501,7 +501,7 @@ impl Throttle {
 static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
 
 /// The throttle keys of one attempt.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Keys {
     user: Option<ThrottleKey>,
     addr: Option<ThrottleKey>,
@@ -583,11 +583,16 @@ mod tests {
         let t = Throttle::new().trusted_proxies([proxy]);
         let client: IpAddr = "192.0.2.7".parse().unwrap();
         assert_eq!(
-            t.client(Some(proxy), Some(b"203.0.113.9, 192.0.2.7, 10.0.0.1")),
+            t.client(Some(proxy), || Some(b"203.0.113.9, 192.0.2.7, 10.0.0.1")),
             Some(client)
         );
         // An untrusted peer's header is ignored.
-        assert_eq!(t.client(Some(client), Some(b"198.51.100.1")), Some(client));
+        assert_eq!(
+            t.client(Some(client), || panic!(
+                "not looked up for an untrusted peer"
+            )),
+            Some(client)
+        );
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
     }
