@@ -227,8 +227,8 @@ fn refused<F, B>(
 }
 
 impl<S, U> ActixAuth<S, U> {
-    /// The awaited path, boxed. Out of line: it is not the path of a request answered at once.
-    #[cold]
+    /// The awaited path, boxed. Out of line, so the path of a request answered at once stays
+    /// short (it is the normal path of an application whose callbacks wait: not `#[cold]`).
     #[inline(never)]
     fn boxed<B>(
         &self,

@@ -398,8 +398,8 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         p.settle(&self.policy, index, result, who, false)
     }
 
-    /// A check that has to wait (a hash on the pool, a remote store).
-    #[cold]
+    /// A check that has to wait (a hash on the pool, a remote store, any async callback): out
+    /// of line, not `#[cold]` (it is the normal path of an application whose callbacks wait).
     #[inline(never)]
     fn settle_later(
         &self,

@@ -138,8 +138,8 @@ where
 
 impl<S, U> AuthService<S, U> {
     /// The awaited path: the body first when the scheme needs it, then the decision, then the
-    /// inner service. Out of line: it is not the path of a request answered at once.
-    #[cold]
+    /// inner service. Out of line, so the path of a request answered at once stays short (it
+    /// is the normal path of an application whose callbacks wait, so it is not `#[cold]`).
     #[inline(never)]
     fn boxed<ReqBody, ResBody>(
         &mut self,
