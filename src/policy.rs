@@ -332,9 +332,9 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     /// Runs the policy on a request. The answer is ready at once when every callback it needs
     /// answers at once; each callback runs at most once.
     pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
-        // The path of a valid request is kept short and together; every other outcome is
-        // decided out of line (`#[cold]`), so the hot code stays small in the instruction
-        // cache.
+        // The path of a valid request is kept short and together; every other step (refusals,
+        // throttle records, roles, waiting) is out of line, so the hot code stays small in
+        // the instruction cache.
         let p = &self.policy;
         if p.skip_options && req.is_options() {
             return AuthFuture::ready(Decision::Allow {
@@ -460,8 +460,8 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     }
 
     /// With failures on record: who is trying, and why they are refused (429) when they are
-    /// over the limit.
-    #[cold]
+    /// over the limit. Out of line but not `#[cold]`: a live server's throttle nearly always
+    /// holds some record, so this is its normal path.
     #[inline(never)]
     fn admit(&self, req: &AuthRequest<'_>, index: usize) -> (Attempt, Option<AuthError>) {
         let attempt = self.attempt(req, Some(index));
