@@ -25,6 +25,11 @@ fi
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets --all-features -- -D warnings
+# The library alone under smaller feature sets (what an application with
+# `default-features = false` builds) has no warnings either.
+for features in "" password actix; do
+  cargo clippy --lib --no-default-features ${features:+--features "$features"} --quiet -- -D warnings
+done
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 # The black-box tests run the demo binary itself.
 cargo build --examples --all-features --quiet

@@ -160,6 +160,7 @@ pub(crate) fn identity_entry<U>(
 }
 
 /// Puts an identity into `http` request extensions; returns the headers for the response.
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
 pub(crate) fn insert_identity<U: Clone + Send + Sync + 'static>(
     extensions: &mut Extensions,
     identity: Identity<U>,

@@ -177,7 +177,9 @@ impl fmt::Debug for Delay {
     }
 }
 
-/// Runs `future` until `deadline`: `None` when the deadline came first.
+/// Runs `future` until `deadline`: `None` when the deadline came first (the adapters' body
+/// timeout).
+#[cfg(any(feature = "tower", feature = "actix"))]
 pub(crate) async fn within<F: Future>(duration: Duration, future: F) -> Option<F::Output> {
     let mut future = std::pin::pin!(future);
     let mut delay = Delay::new(duration);
