@@ -628,18 +628,21 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
             Ok(token) => token,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        // Decoded once, on the stack; the callback runs once. The only allocation on a ready
-        // answer is the username kept for the handler.
+        // Decoded once, on the stack; the throttle asked with the username (when it holds
+        // records), then the callback, once. The only allocation on a ready answer is the
+        // username kept for the handler.
         let answer = with_decoded(token, |username, password| {
+            req.admit(Some(username))?;
             let verdict = self.verify.check_password(username, password);
-            (verdict, username.to_owned())
+            Ok((verdict, username.to_owned()))
         });
         match answer {
-            Ok((verdict, username)) => verdict.map(move |user| {
+            Ok(Ok((verdict, username))) => verdict.map(move |user| {
                 user?
                     .map(|user| Identity::new(user, Some(username)))
                     .ok_or_else(AuthError::invalid)
             }),
+            Ok(Err(refusal)) => AuthFuture::ready(Err(refusal)),
             Err(detail) => AuthFuture::ready(Err(AuthError::malformed(detail))),
         }
     }
@@ -647,6 +650,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
         let token = self.token68(req).ok()?;
         with_decoded(token, |username, _| username.to_owned()).ok()
+    }
+
+    fn admits(&self) -> bool {
+        true
     }
 
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {

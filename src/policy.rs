@@ -167,6 +167,22 @@ pub(crate) struct Attempt {
     keys: Keys,
 }
 
+/// The throttle check a scheme asks for through [`AuthRequest::admit`] (see
+/// [`Scheme::admits`]): it records who tried, for the count after the verdict.
+struct Gate<'p, 'r, U> {
+    policy: &'p Policy<U>,
+    req: AuthRequest<'r>,
+    attempt: std::cell::RefCell<Option<Attempt>>,
+}
+
+impl<U: Clone + Send + Sync + 'static> crate::scheme::Admission for Gate<'_, '_, U> {
+    fn admit(&self, username: Option<&str>) -> Result<(), AuthError> {
+        let (attempt, refusal) = self.policy.admit(&self.req, username.map(str::to_owned));
+        *self.attempt.borrow_mut() = Some(attempt);
+        refusal.map_or(Ok(()), Err)
+    }
+}
+
 /// Protects routes: one or several schemes, a role requirement, optional or not. It is the
 /// tower [`Layer`](tower_layer::Layer) and (feature `actix`) the actix-web middleware. Made by
 /// [`Auth::login_required`](crate::Auth::login_required). See the [module docs](self).
@@ -356,15 +372,30 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         }
         // The throttle first: over the limit, nothing is hashed and no callback runs. With no
         // failure recorded anywhere, there is nothing to look up.
+        let scheme = &p.members[index].scheme;
         let mut who = None;
-        if p.throttle.as_ref().is_some_and(Throttle::may_have_records) {
-            let (attempt, refusal) = p.admit(req, index);
+        let outcome = if !p.throttle.as_ref().is_some_and(Throttle::may_have_records) {
+            scheme.authenticate(req)
+        } else if scheme.admits() {
+            // The scheme asks (`AuthRequest::admit`) once it has parsed the username, before
+            // its callback: the credentials are parsed once.
+            let gate = Gate {
+                policy: p,
+                req: *req,
+                attempt: std::cell::RefCell::new(None),
+            };
+            let outcome = scheme.authenticate(&req.with_admission(&gate));
+            who = gate.attempt.into_inner();
+            outcome
+        } else {
+            let (attempt, refusal) = p.admit(req, p.claimed(req, index));
             if let Some(err) = refusal {
                 return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt));
             }
             who = Some(attempt);
-        }
-        match p.members[index].scheme.authenticate(req).into_ready() {
+            scheme.authenticate(req)
+        };
+        match outcome.into_ready() {
             // The common case, answered as `settle` would answer it (no count to reset, no
             // role to check) without moving the identity through it.
             Ok(Ok(identity)) if who.is_none() && p.requirement.is_none() => {
@@ -463,8 +494,12 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// over the limit. Out of line but not `#[cold]`: a live server's throttle nearly always
     /// holds some record, so this is its normal path.
     #[inline(never)]
-    fn admit(&self, req: &AuthRequest<'_>, index: usize) -> (Attempt, Option<AuthError>) {
-        let attempt = self.attempt(req, Some(index));
+    fn admit(
+        &self,
+        req: &AuthRequest<'_>,
+        username: Option<String>,
+    ) -> (Attempt, Option<AuthError>) {
+        let attempt = self.attempt_of(req, username);
         let wait = self.throttle.as_ref().and_then(|t| t.blocked(attempt.keys));
         let refusal = wait.map(|wait| {
             AuthError::new(AuthErrorKind::TooManyAttempts).with_retry_after(retry_after_secs(wait))
@@ -480,8 +515,18 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// Who sent the request: the claimed username (when a scheme is selected) and the client
     /// address (behind the throttle's trusted proxies, the forwarded one).
     fn attempt(&self, req: &AuthRequest<'_>, selected: Option<usize>) -> Attempt {
+        let username = selected.and_then(|i| self.claimed(req, i));
+        self.attempt_of(req, username)
+    }
+
+    /// The username member `index` sees in the credentials.
+    fn claimed(&self, req: &AuthRequest<'_>, index: usize) -> Option<String> {
+        self.members[index].scheme.claimed_username(req)
+    }
+
+    /// Who sent the request, the username known.
+    fn attempt_of(&self, req: &AuthRequest<'_>, username: Option<String>) -> Attempt {
         let peer = req.peer_addr();
-        let username = selected.and_then(|i| self.members[i].scheme.claimed_username(req));
         let Some(t) = &self.throttle else {
             return Attempt {
                 username,

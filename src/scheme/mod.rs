@@ -60,6 +60,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 pub use self::challenge::{Challenge, ChallengeBuilder};
 pub use self::future::{AuthFuture, BoxFuture};
+pub(crate) use self::request::Admission;
 pub use self::request::{AuthRequest, HeaderLookup, RequestHead};
 pub use crate::auth::{Kind, Multi};
 pub use crate::policy::Decision;
@@ -160,6 +161,16 @@ pub trait Scheme: Send + Sync + 'static {
     fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
         let _ = req;
         None
+    }
+
+    /// Whether [`authenticate`](Self::authenticate) calls [`AuthRequest::admit`] with the
+    /// claimed username once it has parsed the credentials, before it runs any verify
+    /// callback, and returns the error `admit` gives. The policy then checks the throttle
+    /// there instead of asking [`claimed_username`](Self::claimed_username) first, so the
+    /// credentials are parsed once. Default: `false` (the policy asks `claimed_username`
+    /// before `authenticate`).
+    fn admits(&self) -> bool {
+        false
     }
 
     /// Takes the route's realm (already validated: no control characters; the default
