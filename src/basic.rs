@@ -626,7 +626,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
         let token = match self.token68(req) {
             Ok(token) => token,
-            Err(err) => return AuthFuture::ready(Err(err)),
+            Err(err) => return AuthFuture::ready(Err(req.unparsed(err))),
         };
         // Decoded once, on the stack; the throttle asked with the username (when it holds
         // records), then the callback, once. The only allocation on a ready answer is the
@@ -643,7 +643,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
                     .ok_or_else(AuthError::invalid)
             }),
             Ok(Err(refusal)) => AuthFuture::ready(Err(refusal)),
-            Err(detail) => AuthFuture::ready(Err(AuthError::malformed(detail))),
+            Err(detail) => AuthFuture::ready(Err(req.unparsed(AuthError::malformed(detail)))),
         }
     }
 

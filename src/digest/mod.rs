@@ -198,6 +198,10 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
         self.credentials(req).ok().map(|c| c.username().to_owned())
     }
 
+    fn admits(&self) -> bool {
+        true
+    }
+
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {
         let previous = std::mem::replace(&mut self.realm, Arc::from(realm));
         if let Err(err) = self.render(self.algorithms[0], "n", "o", false, None) {

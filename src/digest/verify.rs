@@ -52,7 +52,10 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
 
     /// Everything that needs no callback: steps 1-4 of the module docs.
     pub(super) fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
-        let creds = self.credentials(req)?;
+        // The throttle is asked as soon as the username is known (`Scheme::admits`): before
+        // any other check, as when it asks `claimed_username` first.
+        let creds = self.credentials(req).map_err(|err| req.unparsed(err))?;
+        req.admit(Some(creds.username()))?;
         if creds.realm != *self.realm {
             return Err(refused("realm is not the one offered"));
         }

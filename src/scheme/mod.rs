@@ -165,10 +165,12 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// Whether [`authenticate`](Self::authenticate) calls [`AuthRequest::admit`] with the
     /// claimed username once it has parsed the credentials, before it runs any verify
-    /// callback, and returns the error `admit` gives. The policy then checks the throttle
-    /// there instead of asking [`claimed_username`](Self::claimed_username) first, so the
-    /// credentials are parsed once. Default: `false` (the policy asks `claimed_username`
-    /// before `authenticate`).
+    /// callback, and returns the error `admit` gives. When the throttle holds records the
+    /// policy then checks it there instead of asking
+    /// [`claimed_username`](Self::claimed_username) first, so the credentials are parsed
+    /// once. `claimed_username` is still needed: the policy asks it for a failure while the
+    /// throttle holds no record. Default: `false` (the policy asks `claimed_username` before
+    /// `authenticate`).
     fn admits(&self) -> bool {
         false
     }

@@ -261,6 +261,13 @@ impl<'a> AuthRequest<'a> {
         }
     }
 
+    /// For a scheme that [admits](crate::scheme::Scheme::admits): credentials that do not
+    /// parse have no username, but the client may still be over its limit, so the throttle is
+    /// asked without one and its refusal wins over `err`.
+    pub(crate) fn unparsed(&self, err: AuthError) -> AuthError {
+        self.admit(None).err().unwrap_or(err)
+    }
+
     /// The same request, with the policy's throttle check behind [`admit`](Self::admit).
     pub(crate) fn with_admission(self, admission: &'a dyn Admission) -> Self {
         Self {
