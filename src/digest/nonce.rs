@@ -524,14 +524,14 @@ impl MemoryNonceStore {
 }
 
 /// The key of a nonce: the first half of its SHA-256.
-fn store_key(nonce: &str) -> [u8; 16] {
+pub(super) fn store_key(nonce: &str) -> [u8; 16] {
     let digest = Sha256::digest(nonce.as_bytes());
     let mut key = [0_u8; 16];
     key.copy_from_slice(&digest[..16]);
     key
 }
 
-fn shard_of(key: &[u8; 16]) -> usize {
+pub(super) fn shard_of(key: &[u8; 16]) -> usize {
     usize::from(key[0]) % SHARDS
 }
 
