@@ -168,9 +168,10 @@ pub trait Scheme: Send + Sync + 'static {
     /// callback, and returns the error `admit` gives. When the throttle holds records the
     /// policy then checks it there instead of asking
     /// [`claimed_username`](Self::claimed_username) first, so the credentials are parsed
-    /// once. `claimed_username` is still needed: the policy asks it for a failure while the
-    /// throttle holds no record. Default: `false` (the policy asks `claimed_username` before
-    /// `authenticate`).
+    /// once. Credentials that do not parse call `admit(None)` before answering their error, so
+    /// a client over its address limit still gets its `429`. `claimed_username` is still
+    /// needed: the policy asks it for a failure while the throttle holds no record. Default:
+    /// `false` (the policy asks `claimed_username` before `authenticate`).
     fn admits(&self) -> bool {
         false
     }
