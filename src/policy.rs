@@ -9,7 +9,7 @@
 //!    it (its callback runs once); when none does, the request has no credentials (401 with
 //!    every scheme's challenge). While the [`Throttle`] holds failure records, it is asked
 //!    before the callback runs (by the scheme once it has parsed the username, see
-//!    [`Scheme::admits`](crate::scheme::Scheme::admits), or by the policy first): over a
+//!    [`Scheme::admits`], or by the policy first): over a
 //!    limit, 429 with `Retry-After`. A wrong secret counts; a success resets the username.
 //! 4. A route with a [`RoleRequirement`] asks the roles callback (the scheme's own, else the
 //!    route's) once: 403 when they do not match.
