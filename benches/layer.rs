@@ -835,6 +835,21 @@ fn table(runners: &mut [(&Case, Runner)]) {
             median_ns[i] / median_ns[b],
         );
     }
+    // httpauth beside the hand-written minimum for the same job (the floor).
+    let find = |id: &str| runners.iter().position(|(c, _)| c.id == id);
+    for (case, floor) in [
+        ("axum/httpauth-basic", "axum/minimal-basic"),
+        ("axum/httpauth-bearer", "axum/minimal-bearer"),
+    ] {
+        if let (Some(i), Some(f)) = (find(case), find(floor)) {
+            println!(
+                "{case}: {:.2}x the overhead of {floor} (+{:.0} ns vs +{:.0} ns)",
+                over[i] / over[f],
+                over[i],
+                over[f]
+            );
+        }
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
