@@ -32,7 +32,7 @@ for i in $(seq "$USERS"); do
 done
 
 {
-  cat scripts/lib/base64.lua
+  cat scripts/lib/base64.lua scripts/lib/statuses.lua
   cat <<'LUA'
 local n = 0
 math.randomseed(os.time())
@@ -41,19 +41,8 @@ request = function()
   local creds = "guess" .. math.random(1, 1000000000) .. "-" .. n .. ":nope"
   return wrk.format("GET", nil, { Authorization = "Basic " .. b64(creds) })
 end
-local threads = {}
-setup = function(thread) table.insert(threads, thread) end
-response = function(status)
-  if status == 401 then n401 = (n401 or 0) + 1
-  elseif status == 429 then n429 = (n429 or 0) + 1
-  elseif status == 503 then n503 = (n503 or 0) + 1
-  else nother = (nother or 0) + 1 end
-end
 done = function(summary, latency, requests)
-  local t = { n401 = 0, n429 = 0, n503 = 0, nother = 0 }
-  for _, thread in ipairs(threads) do
-    for k, _ in pairs(t) do t[k] = t[k] + (thread:get(k) or 0) end
-  end
+  local t = statuses()
   io.write(string.format("flood: %d requests: %d x 401 (a password checked), %d x 429 (throttled, nothing hashed), %d x 503, %d other\n",
     summary.requests, t.n401, t.n429, t.n503, t.nother))
 end
