@@ -229,6 +229,7 @@ impl fmt::Debug for Hex {
 }
 
 /// An incremental `H`.
+#[derive(Clone)]
 pub(crate) enum Hasher {
     Md5(Md5),
     Sha256(Sha256),

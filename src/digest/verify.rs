@@ -8,6 +8,7 @@ use http::header::HeaderName;
 use http::{HeaderValue, Uri};
 use subtle::ConstantTimeEq;
 
+use super::algorithm::Hasher;
 use super::config::{Digest, Userhash};
 use super::nonce::{freshness, ms_to_time, now_ms};
 use super::{Algorithm, DigestCredentials, Hex, NonceInfo, NonceUse, Qop};
@@ -142,12 +143,12 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     }
 
     /// Step 5 and the expiry of step 6: the response, with the secret the callback returned.
-    fn verify(
+    fn verify<'c>(
         &self,
-        checked: &Checked,
+        checked: &'c Checked,
         found: Option<(String, U)>,
         method: &str,
-    ) -> Result<(U, Hex), AuthError> {
+    ) -> Result<(U, Responses<'c>), AuthError> {
         let creds = &checked.creds;
         let alg = creds.algorithm;
         // An empty stored secret means no usable account (as Flask-HTTPAuth's falsy password).
@@ -172,7 +173,8 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             // Unknown user: the same hashing as a wrong password.
             None => (Hex::zero(alg.hex_len()), None),
         };
-        let expected = expected_response(creds, &ha1, method, checked.body_hash.as_ref());
+        let responses = Responses::new(creds, &ha1, checked.body_hash.as_ref());
+        let expected = responses.for_method(method);
         let mut offered = [0_u8; 64];
         let sent = creds.response.as_bytes();
         let matches = sent.len() == expected.as_bytes().len() && {
@@ -196,7 +198,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
                 None => return Err(refused("nonce dated in the future")),
             }
         }
-        Ok((user, ha1))
+        Ok((user, responses))
     }
 
     /// The rest of step 5 and step 6, once the callback answered: the response, the nonce's
@@ -207,11 +209,11 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         found: Option<(String, U)>,
         method: &str,
     ) -> AuthFuture<Result<Identity<U>, AuthError>> {
-        let (user, ha1) = match self.verify(&checked, found, method) {
+        let (user, responses) = match self.verify(&checked, found, method) {
             Ok(verified) => verified,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        let info = self.authentication_info(&checked, &ha1);
+        let info = self.authentication_info(&checked, &responses);
         let verdict = self.store.check(self.nonce_info(&checked));
         verdict.map(move |verdict| {
             let identity = identity(verdict, checked, user)?;
@@ -226,10 +228,14 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// (the response computed with an empty method, proving the server knows the secret),
     /// `qop`, `nc`, `cnonce`, and `nextnonce` when the nonce is in the last fifth of its
     /// lifetime (default nonces only; the nextnonce keeps the nonce's opaque valid).
-    fn authentication_info(&self, checked: &Checked, ha1: &Hex) -> Option<HeaderValue> {
+    fn authentication_info(
+        &self,
+        checked: &Checked,
+        responses: &Responses<'_>,
+    ) -> Option<HeaderValue> {
         let creds = &checked.creds;
         let (qop, (_, nc)) = (creds.qop?, creds.nc.as_ref()?);
-        let rspauth = expected_response(creds, ha1, "", checked.body_hash.as_ref());
+        let rspauth = responses.for_method("");
         let cnonce = header::quote(creds.cnonce.as_deref().unwrap_or("")).ok()?;
         let mut value = format!(
             "rspauth=\"{}\", qop={}, nc={nc}, cnonce={cnonce}",
@@ -288,36 +294,57 @@ fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<
     Err(AuthError::new(AuthErrorKind::StaleNonce).with_detail(detail))
 }
 
-/// RFC 7616 §3.4.1: `KD(HA1, nonce:nc:cnonce:qop:HA2)`, or RFC 2069's `KD(HA1, nonce:HA2)`.
-pub(super) fn expected_response(
-    creds: &DigestCredentials,
-    ha1: &Hex,
-    method: &str,
-    body_hash: Option<&Hex>,
-) -> Hex {
-    let alg = creds.algorithm;
-    let cnonce = creds.cnonce.as_deref().unwrap_or("");
-    let session;
-    let ha1 = if alg.is_session() {
-        session = alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), cnonce.as_bytes()]);
-        &session
-    } else {
-        ha1
-    };
-    let ha2 = match body_hash {
-        Some(body) => alg.hash(&[method.as_bytes(), creds.uri.as_bytes(), body.as_bytes()]),
-        None => alg.hash(&[method.as_bytes(), creds.uri.as_bytes()]),
-    };
-    match (creds.qop, &creds.nc) {
-        (Some(qop), Some((_, nc))) => alg.hash(&[
-            ha1.as_bytes(),
-            creds.nonce.as_bytes(),
-            nc.as_bytes(),
-            cnonce.as_bytes(),
-            qop.name().as_bytes(),
-            ha2.as_bytes(),
-        ]),
-        _ => alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), ha2.as_bytes()]),
+/// The responses of one request's credentials (RFC 7616 §3.4.1:
+/// `H(HA1:nonce:nc:cnonce:qop:HA2)`, or RFC 2069's `H(HA1:nonce:HA2)`; the session HA1 for
+/// `-sess`) for any method: the part every method shares is hashed once, so the request's
+/// response and `rspauth` (the same with an empty method) cost one hash of it.
+pub(super) struct Responses<'c> {
+    creds: &'c DigestCredentials,
+    body_hash: Option<&'c Hex>,
+    prefix: Hasher,
+}
+
+impl<'c> Responses<'c> {
+    pub(super) fn new(creds: &'c DigestCredentials, ha1: &Hex, body_hash: Option<&'c Hex>) -> Self {
+        let alg = creds.algorithm;
+        let cnonce = creds.cnonce.as_deref().unwrap_or("");
+        let session;
+        let ha1 = if alg.is_session() {
+            session = alg.hash(&[ha1.as_bytes(), creds.nonce.as_bytes(), cnonce.as_bytes()]);
+            &session
+        } else {
+            ha1
+        };
+        let mut prefix = Hasher::new(alg.hash_fn());
+        let mut part = |bytes: &[u8]| {
+            prefix.update(bytes);
+            prefix.update(b":");
+        };
+        part(ha1.as_bytes());
+        part(creds.nonce.as_bytes());
+        if let (Some(qop), Some((_, nc))) = (creds.qop, &creds.nc) {
+            part(nc.as_bytes());
+            part(cnonce.as_bytes());
+            part(qop.name().as_bytes());
+        }
+        Self {
+            creds,
+            body_hash,
+            prefix,
+        }
+    }
+
+    /// The response for `method` (`""` for `rspauth`).
+    pub(super) fn for_method(&self, method: &str) -> Hex {
+        let alg = self.creds.algorithm;
+        let uri = self.creds.uri.as_bytes();
+        let ha2 = match self.body_hash {
+            Some(body) => alg.hash(&[method.as_bytes(), uri, body.as_bytes()]),
+            None => alg.hash(&[method.as_bytes(), uri]),
+        };
+        let mut response = self.prefix.clone();
+        response.update(ha2.as_bytes());
+        response.finish()
     }
 }
 
