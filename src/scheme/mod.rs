@@ -24,7 +24,7 @@
 //!     type User = String;
 //!     fn name(&self) -> &str { "Magic" }
 //!     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-//!         req.authorization_scheme().is_some_and(|s| s.eq_ignore_ascii_case(b"Magic"))
+//!         req.authorization_scheme_is("Magic")
 //!     }
 //!     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<String>, AuthError>> {
 //!         let ok = req.authorization() == Some(b"Magic please".as_slice());
