@@ -578,15 +578,23 @@ impl<U: Clone + Send + Sync + 'static> Basic<U> {
         }
     }
 
+    /// The scheme words this auth takes: its own name, and `Basic` (when that is another).
+    fn names(&self) -> impl Iterator<Item = &str> {
+        let own: &str = &self.scheme;
+        std::iter::once(own).chain((own != "Basic").then_some("Basic"))
+    }
+
     fn accepts(&self, scheme: &[u8]) -> bool {
-        header::same_scheme(scheme, self.scheme.as_bytes()) || header::same_scheme(scheme, b"Basic")
+        self.names()
+            .any(|name| header::same_scheme(scheme, name.as_bytes()))
     }
 
     /// The token68 of a request this auth claims.
     fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h [u8], AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
-        let canonical = header::token68_after(value, self.scheme.as_bytes())
-            .or_else(|| header::token68_after(value, b"Basic"));
+        let canonical = self
+            .names()
+            .find_map(|name| header::token68_after(value, name.as_bytes()));
         if let Some(token) = canonical {
             return Ok(token);
         }
@@ -619,8 +627,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     }
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-        req.authorization_scheme_is(&self.scheme)
-            || (&*self.scheme != "Basic" && req.authorization_scheme_is("Basic"))
+        self.names().any(|name| req.authorization_scheme_is(name))
     }
 
     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {

@@ -52,6 +52,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::error::ConfigError;
 use crate::scheme::AuthFuture;
 
 /// What a count is kept for.
@@ -342,11 +343,33 @@ impl Throttle {
         self
     }
 
-    /// How long failures are remembered, from the first one.
+    /// How long failures are remembered, from the first one (at most [`MAX_WINDOW`]).
+    ///
+    /// # Panics
+    ///
+    /// When `window` is zero or longer than [`MAX_WINDOW`]; see
+    /// [`try_window`](Self::try_window).
     #[must_use]
-    pub fn window(mut self, window: Duration) -> Self {
+    pub fn window(self, window: Duration) -> Self {
+        self.try_window(window)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`window`](Self::window), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when `window` is zero or longer than [`MAX_WINDOW`] (a
+    /// deadline that far away would not be a point in time a clock can hold).
+    pub fn try_window(mut self, window: Duration) -> Result<Self, ConfigError> {
+        if window.is_zero() || window > MAX_WINDOW {
+            return Err(ConfigError::Invalid {
+                setting: "window",
+                reason: "must be more than zero and at most 366 days",
+            });
+        }
         self.window = window;
-        self
+        Ok(self)
     }
 
     /// Reverse proxies whose `X-Forwarded-For` is believed: when the peer is one of them, the
@@ -480,7 +503,11 @@ impl Throttle {
     }
 
     /// The client address: the peer, or behind trusted proxies the last untrusted
-    /// `X-Forwarded-For` hop (the header is only looked up then).
+    /// `X-Forwarded-For` hop (the header is only looked up then). Hops are read from the
+    /// right, the side the trusted proxies wrote; a hop that does not parse as an address
+    /// ends the walk at the nearest proxy, and so does a header that is missing, repeated or
+    /// not UTF-8: what lies to the left of it is the client's to choose, and would let it
+    /// rotate addresses.
     pub(crate) fn client<'a>(
         &self,
         peer: Option<IpAddr>,
@@ -490,15 +517,25 @@ impl Throttle {
         if !self.proxies.contains(&peer) {
             return Some(peer);
         }
-        let hops = forwarded_for().and_then(|v| std::str::from_utf8(v).ok())?;
-        hops.rsplit(',')
-            .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
-            .find(|ip| !self.proxies.contains(ip))
-            .or(Some(peer))
+        let Some(hops) = forwarded_for().and_then(|v| std::str::from_utf8(v).ok()) else {
+            return Some(peer);
+        };
+        let mut nearest = peer;
+        for hop in hops.rsplit(',') {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) if self.proxies.contains(&ip) => nearest = ip,
+                Ok(ip) => return Some(ip),
+                Err(_) => break,
+            }
+        }
+        Some(nearest)
     }
 }
 
 static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
+
+/// The longest [`Throttle::window`]: 366 days.
+pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
 
 /// The throttle keys of one attempt.
 #[derive(Debug, Clone, Copy, Default)]
@@ -595,5 +632,36 @@ mod tests {
         );
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+
+    #[test]
+    fn hostile_forwarded_for_cannot_choose_the_address() {
+        let (proxy, inner): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t = Throttle::new().trusted_proxies([proxy, inner]);
+        let client = |v: &'static [u8]| t.client(Some(proxy), move || Some(v));
+        // A hop that does not parse (a port, garbage) ends the walk at the nearest proxy:
+        // whatever the client wrote to the left of it is not believed.
+        assert_eq!(client(b"203.0.113.9, 192.0.2.7:443, 10.0.0.2"), Some(inner));
+        assert_eq!(client(b"198.51.100.1, nonsense"), Some(proxy));
+        assert_eq!(client(b""), Some(proxy));
+        assert_eq!(client(b"\xff"), Some(proxy));
+        // Only proxies: the nearest one the walk reached.
+        assert_eq!(client(b"10.0.0.2, 10.0.0.1"), Some(inner));
+        // No header, a repeated one, or not UTF-8: the proxy itself, never no address.
+        assert_eq!(t.client(Some(proxy), || None), Some(proxy));
+    }
+
+    #[test]
+    fn windows_are_bounded() {
+        assert!(Throttle::new().try_window(Duration::ZERO).is_err());
+        assert!(Throttle::new().try_window(Duration::MAX).is_err());
+        assert!(Throttle::new().try_window(MAX_WINDOW).is_ok());
+        // The longest window is a point in time the clock holds: recording and checking
+        // do not overflow.
+        let t = Throttle::new().window(MAX_WINDOW).max_failures_per_user(1);
+        let keys = t.keys(Some("john"), None);
+        assert!(t.record(keys, false).into_ready().is_ok());
+        assert!(t.blocked(keys).is_some());
     }
 }

@@ -70,7 +70,8 @@ fn args() -> Args {
             }
             "--throttle-window" => {
                 let secs = number(&mut args);
-                throttle = throttle.map(|t| t.window(std::time::Duration::from_secs(secs.into())));
+                let window = std::time::Duration::from_secs(secs.into());
+                throttle = throttle.map(|t| t.try_window(window).unwrap_or_else(|_| usage()));
             }
             "--no-throttle" => throttle = None,
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
