@@ -398,6 +398,27 @@ async fn full_pool_answers_503_with_retry_after_and_no_challenge() {
 }
 
 #[tokio::test]
+async fn refusals_that_hash_nothing_do_not_lower_the_padding() {
+    // bcrypt refuses a password over 72 bytes without hashing: if such refusals counted as
+    // samples of the class, a few of them would pull the padding (the time every refusal
+    // takes) towards zero, and refusal times would tell the hash formats apart again.
+    let checker = PasswordChecker::new();
+    let users = store(checker.clone());
+    users
+        .insert("dear", bcrypt::hash("bye", 8).unwrap())
+        .unwrap();
+    assert_eq!(users.verify_password("dear", "wrong").await, None);
+    let padding = checker.refusal_padding();
+    assert!(padding > Duration::ZERO);
+    for i in 0..20 {
+        let long = format!("{}{i}", "a".repeat(73));
+        assert_eq!(users.verify_password("dear", &long).await, None);
+    }
+    let after = checker.refusal_padding();
+    assert!(after >= padding / 2, "{after:?} fell from {padding:?}");
+}
+
+#[tokio::test]
 async fn refusals_are_padded_to_the_most_expensive_registered_class() {
     // A cheap user and an expensive one: the expensive class is measured (once, not counted
     // as a verification) before the first refusal, and every refusal is padded to it.
