@@ -483,8 +483,10 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner) =
                             Some(std::time::Instant::now() + Duration::from_secs(1));
+                        tracing::warn!(target: "httpauth", "Redis throttle store unavailable; refusing throttled attempts for a second (fail closed), counting locally");
+                    } else {
+                        tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
                     }
-                    tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
                     crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
                 }
             }

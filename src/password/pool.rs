@@ -277,16 +277,10 @@ impl HashPool {
     }
 
     /// The `Retry-After` of a refusal: the wait deadline, rounded up to whole seconds.
-    fn retry_after(&self) -> u32 {
-        let d = self.inner.max_wait;
-        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-        u32::try_from(secs.max(1)).unwrap_or(u32::MAX)
-    }
-
     fn busy(&self) -> Busy {
         self.inner.refused.fetch_add(1, Ordering::Relaxed);
         Busy {
-            retry_after: self.retry_after(),
+            retry_after: crate::throttle::retry_after_secs(self.inner.max_wait),
         }
     }
 
