@@ -8,6 +8,7 @@
 //! - [`performance`]: what a request costs, how it was measured, load tests, fuzzing.
 //! - [`browsers`]: what real browsers do with Basic and Digest.
 //! - [`demo_contract`]: the contract of `cargo run --example demo`.
+//! - [`deployment`]: one instance or several (Redis), what is shared, failure modes.
 //!
 //! A page links to another page with a reference-style link (`[digest.md]`) whose definition at
 //! the end of the page (`[digest.md]: digest.md`) works on GitHub. Each module below starts with
@@ -26,6 +27,7 @@ macro_rules! page {
         #[doc = "[performance.md]: crate::docs::performance"]
         #[doc = "[browsers.md]: crate::docs::browsers"]
         #[doc = "[demo-contract.md]: crate::docs::demo_contract"]
+        #[doc = "[deployment.md]: crate::docs::deployment"]
         #[doc = ""]
         #[$page]
         pub mod $name {}
@@ -38,3 +40,4 @@ page!(passwords, "../docs/passwords.md");
 page!(performance, "../docs/performance.md");
 page!(browsers, "../docs/browsers.md");
 page!(demo_contract, "../docs/demo-contract.md");
+page!(deployment, "../docs/deployment.md");

@@ -24,7 +24,8 @@
 //! [`Decision::ReadBody`]; the adapter buffers it and checks again.
 //!
 //! Every step answers at once when the callbacks do (an [`AuthFuture::ready`]): the adapters
-//! then decide inline and box nothing; only real waiting is boxed.
+//! then decide inline and box nothing on the way to the handler (a refusal's response is
+//! boxed); only real waiting is boxed.
 //!
 //! ```
 //! use httpauth::scheme::{AuthRequest, Decision};

@@ -140,8 +140,9 @@ pub trait Scheme: Send + Sync + 'static {
     fn claims(&self, req: &AuthRequest<'_>) -> bool;
 
     /// Whether this scheme needs the request body to authenticate this (claimed) request, and
-    /// the most bytes it accepts. The adapter then buffers the body (answering 413 when it is
-    /// larger) and passes it in [`AuthRequest::body`]. Default: never.
+    /// the most bytes it accepts. The policy then answers [`Decision::ReadBody`], the adapter
+    /// buffers the body and checks again with it in [`AuthRequest::body`] (413 when it is
+    /// larger, 400 when it cannot be read, 408 when it is too slow). Default: never.
     fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
         let _ = req;
         None

@@ -8,9 +8,10 @@ use std::fmt;
 use crate::error::AuthError;
 use bytes::Bytes;
 
-/// What the core reads of a request: the method, the target and header lookups. The tower
-/// adapter implements it for `http::request::Parts`; the actix adapter for actix-web's
-/// `ServiceRequest`, over actix's own (`http` 0.2) types. Nothing is copied per request.
+/// What the core reads of a request: the method, the target and header lookups. Implemented
+/// for `http::Request<B>` (the tower adapter's path) and `http::request::Parts`, and by the
+/// actix adapter for actix-web's `ServiceRequest`, over actix's own (`http` 0.2) types.
+/// Nothing is copied per request.
 pub trait RequestHead {
     /// The request method (`GET`, `OPTIONS`, ...).
     fn method(&self) -> &str;
