@@ -151,7 +151,10 @@ print("\n".join(out))
 async fn py(script: &str, base: &str, route: &str, user: &str, pass: &str) -> Vec<String> {
     let wrapped =
         format!("import sys\nsys.argv = ['x', {base:?}, {route:?}, {user:?}, {pass:?}]\n{script}");
-    python(&wrapped).await.lines().map(str::to_owned).collect()
+    let lines: Vec<String> = python(&wrapped).await.lines().map(str::to_owned).collect();
+    // Both scripts make four requests: checks over every line need all four.
+    assert_eq!(lines.len(), 4, "{route}: {lines:?}");
+    lines
 }
 
 #[tokio::test]
