@@ -146,6 +146,23 @@ struct Policy<U> {
     body_timeout: std::time::Duration,
 }
 
+/// By hand: `U` itself need not be `Clone` for a policy to be copied (`Arc::make_mut`, when a
+/// builder call edits a policy routes already share).
+impl<U> Clone for Policy<U> {
+    fn clone(&self) -> Self {
+        Self {
+            members: self.members.clone(),
+            roles: self.roles.clone(),
+            error_handler: self.error_handler.clone(),
+            requirement: self.requirement.clone(),
+            optional: self.optional,
+            skip_options: self.skip_options,
+            throttle: self.throttle.clone(),
+            body_timeout: self.body_timeout,
+        }
+    }
+}
+
 /// Why an adapter could not buffer a body the scheme needs ([`LoginRequired::reject_body`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -241,24 +258,7 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     /// The policy to change: routes share theirs once built, so a builder call on a shared one
     /// copies it (only at configuration time).
     fn edit(mut self, f: impl FnOnce(&mut Policy<U>)) -> Self {
-        match Arc::get_mut(&mut self.policy) {
-            Some(policy) => f(policy),
-            None => {
-                let p = &self.policy;
-                let mut copy = Policy {
-                    members: p.members.clone(),
-                    roles: p.roles.clone(),
-                    error_handler: p.error_handler.clone(),
-                    requirement: p.requirement.clone(),
-                    optional: p.optional,
-                    skip_options: p.skip_options,
-                    throttle: p.throttle.clone(),
-                    body_timeout: p.body_timeout,
-                };
-                f(&mut copy);
-                self.policy = Arc::new(copy);
-            }
-        }
+        f(Arc::make_mut(&mut self.policy));
         self
     }
 

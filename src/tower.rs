@@ -247,7 +247,7 @@ fn allow<U: Clone + Send + Sync + 'static>(
 /// The scheme's headers for a successful response (`Authentication-Info`,
 /// `Cache-Control: private`, ...), unless the handler set its own of the same name.
 #[inline]
-pub(crate) fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
+fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
     if let Some(headers) = headers {
         add_headers_now(response, *headers);
     }
