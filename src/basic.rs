@@ -314,8 +314,8 @@ impl HashPassword {
         }
     }
 
-    /// [`matches`](Self::matches), on the blocking pool when [`runs_off_executor`]
-    /// (Self::runs_off_executor); the username when it matches.
+    /// [`matches`](Self::matches), on the blocking pool when
+    /// [`runs_off_executor`](Self::runs_off_executor); the username when it matches.
     async fn matches_off_executor(
         self,
         username: String,

@@ -390,10 +390,8 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
         let users: Arc<[String]> = usernames.into_iter().map(Into::into).collect();
         self.kind.userhash = true;
         self.kind.userhash_source = Userhash::Users(users, Arc::default());
-        {
-            self.kind.refresh();
-            self
-        }
+        self.kind.refresh();
+        self
     }
 
     /// Turns [`userhash`](Self::userhash) on and resolves a hashed username (lowercase hex) with

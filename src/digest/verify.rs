@@ -9,7 +9,7 @@ use http::{HeaderValue, Uri};
 use subtle::ConstantTimeEq;
 
 use super::algorithm::Hasher;
-use super::config::{Digest, Userhash};
+use super::config::{duration_ms, Digest, Userhash};
 use super::nonce::{freshness, ms_to_time, now_ms};
 use super::{Algorithm, DigestCredentials, Hex, NonceInfo, NonceUse, Qop};
 use crate::error::{AuthError, AuthErrorKind};
@@ -175,14 +175,10 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         };
         let responses = Responses::new(creds, &ha1, checked.body_hash.as_ref());
         let expected = responses.for_method(method);
-        let mut offered = [0_u8; 64];
-        let sent = creds.response.as_bytes();
-        let matches = sent.len() == expected.as_bytes().len() && {
-            let offered = &mut offered[..sent.len()];
-            offered.copy_from_slice(sent);
-            offered.make_ascii_lowercase();
-            bool::from(offered.ct_eq(expected.as_bytes()))
-        };
+        // The response as sent, lowercased (hex of the algorithm's length, else no match),
+        // compared in constant time.
+        let matches = Hex::parse(&creds.response, alg.hex_len())
+            .is_some_and(|sent| bool::from(sent.as_bytes().ct_eq(expected.as_bytes())));
         let user = match user {
             Some(user) if matches => user,
             _ => return Err(AuthError::invalid()),
@@ -243,12 +239,14 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             qop.name()
         );
         if let Some(issued) = checked.issued_ms {
-            let lifetime = u64::try_from(self.lifetime.as_millis()).unwrap_or(u64::MAX);
-            let age = now_ms().saturating_sub(issued);
-            if age.saturating_mul(5) >= lifetime.saturating_mul(4) {
+            let lifetime = duration_ms(self.lifetime);
+            let now = now_ms();
+            if now.saturating_sub(issued).saturating_mul(5) >= lifetime.saturating_mul(4) {
                 // The same random part under a new time: the client's opaque still goes.
-                if let Some(next) = self.key.next_nonce(&self.realm, &creds.nonce, now_ms()) {
-                    value.push_str(&format!(", nextnonce=\"{next}\""));
+                if let Some(next) = self.key.next_nonce(&self.realm, &creds.nonce, now) {
+                    value.push_str(", nextnonce=\"");
+                    value.push_str(&next);
+                    value.push('"');
                 }
             }
         }
