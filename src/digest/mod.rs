@@ -126,7 +126,6 @@ pub use self::nonce::{
 };
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::scheme::header::{self, Payload};
 use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme};
 
 impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
@@ -144,25 +143,16 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
         if !self.qops.contains(&Qop::AuthInt) {
             return None;
         }
-        let value = req.authorization()?;
-        let creds = header::parse(value).ok()?;
-        if !self.accepts(creds.scheme().as_bytes()) {
+        let creds = self.credentials(req).ok()?;
+        if creds.qop != Some(Qop::AuthInt) {
             return None;
         }
-        let Payload::Params(params) = creds.payload() else {
-            return None;
-        };
-        params
-            .get("qop")
-            .filter(|q| q.eq_ignore_ascii_case("auth-int"))?;
         // Read no body for credentials that will be refused anyway: realm, algorithm, qop,
         // uri and (with the default, MAC-checked nonces) the nonce and opaque first. Custom
         // nonce callbacks are not called twice for this.
-        // (An empty placeholder body: the real one is hashed once it is read.)
-        let empty = bytes::Bytes::new();
         if self.verify_nonce.is_none()
             && self.verify_opaque.is_none()
-            && self.precheck(&req.with_body(Some(&empty))).is_err()
+            && self.check_offered(&creds, req).is_err()
         {
             return None;
         }

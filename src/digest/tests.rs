@@ -342,6 +342,20 @@ fn body_limit_only_for_auth_int() {
     assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
     let parts = req(r#"Basic abc="#);
     assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
+    // Deciding to read the body calls no callback: a userhash resolver runs once, later.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let hashed = auth.clone().userhash_resolver(move |_, _| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        None
+    });
+    let parts =
+        req(&valid("auth-int").replace("username=\"john\"", "username=\"ab12\", userhash=true"));
+    assert_eq!(
+        hashed.get_ref().body_limit(&AuthRequest::new(&parts)),
+        Some(10)
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
     // Not offered: never buffered.
     let parts = req(&valid("auth-int"));
     assert_eq!(

@@ -51,12 +51,15 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         }
     }
 
-    /// Everything that needs no callback: steps 1-4 of the module docs.
-    pub(super) fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
-        // The throttle is asked as soon as the username is known (`Scheme::admits`): before
-        // any other check, as when it asks `claimed_username` first.
-        let creds = self.credentials(req).map_err(|err| req.unparsed(err))?;
-        req.admit(Some(creds.username()))?;
+    /// What the credentials must match of what was offered: realm, algorithm, qop, userhash,
+    /// the request target, then the opaque and the nonce (the issue time of a default nonce).
+    /// [`Scheme::body_limit`](crate::scheme::Scheme::body_limit) checks this too, before a body
+    /// is read.
+    pub(super) fn check_offered(
+        &self,
+        creds: &DigestCredentials,
+        req: &AuthRequest<'_>,
+    ) -> Result<Option<u64>, AuthError> {
         if creds.realm != *self.realm {
             return Err(refused("realm is not the one offered"));
         }
@@ -100,6 +103,16 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
                 Some(issued.at_ms)
             }
         };
+        Ok(issued_ms)
+    }
+
+    /// Everything that needs no callback: steps 1-4 of the module docs.
+    pub(super) fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
+        // The throttle is asked as soon as the username is known (`Scheme::admits`): before
+        // any other check, as when it asks `claimed_username` first.
+        let creds = self.credentials(req).map_err(|err| req.unparsed(err))?;
+        req.admit(Some(creds.username()))?;
+        let issued_ms = self.check_offered(&creds, req)?;
         let body_hash = match creds.qop {
             Some(Qop::AuthInt) => {
                 let body = req.body().ok_or_else(|| {
