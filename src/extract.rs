@@ -104,8 +104,13 @@ pub(crate) struct UserType {
 }
 
 /// Every user type a `LoginRequired` was built for in this process (a handful: one per user
-/// type, registered at configuration time, never per request).
-static USER_TYPES: std::sync::RwLock<Vec<UserType>> = std::sync::RwLock::new(Vec::new());
+/// type, registered at configuration time, never per request). Read without a lock: a
+/// `Username` extraction loads the filled slots and writes nothing shared; types beyond the
+/// slots (an unusual program) go to `MORE_USER_TYPES`.
+static USER_TYPES: [std::sync::OnceLock<UserType>; 32] = [const { std::sync::OnceLock::new() }; 32];
+static MORE_USER_TYPES: std::sync::RwLock<Vec<UserType>> = std::sync::RwLock::new(Vec::new());
+/// Serializes registrations (readers never take it).
+static REGISTERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn username_in<U: Clone + Send + Sync + 'static, M: EntryMap>(map: &M) -> Option<Option<&str>> {
     map.entry::<U>().map(|entry| entry.username.as_deref())
@@ -115,36 +120,48 @@ fn username_in<U: Clone + Send + Sync + 'static, M: EntryMap>(map: &M) -> Option
 /// when a `LoginRequired` is built.
 pub(crate) fn register_user_type<U: Clone + Send + Sync + 'static>() {
     let id = std::any::TypeId::of::<U>();
-    let known = |types: &[UserType]| types.iter().any(|t| t.id == id);
-    if known(
-        &USER_TYPES
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner),
-    ) {
-        return;
-    }
-    let mut types = USER_TYPES
+    let _registering = REGISTERING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut more = MORE_USER_TYPES
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !known(&types) {
-        types.push(UserType {
-            name: std::any::type_name::<U>(),
-            id,
-            http: username_in::<U, Extensions>,
-            #[cfg(feature = "actix")]
-            actix: username_in::<U, actix_web::dev::Extensions>,
-        });
+    let filled = || USER_TYPES.iter().map_while(std::sync::OnceLock::get);
+    if filled().chain(more.iter()).any(|t| t.id == id) {
+        return;
+    }
+    let user_type = UserType {
+        name: std::any::type_name::<U>(),
+        id,
+        http: username_in::<U, Extensions>,
+        #[cfg(feature = "actix")]
+        actix: username_in::<U, actix_web::dev::Extensions>,
+    };
+    match USER_TYPES.iter().find(|slot| slot.get().is_none()) {
+        Some(slot) => {
+            let _ = slot.set(user_type);
+        }
+        None => more.push(user_type),
     }
 }
 
 /// The entry of whichever registered user type the map holds: its username and type name.
 fn any_entry<M: EntryMap>(map: &M) -> Option<(Option<&str>, &'static str)> {
-    let types = USER_TYPES
+    let found = |t: &UserType| map.username_of(t).map(|username| (username, t.name));
+    let mut filled = 0;
+    for t in USER_TYPES.iter().map_while(std::sync::OnceLock::get) {
+        filled += 1;
+        if let Some(hit) = found(t) {
+            return Some(hit);
+        }
+    }
+    if filled < USER_TYPES.len() {
+        return None;
+    }
+    let more = MORE_USER_TYPES
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    types
-        .iter()
-        .find_map(|t| map.username_of(t).map(|username| (username, t.name)))
+    more.iter().find_map(found)
 }
 
 /// What an identity becomes in the request extensions (the same entry in every adapter), and
@@ -476,5 +493,38 @@ mod tests {
         let empty = Extensions::new();
         let err = Username::from_extensions(&empty).unwrap_err();
         assert_eq!((err.wanted(), err.found()), ("Username", None));
+    }
+
+    #[derive(Clone)]
+    struct Kind<const N: usize>;
+
+    #[test]
+    fn more_user_types_than_slots_are_found_too() {
+        macro_rules! register {
+            ($($n:literal)*) => { $(register_user_type::<Kind<$n>>();)* };
+        }
+        register!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35 36 37 38 39);
+        // Registering again adds nothing.
+        register_user_type::<Kind<3>>();
+        register_user_type::<Kind<39>>();
+        let more = MORE_USER_TYPES.read().unwrap().len();
+        assert!(more >= 8, "{more}");
+        let mut ext = Extensions::new();
+        insert_identity(&mut ext, Identity::new(Kind::<2>, Some("early".into())));
+        assert_eq!(
+            Username::from_extensions(&ext),
+            Ok(Username("early".to_owned()))
+        );
+        let mut ext = Extensions::new();
+        insert_identity(&mut ext, Identity::new(Kind::<39>, Some("late".into())));
+        assert_eq!(
+            Username::from_extensions(&ext),
+            Ok(Username("late".to_owned()))
+        );
+        let err = CurrentUser::<u8>::from_extensions(&ext).unwrap_err();
+        assert!(
+            err.found().is_some_and(|t| t.ends_with("Kind<39>")),
+            "{err}"
+        );
     }
 }
