@@ -272,19 +272,15 @@ where
             if let Some((limit, timeout)) = limit {
                 let mut payload = req.take_payload();
                 let read = crate::timer::within(timeout, read_bounded(&mut payload, limit)).await;
-                let failure = match read {
-                    Some(Ok(bytes)) => {
+                match read.unwrap_or(Err(BodyFailure::TimedOut)) {
+                    Ok(bytes) => {
                         req.set_payload(Payload::from(bytes.clone()));
                         buffered = Some(bytes);
-                        None
                     }
-                    Some(Err(true)) => Some(BodyFailure::TooLarge),
-                    Some(Err(false)) => Some(BodyFailure::Unreadable),
-                    None => Some(BodyFailure::TimedOut),
-                };
-                if let Some(failure) = failure {
-                    let response = policy.reject_body(&AuthRequest::new(&req), failure);
-                    return Ok(req.into_response(to_actix(response)).map_into_right_body());
+                    Err(failure) => {
+                        let response = policy.reject_body(&AuthRequest::new(&req), failure);
+                        return Ok(req.into_response(to_actix(response)).map_into_right_body());
+                    }
                 }
             }
             let check = policy.check(&AuthRequest::new(&req).with_body(buffered.as_ref()));
@@ -348,8 +344,8 @@ fn add_headers_now<B>(response: &mut ServiceResponse<B>, headers: &http::HeaderM
     }
 }
 
-/// Reads the payload up to `limit` bytes: `Err(true)` when larger, `Err(false)` on a read error.
-async fn read_bounded(payload: &mut Payload, limit: usize) -> Result<Bytes, bool> {
+/// Reads the payload up to `limit` bytes (as the tower adapter's `buffer`).
+async fn read_bounded(payload: &mut Payload, limit: usize) -> Result<Bytes, BodyFailure> {
     let mut body = BytesMut::new();
     loop {
         let chunk = std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await;
@@ -357,11 +353,11 @@ async fn read_bounded(payload: &mut Payload, limit: usize) -> Result<Bytes, bool
             None => return Ok(body.freeze()),
             Some(Ok(chunk)) => {
                 if body.len() + chunk.len() > limit {
-                    return Err(true);
+                    return Err(BodyFailure::TooLarge);
                 }
                 body.extend_from_slice(&chunk);
             }
-            Some(Err(_)) => return Err(false),
+            Some(Err(_)) => return Err(BodyFailure::Unreadable),
         }
     }
 }

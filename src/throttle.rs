@@ -477,11 +477,7 @@ impl Throttle {
                 keys.addr.map(|k| store.forgive(k)),
             ),
         };
-        match (user, addr) {
-            (None, None) => AuthFuture::ready(()),
-            (Some(f), None) | (None, Some(f)) => f,
-            (Some(u), Some(a)) => u.and_then(move |()| a),
-        }
+        both(user, addr)
     }
 
     /// Counts a failure (`ok == false`) or resets the username's count (`ok == true`).
@@ -495,11 +491,7 @@ impl Throttle {
         }
         let user = keys.user.map(|k| store.record_failure(k, window));
         let addr = keys.addr.map(|k| store.record_failure(k, window));
-        match (user, addr) {
-            (None, None) => AuthFuture::ready(()),
-            (Some(f), None) | (None, Some(f)) => f,
-            (Some(u), Some(a)) => u.and_then(move |()| a),
-        }
+        both(user, addr)
     }
 
     /// The client address: the peer, or behind trusted proxies the last untrusted
@@ -533,6 +525,16 @@ impl Throttle {
 }
 
 static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
+
+/// The store's answers for the username's key and the address's key, one after the other
+/// (either may be absent).
+fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFuture<()> {
+    match (user, addr) {
+        (None, None) => AuthFuture::ready(()),
+        (Some(f), None) | (None, Some(f)) => f,
+        (Some(u), Some(a)) => u.and_then(move |()| a),
+    }
+}
 
 /// The longest [`Throttle::window`]: 366 days.
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
