@@ -578,23 +578,28 @@ impl<U: Clone + Send + Sync + 'static> Basic<U> {
         }
     }
 
-    /// The scheme words this auth takes: its own name, and `Basic` (when that is another).
-    fn names(&self) -> impl Iterator<Item = &str> {
+    /// The scheme words this auth takes: its own name, and `Basic` when that is another.
+    fn names(&self) -> (&str, Option<&str>) {
         let own: &str = &self.scheme;
-        std::iter::once(own).chain((own != "Basic").then_some("Basic"))
+        (own, (own != "Basic").then_some("Basic"))
+    }
+
+    /// Whether `takes` holds for one of the [names](Self::names).
+    fn any_name(&self, takes: impl Fn(&str) -> bool) -> bool {
+        let (own, other) = self.names();
+        takes(own) || other.is_some_and(takes)
     }
 
     fn accepts(&self, scheme: &[u8]) -> bool {
-        self.names()
-            .any(|name| header::same_scheme(scheme, name.as_bytes()))
+        self.any_name(|name| header::same_scheme(scheme, name.as_bytes()))
     }
 
     /// The token68 of a request this auth claims.
     fn token68<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h [u8], AuthError> {
         let value = req.authorization().ok_or_else(AuthError::missing)?;
-        let canonical = self
-            .names()
-            .find_map(|name| header::token68_after(value, name.as_bytes()));
+        let (own, other) = self.names();
+        let canonical = header::token68_after(value, own.as_bytes())
+            .or_else(|| header::token68_after(value, other?.as_bytes()));
         if let Some(token) = canonical {
             return Ok(token);
         }
@@ -627,7 +632,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     }
 
     fn claims(&self, req: &AuthRequest<'_>) -> bool {
-        self.names().any(|name| req.authorization_scheme_is(name))
+        self.any_name(|name| req.authorization_scheme_is(name))
     }
 
     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
