@@ -54,7 +54,7 @@
 //!
 //! # What is verified, in order
 //!
-//! 1. The `Authorization` value parses ([`header::parse`]: duplicated
+//! 1. The `Authorization` value parses ([`header::parse`](crate::scheme::header::parse): duplicated
 //!    parameters, parameters without `=`, unterminated quoted strings, control characters are
 //!    refused) and carries every parameter RFC 7616 requires ([`DigestCredentials`]); else 401.
 //! 2. `realm`, `algorithm` and `qop` are ones this auth offered (no qop downgrade to RFC 2069,
