@@ -16,6 +16,7 @@ mod digest;
 #[path = "../../examples/demo/users.rs"]
 mod users;
 
+mod accounting;
 #[cfg(feature = "actix")]
 mod actix_parity;
 mod conformance_basic;

@@ -13,22 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use httpauth::{BasicAuth, CurrentUser, Throttle, TokenAuth};
 
-use crate::common::{basic, client};
-
-/// Serves with the peer address recorded (`ConnectInfo<SocketAddr>`), as the throttle needs.
-async fn serve_with_peer(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}")
-}
+use crate::common::{basic, client, serve_with_peer};
 
 async fn send(url: &str, headers: &[(&str, &str)]) -> (u16, Option<String>, bool) {
     let mut req = client().get(url);
@@ -90,8 +75,8 @@ async fn over_the_limit_is_429_before_the_callback() {
 
 #[tokio::test]
 async fn only_failures_count_and_a_success_resets_the_username() {
-    // 10 typos stay under the address limit; counting the 20 malformed or empty requests below
-    // would cross it.
+    // 10 typos stay under the address limit; requests without credentials count for nothing;
+    // two malformed ones (they verified nothing, so they count for the address) cross it.
     let throttle = Throttle::new()
         .max_failures_per_user(3)
         .max_failures_per_addr(12);
@@ -116,13 +101,18 @@ async fn only_failures_count_and_a_success_resets_the_username() {
         let (s, _, _) = send(&url, &[("authorization", &basic("susan", "bye"))]).await;
         assert_eq!(s, 200);
     }
-    // Malformed credentials and no credentials check no secret: not counted.
-    for _ in 0..10 {
+    // No credentials: nothing is counted.
+    for _ in 0..20 {
         assert_eq!(send(&url, &[]).await.0, 401);
-        assert_eq!(send(&url, &[("authorization", "Basic !!!")]).await.0, 401);
     }
     let (s, _, _) = send(&url, &[("authorization", &basic("john", "hello"))]).await;
     assert_eq!(s, 200);
+    // Malformed credentials count against the address: the 11th and 12th failures.
+    for _ in 0..2 {
+        assert_eq!(send(&url, &[("authorization", "Basic !!!")]).await.0, 401);
+    }
+    let (s, _, _) = send(&url, &[("authorization", &basic("john", "hello"))]).await;
+    assert_eq!(s, 429);
 }
 
 #[tokio::test]
@@ -152,24 +142,16 @@ async fn rotating_usernames_trip_the_address_limit() {
     assert_eq!(calls.load(SeqCst), 5);
 }
 
-/// `Authorization: Magic <user>.<secret>`: a scheme of an application's own that asks the
-/// throttle itself (`Scheme::admits`) once it has read the username.
+/// `Authorization: Magic <user>.<secret>`: a scheme of an application's own. It only parses
+/// and verifies; the policy asks the throttle between the two.
 #[derive(Clone)]
 struct Magic {
     calls: Arc<AtomicUsize>,
 }
 
-impl Magic {
-    fn parse<'a>(req: &httpauth::scheme::AuthRequest<'a>) -> Option<(&'a str, &'a str)> {
-        req.authorization()
-            .and_then(|v| std::str::from_utf8(v).ok())
-            .and_then(|v| v.strip_prefix("Magic "))
-            .and_then(|v| v.split_once('.'))
-    }
-}
-
 impl httpauth::scheme::Scheme for Magic {
     type User = String;
+    type Credentials = (String, String);
 
     fn name(&self) -> &str {
         "Magic"
@@ -179,32 +161,35 @@ impl httpauth::scheme::Scheme for Magic {
         req.authorization_scheme_is("Magic")
     }
 
-    fn authenticate(
+    fn parse(
         &self,
         req: &httpauth::scheme::AuthRequest<'_>,
+    ) -> Result<(String, String), httpauth::AuthError> {
+        req.authorization()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.strip_prefix("Magic "))
+            .and_then(|v| v.split_once('.'))
+            .map(|(user, secret)| (user.to_owned(), secret.to_owned()))
+            .ok_or_else(|| httpauth::AuthError::malformed("not magic"))
+    }
+
+    fn username<'c>(&self, creds: &'c (String, String)) -> Option<&'c str> {
+        Some(&creds.0)
+    }
+
+    fn verify(
+        &self,
+        (user, secret): (String, String),
+        _username: Option<&str>,
+        _req: &httpauth::scheme::AuthRequest<'_>,
     ) -> httpauth::scheme::AuthFuture<Result<httpauth::scheme::Identity<String>, httpauth::AuthError>>
     {
-        use httpauth::scheme::{AuthFuture, Identity};
-        let Some((user, secret)) = Self::parse(req) else {
-            return AuthFuture::ready(Err(httpauth::AuthError::malformed("not magic")));
-        };
-        if let Err(refusal) = req.admit(Some(user)) {
-            return AuthFuture::ready(Err(refusal));
-        }
         self.calls.fetch_add(1, SeqCst);
         let ok = secret == "please";
-        AuthFuture::ready(
-            ok.then(|| Identity::new(user.to_owned(), Some(user.to_owned())))
+        httpauth::scheme::AuthFuture::ready(
+            ok.then(|| httpauth::scheme::Identity::new(user, None))
                 .ok_or_else(httpauth::AuthError::invalid),
         )
-    }
-
-    fn claimed_username(&self, req: &httpauth::scheme::AuthRequest<'_>) -> Option<String> {
-        Self::parse(req).map(|(user, _)| user.to_owned())
-    }
-
-    fn admits(&self) -> bool {
-        true
     }
 
     fn set_realm(&mut self, _realm: &str) -> Result<(), httpauth::ConfigError> {
