@@ -31,6 +31,7 @@ mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
 mod htpasswd_files;
+mod own_scheme;
 mod password_cache;
 mod password_hashes;
 mod policy_settings;
