@@ -13,7 +13,6 @@ use super::pool::{Delay, HashPool};
 use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
-
 /// Counters of a [`PasswordChecker`] (shared by its clones).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
