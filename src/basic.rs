@@ -68,8 +68,8 @@ use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
 use crate::auth::Auth;
+use crate::callback::{Answer, SyncGetPassword, SyncVerifyPassword};
 pub use crate::callback::{GetPassword, VerifyPassword};
-use crate::callback::{SyncGetPassword, SyncVerifyPassword};
 use crate::error::{AuthError, ConfigError};
 use crate::scheme::header::{self, Payload};
 use crate::scheme::Challenge;
@@ -280,29 +280,33 @@ struct StoredPassword {
 impl VerifyPassword for StoredPassword {
     type User = String;
 
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
+    fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<String>, AuthError>> {
         if username.is_empty() {
             // Flask-HTTPAuth never looks up an empty username.
-            return AuthFuture::ready(None);
+            return AuthFuture::ready(Ok(None));
         }
         let stored = self.get.get_password(username).into_ready();
         if !self.hash.runs_off_executor() {
             if let Ok(stored) = stored {
-                return AuthFuture::ready(
+                return AuthFuture::ready(stored.map(|stored| {
                     self.hash
                         .matches(username, password, stored.as_deref())
-                        .then(|| username.to_owned()),
-                );
+                        .then(|| username.to_owned())
+                }));
             }
         }
         let hash = self.hash.clone();
         let (username, password) = (username.to_owned(), password.to_owned());
         AuthFuture::new(async move {
             let stored = match stored {
-                Ok(stored) => stored,
-                Err(pending) => pending.await,
+                Ok(stored) => stored?,
+                Err(pending) => pending.await?,
             };
-            hash.matches_off_executor(username, password, stored).await
+            Ok(hash.matches_off_executor(username, password, stored).await)
         })
     }
 }
@@ -361,9 +365,10 @@ impl<U: Clone + Send + Sync + 'static> Auth<Basic<U>> {
     /// It runs on the async executor: keep it cheap. Verify slow password hashes through a
     /// store ([`HashedPasswords`](crate::password::HashedPasswords)) or in the async form.
     #[must_use]
-    pub fn verify_password_sync<F>(verify: F) -> Self
+    pub fn verify_password_sync<F, A>(verify: F) -> Self
     where
-        F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
+        F: Fn(&str, &str) -> A + Send + Sync + 'static,
+        A: Answer<Value = U>,
     {
         Self::verify_password(SyncVerifyPassword(verify))
     }
@@ -419,9 +424,10 @@ impl Auth<Basic<String>> {
 
     /// [`get_password`](Self::get_password) with a plain function.
     #[must_use]
-    pub fn get_password_sync<F>(get: F) -> Self
+    pub fn get_password_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+        A: Answer<Value = String>,
     {
         Self::stored(Arc::new(SyncGetPassword(get)))
     }
@@ -589,7 +595,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     ) -> AuthFuture<Result<Identity<U>, AuthError>> {
         let username = username.unwrap_or_else(|| creds.username());
         self.verify
-            .check_password(username, creds.password())
+            .verify_password(username, creds.password())
             .map(|user| {
                 user?
                     .map(|user| Identity::new(user, None))
@@ -678,15 +684,18 @@ mod tests {
         // No runtime: inline, on the calling thread.
         let me = std::thread::current().id();
         let answer = stored.verify_password("john", "hashed").into_ready();
-        assert_eq!(answer.ok().flatten().as_deref(), Some("john"));
+        assert_eq!(
+            answer.ok().and_then(Result::ok).flatten().as_deref(),
+            Some("john")
+        );
         // In a runtime: on the blocking pool, not on the executor's thread.
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         rt.block_on(async {
             let answer = stored.verify_password("john", "hashed").await;
-            assert_eq!(answer.as_deref(), Some("john"));
-            assert_eq!(stored.verify_password("john", "nope").await, None);
+            assert_eq!(answer.unwrap().as_deref(), Some("john"));
+            assert_eq!(stored.verify_password("john", "nope").await, Ok(None));
         });
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0], me);

@@ -13,8 +13,8 @@ use super::nonce::{now_ms, NonceKey};
 use super::{generate_ha1, Algorithm, MemoryNonceStore, NonceStore, Qop, MIN_SECRET_LEN};
 use crate::auth::Auth;
 pub use crate::callback::GetDigestUser;
-use crate::callback::{GetPassword, SyncDigestUser, SyncGetPassword};
-use crate::error::ConfigError;
+use crate::callback::{Answer, GetPassword, SyncDigestUser, SyncGetPassword};
+use crate::error::{AuthError, ConfigError};
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, DEFAULT_REALM};
 
@@ -28,11 +28,11 @@ impl GetDigestUser for PasswordLookup {
         &self,
         username: &str,
         _algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, String)>> {
+    ) -> AuthFuture<Result<Option<(String, String)>, AuthError>> {
         let username = username.to_owned();
         self.0
             .get_password(&username)
-            .map(move |secret| secret.map(|s| (s, username)))
+            .map(move |secret| Ok(secret?.map(|s| (s, username))))
     }
 }
 
@@ -146,9 +146,10 @@ impl Auth<Digest<String>> {
     /// [`get_password`](Self::get_password) with a synchronous callback (runs on the
     /// executor: keep it cheap).
     #[must_use]
-    pub fn get_password_sync<F>(get: F) -> Self
+    pub fn get_password_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+        A: Answer<Value = String>,
     {
         Self::password_lookup(Arc::new(SyncGetPassword(get)))
     }
@@ -172,9 +173,10 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
 
     /// [`get_user`](Self::get_user) with a synchronous callback.
     #[must_use]
-    pub fn get_user_sync<F>(get: F) -> Self
+    pub fn get_user_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
+        F: Fn(&str, Algorithm) -> A + Send + Sync + 'static,
+        A: Answer<Value = (String, U)>,
     {
         Self::get_user(SyncDigestUser(get))
     }

@@ -169,15 +169,16 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
             (Some(_), Some(canonical)) => self
                 .lookup
                 .get_digest_user(canonical, claim.creds.algorithm),
-            _ => AuthFuture::ready(None),
+            _ => AuthFuture::ready(Ok(None)),
         };
         match found.into_ready() {
-            Ok(found) => self.finish(claim, body_hash, found, req.method()),
+            Ok(Ok(found)) => self.finish(claim, body_hash, found, req.method()),
+            Ok(Err(err)) => AuthFuture::ready(Err(err)),
             Err(pending) => {
                 let this = self.clone();
                 let method = req.method().to_owned();
                 AuthFuture::new(async move {
-                    let found = pending.await;
+                    let found = pending.await?;
                     this.finish(claim, body_hash, found, &method).await
                 })
             }

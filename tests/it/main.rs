@@ -27,6 +27,7 @@ mod digest_nest;
 mod digest_replay;
 mod digest_seed;
 mod digest_wire;
+mod fallible;
 mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
