@@ -15,7 +15,7 @@
 //!   that keep the challenge, async or sync callbacks.
 //! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers.
 //!
-//! The seed's Basic example, over hashed passwords, with your own user type, roles and JSON
+//! Flask-HTTPAuth's Basic example, over hashed passwords, with your own user type, roles and JSON
 //! errors:
 //!
 //! ```
