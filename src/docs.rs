@@ -46,7 +46,13 @@ page!(performance, "../docs/performance.md");
 page!(browsers, "../docs/browsers.md");
 page!(demo_contract, "../docs/demo-contract.md");
 page!(deployment, "../docs/deployment.md");
-page!(migrating_from_tower_http, "../docs/migrating-from-tower-http.md");
+page!(
+    migrating_from_tower_http,
+    "../docs/migrating-from-tower-http.md"
+);
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
-page!(migrating_from_actix_web_httpauth, "../docs/migrating-from-actix-web-httpauth.md");
+page!(
+    migrating_from_actix_web_httpauth,
+    "../docs/migrating-from-actix-web-httpauth.md"
+);
