@@ -639,7 +639,7 @@ mod tests {
         // UTF-8 user + Latin-1 password: both Latin-1
         let c = BasicCredentials::decode(&b64(b"gar\xc3\xa7on:\xe1")).unwrap();
         assert_eq!((c.username(), c.password()), ("garÃ§on", "á"));
-        // The seed suite's malformed value: Latin-1 fallback, C1 control refused.
+        // Flask-HTTPAuth's suite's malformed value: Latin-1 fallback, C1 control refused.
         assert!(BasicCredentials::decode("eyJhbGciOieyJp==").is_err());
     }
 

@@ -13,9 +13,10 @@
 //!   get-user-roles callback; 403 when they fail.
 //! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
 //!   that keep the challenge, async or sync callbacks.
-//! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers.
+//! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers,
+//!   migrating from tower-http or actix-web-httpauth.
 //!
-//! The seed's Basic example, over hashed passwords, with your own user type, roles and JSON
+//! Flask-HTTPAuth's Basic example, over hashed passwords, with your own user type, roles and JSON
 //! errors:
 //!
 //! ```

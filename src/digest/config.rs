@@ -206,7 +206,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
         })
     }
 
-    /// Offers one algorithm (default `MD5`, as the seed; SHA-256 recommended).
+    /// Offers one algorithm (default `MD5`, as Flask-HTTPAuth; SHA-256 recommended).
     ///
     /// # Panics
     ///

@@ -1099,7 +1099,7 @@ fn debug_never_shows_secrets() {
 
 #[test]
 fn flask_constructor_defaults() {
-    // The seed's test_constructor, in this API.
+    // Flask-HTTPAuth's test_constructor, in this API.
     let a = auth();
     assert_eq!(a.offered_qop(), [Qop::Auth]);
     assert_eq!(a.offered_algorithms(), [Algorithm::Md5]);
