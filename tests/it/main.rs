@@ -34,6 +34,8 @@ mod password_cache;
 mod password_hashes;
 mod policy_settings;
 #[cfg(feature = "redis")]
+mod redis_tls_cluster;
+#[cfg(feature = "redis")]
 mod redis_two_instances;
 mod seed_basic;
 mod seed_multi;
