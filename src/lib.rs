@@ -98,6 +98,7 @@
 pub mod actix;
 pub mod auth;
 pub mod basic;
+pub mod client;
 pub mod digest;
 pub mod docs;
 pub mod error;
@@ -123,6 +124,7 @@ pub mod tower;
 pub use crate::actix::HttpResponseHandler;
 pub use crate::auth::Auth;
 pub use crate::basic::{BasicAuth, GetPassword, VerifyPassword};
+pub use crate::client::{IpRange, ProxyHeader};
 pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]

@@ -532,15 +532,14 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
 
     /// Who sent the request, the username known.
     fn attempt_of(&self, req: &AuthRequest<'_>, username: Option<String>) -> Attempt {
-        let peer = req.peer_addr();
         let Some(t) = &self.throttle else {
             return Attempt {
                 username,
-                addr: peer,
+                addr: req.peer_addr(),
                 keys: Keys::default(),
             };
         };
-        let addr = t.client(peer, || req.header("x-forwarded-for").one());
+        let addr = t.client(req);
         Attempt {
             keys: t.keys(username.as_deref(), addr),
             username,
