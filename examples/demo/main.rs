@@ -31,7 +31,9 @@ fn usage() -> ! {
          --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
          --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
-         --no-throttle               no brute-force throttling"
+         --no-throttle               no brute-force throttling\n  \
+         --trusted-proxy CIDR        a reverse proxy (range) whose forwarding header is believed (repeatable)\n  \
+         --proxy-header NAME         the header they write: x-forwarded-for (default) or forwarded"
     );
     std::process::exit(2);
 }
@@ -59,6 +61,7 @@ fn args() -> Args {
     let mut redis_deadline = None;
     let (mut redis_ca_file, mut redis_cluster) = (None, None);
     let mut throttle = Some(httpauth::Throttle::new());
+    let (mut proxies, mut proxy_header) = (Vec::new(), httpauth::ProxyHeader::default());
     let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
         args.next()
             .and_then(|n| n.parse().ok())
@@ -80,6 +83,20 @@ fn args() -> Args {
                 throttle = throttle.map(|t| t.try_window(window).unwrap_or_else(|_| usage()));
             }
             "--no-throttle" => throttle = None,
+            "--trusted-proxy" => {
+                let range = args
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or_else(|| usage());
+                proxies.push(range);
+            }
+            "--proxy-header" => {
+                proxy_header = match args.next().as_deref() {
+                    Some("x-forwarded-for") => httpauth::ProxyHeader::XForwardedFor,
+                    Some("forwarded") => httpauth::ProxyHeader::Forwarded,
+                    _ => usage(),
+                };
+            }
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
             "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--browser-test" => {} // read in main
@@ -100,6 +117,7 @@ fn args() -> Args {
             }
         }
     }
+    let throttle = throttle.map(|t| t.trusted_proxy_ranges(proxies).proxy_header(proxy_header));
     let port = match port {
         None => 3000,
         Some(p) => p.parse().unwrap_or_else(|_| usage()),

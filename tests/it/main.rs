@@ -18,6 +18,7 @@ mod users;
 
 #[cfg(feature = "actix")]
 mod actix_parity;
+mod client_addr;
 mod conformance_basic;
 mod demo;
 mod digest_auth_info;
@@ -33,6 +34,7 @@ mod htpasswd_files;
 mod password_cache;
 mod password_hashes;
 mod policy_settings;
+mod proxy_chains;
 #[cfg(feature = "redis")]
 mod redis_tls_cluster;
 #[cfg(feature = "redis")]
