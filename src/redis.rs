@@ -27,8 +27,8 @@
 //!   otherwise). The connection manager reconnects in the background: when Redis is back, the
 //!   next calls succeed, without a restart.
 //!
-//! - **Data loss**: Redis records when its data starts (the keys `<prefix>nonce-since:{..}`, one
-//!   per bucket of windows, set at the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
+//! - **Data loss**: Redis records when its data starts (the key `<prefix>nonce-since`, on a
+//!   cluster one per bucket of windows, set at the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
 //!   before then that Redis does not track is refused as forgotten (`stale=true`: the client
 //!   retries with a new nonce), so a Redis restarted without its data never accepts a replay
 //!   of an earlier header. Custom nonces (`generate_nonce`) carry no issue time: after such a
@@ -381,8 +381,9 @@ impl RedisNonceStore {
     }
 
     /// The prefix of every key (default [`DEFAULT_PREFIX`]; without `{` or `}`, which Redis
-    /// Cluster reads as a hash tag); keys are `<prefix>nonce:{<2 hex digits>}<30 hex digits>`
-    /// (half of the nonce's SHA-256) and, in the same hash slot, `<prefix>nonce-since:{<the
+    /// Cluster reads as a hash tag); keys are `<prefix>nonce:<32 hex digits>` (half of the
+    /// nonce's SHA-256) and `<prefix>nonce-since`. On a cluster, one call's keys share a hash
+    /// slot: `<prefix>nonce:{<2 hex digits>}<30 hex digits>` and `<prefix>nonce-since:{<the
     /// same 2 hex digits>}`.
     #[must_use]
     pub fn key_prefix(mut self, prefix: &str) -> Self {
@@ -390,12 +391,18 @@ impl RedisNonceStore {
         self
     }
 
-    /// The window's key and the data-start key of its bucket: one hash slot (`{..}`, a hash
-    /// tag), so one script call touches one cluster node; 256 buckets spread the nonces over
-    /// the nodes.
+    /// The window's key and the data-start key. On a cluster they share a hash slot (`{..}`,
+    /// a hash tag), so one script call touches one node, and 256 buckets spread the nonces
+    /// over the nodes, each bucket with its own data-start key.
     fn keys(&self, nonce: &str) -> (String, String) {
         let digest = Sha256::digest(nonce.as_bytes());
         let hex = hex::encode(&digest[..16]);
+        if !matches!(self.conn, Conn::Cluster(_)) {
+            return (
+                format!("{}nonce:{hex}", self.prefix),
+                format!("{}nonce-since", self.prefix),
+            );
+        }
         let (bucket, rest) = hex.split_at(2);
         (
             format!("{}nonce:{{{bucket}}}{rest}", self.prefix),

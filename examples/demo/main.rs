@@ -23,7 +23,7 @@ fn usage() -> ! {
          --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
          --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
          --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
-         --secret-file PATH  the Digest nonce secret (at least 32 bytes), shared by several instances\n  \
+         --secret-file PATH  the Digest nonce secrets (one per line, at least 32 bytes; the first issues), shared by several instances\n  \
          --redis URL      Digest replay protection and the throttle's counts in that Redis (the\n                   `redis` feature), shared by every instance pointed at it; without it, in memory\n  \
          --redis-deadline-ms N  the deadline of one Redis call (default 250)\n  \
          --redis-ca-file PATH   trust only this CA (PEM) for rediss:// URLs\n  \
@@ -218,7 +218,7 @@ async fn main() {
     let digest = digest_shared(&args);
     #[cfg(feature = "redis")]
     let redis = redis_target(&args);
-    let (port, htpasswd, secret_file) = (args.port, args.htpasswd.take(), args.secret_file.take());
+    let (port, htpasswd) = (args.port, args.htpasswd.take());
     // Every route uses the process-wide throttle (no limit with --no-throttle); set before
     // any route is built.
     let throttle = args.throttle.take().unwrap_or_else(|| {
@@ -230,10 +230,9 @@ async fn main() {
     #[cfg(feature = "redis")]
     let throttle = match &redis {
         Some(target) => {
-            let salt = match secret_file.as_deref().map(std::fs::read) {
-                Some(Ok(secret)) => secret,
-                _ => b"httpauth demo throttle keys".to_vec(),
-            };
+            // A salt that does not change when the Digest secrets rotate (a deployment keeps
+            // its own, the same on every instance).
+            let salt = b"httpauth demo throttle keys".to_vec();
             match httpauth::redis::RedisThrottle::connect(target, &salt) {
                 Ok(store) => throttle.store(match args.redis_deadline {
                     Some(deadline) => store.deadline(deadline),

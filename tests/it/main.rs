@@ -25,6 +25,8 @@ mod digest_auth_info;
 mod digest_clients;
 mod digest_nest;
 mod digest_replay;
+#[cfg(feature = "redis")]
+mod digest_rotation;
 mod digest_seed;
 mod digest_wire;
 mod hostile_basic;
