@@ -1,6 +1,6 @@
 //! The client address a request is counted under: the peer of the connection, found whatever
-//! the stack ([`peer_addr`]), or behind trusted reverse proxies the nearest hop of their
-//! forwarding header that is not one of them.
+//! the stack ([`RequestHead::peer_addr`](crate::scheme::RequestHead::peer_addr)), or behind
+//! trusted reverse proxies the nearest hop of their forwarding header that is not one of them.
 //!
 //! - **The peer**: axum's `ConnectInfo<SocketAddr>` (`into_make_service_with_connect_info`), a
 //!   `SocketAddr` or an `IpAddr` in the request extensions (what a hyper server inserts),
