@@ -10,6 +10,9 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
 # The two-instance tests (tests/it/redis_two_instances.rs) start a real redis-server.
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
+# ... over TLS with a CA the test makes (openssl) and on a cluster made by redis-cli.
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -100,6 +100,7 @@ pub mod actix;
 pub mod auth;
 pub mod basic;
 pub mod callback;
+pub mod client;
 pub mod digest;
 pub mod docs;
 pub mod error;
@@ -131,6 +132,7 @@ pub use crate::basic::BasicAuth;
 pub use crate::callback::{
     ErrorHandler, GetDigestUser, GetPassword, UserRoles, VerifyPassword, VerifyToken,
 };
+pub use crate::client::{IpRange, ProxyHeader};
 pub use crate::digest::{Algorithm, DigestAuth, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]

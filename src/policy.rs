@@ -662,12 +662,11 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             return;
         }
         who.resolved = true;
-        let peer = req.peer_addr();
         let Some(t) = &self.throttle else {
-            who.addr = peer;
+            who.addr = req.peer_addr();
             return;
         };
-        who.addr = t.client(peer, || req.header("x-forwarded-for").one());
+        who.addr = t.client(req);
         who.keys = t.keys(who.username.as_deref(), who.addr);
     }
 

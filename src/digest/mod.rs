@@ -122,7 +122,7 @@ pub use self::config::{
 };
 pub use self::credentials::{DigestCredentials, Qop};
 pub use self::nonce::{
-    MemoryNonceStore, NcWindow, NonceInfo, NonceStore, NonceUse, MIN_SECRET_LEN,
+    MemoryNonceStore, NcWindow, NonceInfo, NonceStore, NonceUse, MAX_SECRETS, MIN_SECRET_LEN,
 };
 pub use self::verify::DigestClaim;
 
