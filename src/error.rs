@@ -90,6 +90,26 @@ impl AuthErrorKind {
             Self::Overloaded => "too many checks waiting",
         }
     }
+
+    /// A stable identifier in snake case (`invalid_credentials`, `too_many_attempts`, ...):
+    /// the `reason` label of the decision metrics and the `error.type` field of the refusal
+    /// event.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::MalformedCredentials => "malformed_credentials",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::DuplicateCredentials => "duplicate_credentials",
+            Self::Forbidden => "forbidden",
+            Self::StaleNonce => "stale_nonce",
+            Self::BadRequest => "bad_request",
+            Self::BodyTooLarge => "body_too_large",
+            Self::TooManyAttempts => "too_many_attempts",
+            Self::Unavailable => "unavailable",
+            Self::Overloaded => "overloaded",
+        }
+    }
 }
 
 /// Why a request was refused.

@@ -85,6 +85,8 @@
 //! | `axum` | [`CurrentUser`], `Option<CurrentUser<U>>` and [`Username`] are axum extractors | yes |
 //! | `actix` | [`LoginRequired`] is an actix-web middleware; the same extractors for actix-web | no |
 //! | `password` | [`password`]: hash generation and checks (argon2, scrypt, pbkdf2, bcrypt, werkzeug, Apache formats), the verified-credential cache, htpasswd/htdigest files | yes |
+//! | `redis` | `httpauth::redis`: Digest replay protection and throttle counts shared by several instances | no |
+//! | `metrics` | `httpauth::metrics`: decisions, verification time, hashing pool, cache and throttle through the `metrics` facade ([`docs::metrics`]) | no |
 //!
 //! # Differences from Flask-HTTPAuth
 //!
@@ -97,6 +99,7 @@
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
+mod audit;
 pub mod auth;
 pub mod basic;
 pub mod callback;
@@ -108,6 +111,11 @@ pub mod error;
 mod exchange;
 pub mod extract;
 mod hex;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+#[cfg(not(feature = "metrics"))]
+mod metrics;
 pub mod multi;
 pub mod password;
 pub mod policy;

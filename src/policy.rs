@@ -249,6 +249,11 @@ pub(crate) struct Attempt {
     addr: Option<IpAddr>,
     keys: Keys,
     resolved: bool,
+    /// The request's path, when the decision events are on (gathered before the request is
+    /// out of reach).
+    path: Option<Box<str>>,
+    /// When verification started (feature `metrics`).
+    started: crate::metrics::Started,
 }
 
 impl Attempt {
@@ -452,7 +457,10 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         };
         let mut who = Attempt::default();
         p.resolve(&mut who, req);
-        trace_failure(&err, None, who.addr);
+        p.observe(&mut who, req);
+        let scheme = selected.map(|i| &p.members[i].name);
+        crate::metrics::decision(Some(err.kind()), scheme);
+        crate::audit::refused(&err, None, who.addr, who.path.as_deref().unwrap_or(""));
         p.reject(selected, err)
     }
 }
@@ -476,6 +484,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .username(&creds)
             .map(|name| self.usernames.canonical(name).into_owned());
         let mut who = Attempt::named(username);
+        self.observe(&mut who, req);
         if self
             .throttle
             .as_ref()
@@ -493,6 +502,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 });
             }
         }
+        who.started = crate::metrics::Started::now();
         match scheme
             .verify(creds, who.username.as_deref(), req)
             .into_ready()
@@ -518,6 +528,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         err: AuthError,
     ) -> AuthFuture<Decision<U>> {
         let mut who = Attempt::default();
+        self.observe(&mut who, req);
         if let Some(refusal) = self.admit(index, req, &mut who) {
             return AuthFuture::ready(refusal);
         }
@@ -559,6 +570,9 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         who: Attempt,
         stage: Stage,
     ) -> AuthFuture<Decision<U>> {
+        if let Stage::Verify { .. } = stage {
+            who.started.verified(&self.members[index].name);
+        }
         let charge = match (&result, stage) {
             (Ok(_), _) => Charge::Success,
             (Err(_), Stage::Parse) => Charge::Address,
@@ -603,6 +617,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             identity.username = Some(username);
         }
         let (Some(_), Some(roles)) = (&self.requirement, self.roles_of(index)) else {
+            self.allowed(index, &identity, &who);
             return AuthFuture::ready(Decision::Allow {
                 identity: Some(identity),
                 error: None,
@@ -634,6 +649,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         };
         let mut who = Attempt::default();
         self.resolve(&mut who, req);
+        self.observe(&mut who, req);
         self.deny(None, None, err, &who)
     }
 
@@ -670,6 +686,38 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         who.keys = t.keys(who.username.as_deref(), who.addr);
     }
 
+    /// Gathers what the decision event needs while the request is at hand, when the events
+    /// are on: the path, and the client address (without counting anything).
+    #[inline]
+    fn observe(&self, who: &mut Attempt, req: &AuthRequest<'_>) {
+        if crate::audit::enabled() {
+            self.observe_now(who, req);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn observe_now(&self, who: &mut Attempt, req: &AuthRequest<'_>) {
+        who.path = Some(crate::audit::path(req));
+        if !who.resolved {
+            who.addr = match &self.throttle {
+                Some(t) => t.client(req),
+                None => req.peer_addr(),
+            };
+        }
+    }
+
+    /// A success: its metric, its event (when on), the user on the request's span.
+    #[inline]
+    fn allowed(&self, index: usize, identity: &Identity<U>, who: &Attempt) {
+        let scheme = &self.members[index].name;
+        crate::metrics::decision(None, Some(scheme));
+        if let Some(path) = &who.path {
+            crate::audit::allowed(scheme, identity.username(), who.addr, path);
+        }
+        crate::audit::record_user(identity.username());
+    }
+
     fn roles_of(&self, index: usize) -> Option<&Arc<dyn UserRoles<U>>> {
         self.members[index].roles.as_ref().or(self.roles.as_ref())
     }
@@ -691,6 +739,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .as_ref()
             .is_none_or(|r| r.is_satisfied_by(&roles));
         if satisfied {
+            self.allowed(index, &identity, who);
             return Decision::Allow {
                 identity: Some(identity),
                 error: None,
@@ -715,6 +764,13 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             Some(i) => err.with_scheme(self.members[i].name.clone()),
             None => err,
         };
+        // A refused role names the user who authenticated.
+        let user = who
+            .username
+            .as_deref()
+            .or_else(|| identity.as_ref().and_then(Identity::username));
+        crate::metrics::decision(Some(err.kind()), selected.map(|i| &self.members[i].name));
+        crate::audit::refused(&err, user, who.addr, who.path.as_deref().unwrap_or(""));
         if self.optional {
             return Decision::Allow {
                 identity: identity.map(|mut id| {
@@ -725,12 +781,6 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 error: Some(err),
             };
         }
-        // A refused role names the user who authenticated.
-        let user = who
-            .username
-            .as_deref()
-            .or_else(|| identity.as_ref().and_then(Identity::username));
-        trace_failure(&err, user, who.addr);
         Decision::Deny(self.reject(selected, err))
     }
 
@@ -781,52 +831,5 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         }
         response.extensions_mut().insert(err);
         response
-    }
-}
-
-/// The one event of a refusal (target `httpauth`): the reason, the scheme, the username the
-/// client claimed (escaped, at most 64 characters) and the client address. A stable line for
-/// fail2ban: `authentication refused status=401 reason="invalid credentials" ...
-/// user="john" client="203.0.113.9"`. Never a password, token or hash. Attacker-triggered
-/// conditions log at INFO at most; no credentials at all is DEBUG (every browser's first
-/// request).
-fn trace_failure(err: &AuthError, user: Option<&str>, addr: Option<IpAddr>) {
-    let user = user.map(bounded);
-    let user = user.as_deref().unwrap_or("");
-    let client = addr.map(|a| a.to_string());
-    let client = client.as_deref().unwrap_or("");
-    if err.kind() == AuthErrorKind::MissingCredentials {
-        tracing::debug!(target: "httpauth", status = err.status().as_u16(), reason = err.reason(), client, "no credentials");
-    } else {
-        tracing::info!(
-            target: "httpauth",
-            status = err.status().as_u16(),
-            reason = err.reason(),
-            detail = err.detail().unwrap_or(""),
-            scheme = err.scheme().unwrap_or(""),
-            user,
-            client,
-            "authentication refused"
-        );
-    }
-}
-
-/// A username for a log line: control characters, quotes and backslashes escaped, at most 64
-/// characters.
-fn bounded(name: &str) -> String {
-    let mut out: String = name.chars().take(64).flat_map(char::escape_debug).collect();
-    if name.chars().nth(64).is_some() {
-        out.push_str("...");
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn log_names_are_escaped_and_bounded() {
-        assert_eq!(super::bounded("jo\"hn\n"), "jo\\\"hn\\n");
-        let long = "x".repeat(100);
-        assert_eq!(super::bounded(&long), format!("{}...", "x".repeat(64)));
     }
 }

@@ -482,6 +482,12 @@ impl Throttle {
         let addr = keys
             .addr
             .and_then(|k| self.store.blocked(k, self.per_addr, self.window));
+        // The blocked-keys gauge (feature `metrics`).
+        for (key, wait) in [(keys.user, user), (keys.addr, addr)] {
+            if let (Some(key), Some(wait)) = (key, wait) {
+                crate::metrics::key_blocked(key, wait);
+            }
+        }
         user.max(addr)
     }
 

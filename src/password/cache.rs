@@ -228,7 +228,14 @@ impl CredentialCache {
         mac.finalize().into_bytes().into()
     }
 
+    /// Whether `key` was verified within the TTL (a hit), counted for the metrics.
     pub(crate) fn contains(&self, key: &Key) -> bool {
+        let hit = self.lookup(key);
+        crate::metrics::cache_lookup(hit);
+        hit
+    }
+
+    fn lookup(&self, key: &Key) -> bool {
         let now = Instant::now();
         let ttl = self.config.ttl;
         let generation = self.generation.load(Ordering::Acquire);
@@ -269,6 +276,7 @@ impl CredentialCache {
         let ttl = self.config.ttl;
         let mut entries = lock(&self.entries);
         let Entries { map, order } = &mut *entries;
+        let before = map.len();
         // Drop expired entries and stale duplicates from the front, then make room.
         while let Some(&(k, at)) = order.front() {
             let stale = map.get(&k) != Some(&at);
@@ -287,6 +295,7 @@ impl CredentialCache {
         }
         map.insert(key, now);
         order.push_back((key, now));
+        crate::metrics::cache_entries(map.len(), before);
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -300,6 +309,7 @@ impl CredentialCache {
 
     pub(crate) fn clear(&self) {
         let mut entries = lock(&self.entries);
+        crate::metrics::cache_entries(0, entries.map.len());
         entries.map.clear();
         entries.order.clear();
         self.generation.fetch_add(1, Ordering::Release);

@@ -549,7 +549,12 @@ impl PasswordChecker {
         let (ok, start) = if tokio::runtime::Handle::try_current().is_err() {
             work()
         } else {
-            let permit = match self.pool.acquire(username).await {
+            #[cfg(feature = "metrics")]
+            let queued = Instant::now();
+            let permit = self.pool.acquire(username).await;
+            #[cfg(feature = "metrics")]
+            crate::metrics::pool_wait(queued.elapsed(), self.pool.waiting());
+            let permit = match permit {
                 Ok(permit) => permit,
                 Err(busy) => {
                     self.counters.unavailable.fetch_add(1, Relaxed);
