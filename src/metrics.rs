@@ -31,8 +31,10 @@
 //! ));
 //! //! ```
 
+#[cfg(all(feature = "metrics", feature = "password"))]
+use std::sync::atomic::AtomicU64;
 #[cfg(feature = "metrics")]
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 #[cfg(feature = "metrics")]
 use std::time::{Duration, Instant};

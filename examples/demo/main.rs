@@ -12,6 +12,7 @@
 mod app;
 mod browser;
 mod digest;
+mod serve;
 mod users;
 
 use std::io::Write as _;
@@ -33,7 +34,12 @@ fn usage() -> ! {
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
          --no-throttle               no brute-force throttling\n  \
          --trusted-proxy CIDR        a reverse proxy (range) whose forwarding header is believed (repeatable)\n  \
-         --proxy-header NAME         the header they write: x-forwarded-for (default) or forwarded"
+         --proxy-header NAME         the header they write: x-forwarded-for (default) or forwarded\n  \
+         --metrics                   serve the metrics at /metrics (Prometheus text; the `metrics` feature)\n  \
+         --log-format text|json      the events on stderr as text (default), or on stdout as JSON lines\n                              (level INFO unless DEMO_LOG says otherwise)\n  \
+         --header-read-timeout SECS  close a connection whose request head takes longer (default 10)\n  \
+         --idle-timeout SECS         close a connection idle this long while waiting on the client (default 60)\n  \
+         --max-connections N         connections open at once; more wait (default 1024)"
     );
     std::process::exit(2);
 }
@@ -50,6 +56,11 @@ struct Args {
     /// `--redis-ca-file`, `--redis-cluster`.
     redis_ca_file: Option<std::path::PathBuf>,
     redis_cluster: Option<String>,
+    /// `--metrics`, `--log-format json`.
+    metrics: bool,
+    json_logs: bool,
+    /// `--header-read-timeout`, `--idle-timeout`, `--max-connections`.
+    limits: serve::Limits,
 }
 
 fn args() -> Args {
@@ -62,6 +73,8 @@ fn args() -> Args {
     let (mut redis_ca_file, mut redis_cluster) = (None, None);
     let mut throttle = Some(httpauth::Throttle::new());
     let (mut proxies, mut proxy_header) = (Vec::new(), httpauth::ProxyHeader::default());
+    let (mut metrics, mut json_logs) = (false, false);
+    let mut limits = serve::Limits::default();
     let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
         args.next()
             .and_then(|n| n.parse().ok())
@@ -110,6 +123,25 @@ fn args() -> Args {
                 redis_ca_file = Some(args.next().unwrap_or_else(|| usage()).into())
             }
             "--redis-cluster" => redis_cluster = Some(args.next().unwrap_or_else(|| usage())),
+            "--metrics" => metrics = true,
+            "--log-format" => {
+                json_logs = match args.next().as_deref() {
+                    Some("json") => true,
+                    Some("text") => false,
+                    _ => usage(),
+                };
+            }
+            "--header-read-timeout" => {
+                let secs = number(&mut args).max(1);
+                limits.header_read_timeout = std::time::Duration::from_secs(secs.into());
+            }
+            "--idle-timeout" => {
+                let secs = number(&mut args).max(1);
+                limits.idle_timeout = std::time::Duration::from_secs(secs.into());
+            }
+            "--max-connections" => {
+                limits.max_connections = usize::try_from(number(&mut args).max(1)).unwrap_or(1);
+            }
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -131,6 +163,9 @@ fn args() -> Args {
         redis_deadline,
         redis_ca_file,
         redis_cluster,
+        metrics,
+        json_logs,
+        limits,
     }
 }
 
@@ -203,19 +238,72 @@ async fn shutdown_signal() {
     }
 }
 
-#[tokio::main]
-async fn main() {
+/// The events: text on stderr (level from `DEMO_LOG`, default WARN), or with `--log-format
+/// json` one JSON object per line on stdout (default INFO: every decision).
+fn logging(json: bool) {
     let level = match std::env::var("DEMO_LOG").as_deref() {
         Ok("debug") => tracing::Level::DEBUG,
         Ok("info") => tracing::Level::INFO,
+        Ok("warn") => tracing::Level::WARN,
+        _ if json => tracing::Level::INFO,
         _ => tracing::Level::WARN,
     };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+    let events = tracing_subscriber::fmt().with_max_level(level);
+    if json {
+        events
+            .json()
+            .flatten_event(true)
+            .with_writer(std::io::stdout)
+            .init();
+    } else {
+        events.with_writer(std::io::stderr).init();
+    }
+}
 
+/// `--metrics`: a Prometheus recorder for the process, and its text for `/metrics`.
+#[cfg(feature = "metrics")]
+fn metrics_route(app: axum::Router) -> axum::Router {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    // Seconds: 1 ms to 10 s (a hash takes tens to hundreds of milliseconds).
+    let buckets = [
+        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), &buckets)
+        .and_then(PrometheusBuilder::install_recorder)
+        .unwrap_or_else(|err| {
+            eprintln!("cannot install the metrics recorder: {err}");
+            std::process::exit(1);
+        });
+    httpauth::metrics::describe();
+    // The recorder keeps histogram samples until upkeep folds them in.
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    app.route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { handle.render() }
+        }),
+    )
+}
+
+#[cfg(not(feature = "metrics"))]
+fn metrics_route(_app: axum::Router) -> axum::Router {
+    eprintln!("--metrics needs the demo built with the metrics feature (cargo run --features metrics --example demo)");
+    std::process::exit(1);
+}
+
+#[tokio::main]
+async fn main() {
     let mut args = args();
+    logging(args.json_logs);
     let mut digest = digest_shared(&args);
     #[cfg(feature = "redis")]
     let redis = redis_target(&args);
@@ -271,13 +359,9 @@ async fn main() {
     if std::env::args().any(|arg| arg == "--browser-test") {
         app = browser::with_browser_test_routes(app);
     }
-    // The peer address reaches the throttle and the refusal events through `ConnectInfo`.
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(err) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    {
-        eprintln!("server error: {err}");
-        std::process::exit(1);
+    if args.metrics {
+        app = metrics_route(app);
     }
+    // The peer address reaches the throttle and the events through `ConnectInfo`.
+    serve::serve(listener, app, args.limits, shutdown_signal()).await;
 }
