@@ -8,7 +8,9 @@
 //! - [`performance`]: what a request costs, how it was measured, load tests, fuzzing.
 //! - [`browsers`]: what real browsers do with Basic and Digest.
 //! - [`demo_contract`]: the contract of `cargo run --example demo`.
-//! - [`deployment`]: one instance or several (Redis), what is shared, failure modes.
+//! - [`deployment`]: one instance or several (Redis), what is shared, failure modes, proxies,
+//!   slow clients, metrics and audit events.
+//! - [`metrics`]: the metrics (feature `metrics`): names, labels, a Prometheus setup.
 //! - [`migrating_from_tower_http`]: from tower-http's `ValidateRequestHeaderLayer::basic` /
 //!   `::bearer`.
 //! - `migrating_from_actix_web_httpauth` (feature `actix`): from actix-web-httpauth's
@@ -32,6 +34,7 @@ macro_rules! page {
         #[doc = "[browsers.md]: crate::docs::browsers"]
         #[doc = "[demo-contract.md]: crate::docs::demo_contract"]
         #[doc = "[deployment.md]: crate::docs::deployment"]
+        #[doc = "[metrics.md]: crate::docs::metrics"]
         #[doc = "[migrating-from-tower-http.md]: crate::docs::migrating_from_tower_http"]
         #[doc = ""]
         #[$page]
@@ -46,6 +49,7 @@ page!(performance, "../docs/performance.md");
 page!(browsers, "../docs/browsers.md");
 page!(demo_contract, "../docs/demo-contract.md");
 page!(deployment, "../docs/deployment.md");
+page!(metrics, "../docs/metrics.md");
 page!(
     migrating_from_tower_http,
     "../docs/migrating-from-tower-http.md"

@@ -712,10 +712,10 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     fn allowed(&self, index: usize, identity: &Identity<U>, who: &Attempt) {
         let scheme = &self.members[index].name;
         crate::metrics::decision(None, Some(scheme));
+        crate::audit::record_user(identity.username());
         if let Some(path) = &who.path {
             crate::audit::allowed(scheme, identity.username(), who.addr, path);
         }
-        crate::audit::record_user(identity.username());
     }
 
     fn roles_of(&self, index: usize) -> Option<&Arc<dyn UserRoles<U>>> {

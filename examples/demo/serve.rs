@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt as _;
+use tracing::Instrument as _;
 
 /// What one client may hold of the server.
 #[derive(Debug, Clone, Copy)]
@@ -82,7 +83,16 @@ pub(crate) async fn serve(
             let service = hyper::service::service_fn(move |req: hyper::Request<_>| {
                 let mut req = req.map(axum::body::Body::new);
                 req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
+                // The request's span: httpauth records the user who authenticated in
+                // `enduser.id`, so every event of the request names them.
+                let span = tracing::info_span!(
+                    target: "demo",
+                    "request",
+                    http.request.method = %req.method(),
+                    url.path = req.uri().path(),
+                    enduser.id = tracing::field::Empty,
+                );
+                app.clone().oneshot(req).instrument(span)
             });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())

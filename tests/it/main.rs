@@ -19,6 +19,7 @@ mod users;
 mod accounting;
 #[cfg(feature = "actix")]
 mod actix_parity;
+mod audit_events;
 mod client_addr;
 mod conformance_basic;
 mod demo;
@@ -35,6 +36,8 @@ mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
 mod htpasswd_files;
+#[cfg(feature = "metrics")]
+mod metrics_scrape;
 mod own_scheme;
 mod password_cache;
 mod password_hashes;
@@ -47,4 +50,5 @@ mod redis_two_instances;
 mod seed_basic;
 mod seed_multi;
 mod seed_token;
+mod slow_clients;
 mod throttle;

@@ -251,3 +251,84 @@ pub fn htpasswd(file: &std::path::Path, create: bool, flags: &[&str], user: &str
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A demo binary whose stdout and stderr lines are kept (the events: JSON lines on stdout
+/// with `--log-format json`, text on stderr with `DEMO_LOG=info`).
+pub struct LoggedDemo {
+    pub running: Running,
+    pub base: String,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl LoggedDemo {
+    /// Starts the demo with `args` and `env`; returns once it listens.
+    pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        use std::io::BufRead as _;
+        use std::sync::{Arc, Mutex};
+        let mut cmd = std::process::Command::new(demo_binary());
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        let keep = |reader: Box<dyn std::io::BufRead + Send>| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for line in reader.lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+            lines
+        };
+        let stdout = keep(Box::new(out));
+        let stderr = keep(Box::new(err));
+        Self {
+            running: Running(child),
+            base,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// The stdout lines so far, once at least `n` matching `keep` arrived (at most 10 s).
+    pub fn stdout_lines(&self, n: usize, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        Self::wait(&self.stdout, n, keep)
+    }
+
+    /// The stderr lines so far, once at least `n` matching `keep` arrived (at most 10 s).
+    pub fn stderr_lines(&self, n: usize, keep: impl Fn(&str) -> bool) -> Vec<String> {
+        Self::wait(&self.stderr, n, keep)
+    }
+
+    fn wait(
+        lines: &std::sync::Mutex<Vec<String>>,
+        n: usize,
+        keep: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let kept: Vec<String> = lines
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| keep(l))
+                .cloned()
+                .collect();
+            if kept.len() >= n || std::time::Instant::now() > deadline {
+                return kept;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
