@@ -32,6 +32,8 @@ pub(crate) fn path(req: &AuthRequest<'_>) -> Box<str> {
 /// A success: `authentication succeeded` at INFO with `outcome="allowed"`, the scheme, the
 /// user (the canonical username; empty for a token that names none), the client address and
 /// the path.
+#[cold]
+#[inline(never)]
 pub(crate) fn allowed(scheme: &str, user: Option<&str>, addr: Option<IpAddr>, path: &str) {
     let user = user.map(bounded);
     let user = user.as_deref().unwrap_or("");
@@ -53,8 +55,8 @@ pub(crate) fn allowed(scheme: &str, user: Option<&str>, addr: Option<IpAddr>, pa
 /// Nothing happens (one atomic load) when no subscriber was ever set.
 #[inline]
 pub(crate) fn record_user(user: Option<&str>) {
-    if let Some(user) = user {
-        if tracing::dispatcher::has_been_set() {
+    if tracing::dispatcher::has_been_set() {
+        if let Some(user) = user {
             tracing::Span::current().record("enduser.id", user);
         }
     }
@@ -77,6 +79,8 @@ pub(crate) const fn outcome(kind: AuthErrorKind) -> &'static str {
 /// reason="invalid credentials" ... user="john" client="203.0.113.9" ...`. Attacker-triggered
 /// conditions log at INFO at most; no credentials at all is DEBUG (every browser's first
 /// request).
+#[cold]
+#[inline(never)]
 pub(crate) fn refused(err: &AuthError, user: Option<&str>, addr: Option<IpAddr>, path: &str) {
     let user = user.map(bounded);
     let user = user.as_deref().unwrap_or("");

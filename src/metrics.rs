@@ -151,10 +151,8 @@ impl Started {
     }
 
     /// Records the verification's duration under the scheme's name.
-    #[inline]
-    #[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+    #[cfg(feature = "metrics")]
     pub(crate) fn verified(self, scheme: &Arc<str>) {
-        #[cfg(feature = "metrics")]
         if let Some(start) = self.0 {
             let scheme = metrics::SharedString::from(scheme.clone());
             metrics::histogram!(VERIFY_DURATION, "scheme" => scheme)
@@ -176,11 +174,8 @@ static CACHE_HITS: AtomicU64 = AtomicU64::new(0);
 static CACHE_MISSES: AtomicU64 = AtomicU64::new(0);
 
 /// A verified-credential cache lookup.
-#[cfg(feature = "password")]
-#[inline]
-#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+#[cfg(all(feature = "metrics", feature = "password"))]
 pub(crate) fn cache_lookup(hit: bool) {
-    #[cfg(feature = "metrics")]
     {
         let (this, other) = if hit {
             (&CACHE_HITS, &CACHE_MISSES)

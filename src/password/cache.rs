@@ -229,12 +229,21 @@ impl CredentialCache {
     }
 
     /// Whether `key` was verified within the TTL (a hit), counted for the metrics.
+    #[cfg(feature = "metrics")]
     pub(crate) fn contains(&self, key: &Key) -> bool {
         let hit = self.lookup(key);
         crate::metrics::cache_lookup(hit);
         hit
     }
 
+    /// Whether `key` was verified within the TTL (a hit).
+    #[cfg(not(feature = "metrics"))]
+    #[inline(always)]
+    pub(crate) fn contains(&self, key: &Key) -> bool {
+        self.lookup(key)
+    }
+
+    #[inline(always)]
     fn lookup(&self, key: &Key) -> bool {
         let now = Instant::now();
         let ttl = self.config.ttl;
