@@ -52,13 +52,10 @@ pub(crate) fn allowed(scheme: &str, user: Option<&str>, addr: Option<IpAddr>, pa
 
 /// Records the authenticated user as `enduser.id` on the current span, when the application
 /// declared that field (`tracing::info_span!("request", enduser.id = tracing::field::Empty)`).
-/// Nothing happens (one atomic load) when no subscriber was ever set.
-#[inline]
+/// Called only once a subscriber was set.
 pub(crate) fn record_user(user: Option<&str>) {
-    if tracing::dispatcher::has_been_set() {
-        if let Some(user) = user {
-            tracing::Span::current().record("enduser.id", user);
-        }
+    if let Some(user) = user {
+        tracing::Span::current().record("enduser.id", user);
     }
 }
 

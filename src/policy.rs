@@ -689,9 +689,9 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
 
     /// Gathers what the decision event needs while the request is at hand, when the events
     /// are on: the path, and the client address (without counting anything).
-    #[inline]
+    #[inline(always)]
     fn observe(&self, who: &mut Attempt, req: &AuthRequest<'_>) {
-        if crate::audit::enabled() {
+        if tracing::dispatcher::has_been_set() && crate::audit::enabled() {
             self.observe_now(who, req);
         }
     }
@@ -708,11 +708,19 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         }
     }
 
-    /// A success: its metric, the user on the request's span, its event (when on).
-    #[inline]
+    /// A success: its metric, the user on the request's span, its event (when on). Without a
+    /// `tracing` subscriber, one atomic load.
+    #[inline(always)]
     fn allowed(&self, index: usize, identity: &Identity<U>, who: &Attempt) {
         #[cfg(feature = "metrics")]
         crate::metrics::decision(None, Some(&self.members[index].name));
+        if tracing::dispatcher::has_been_set() {
+            self.allowed_traced(index, identity, who);
+        }
+    }
+
+    #[inline(never)]
+    fn allowed_traced(&self, index: usize, identity: &Identity<U>, who: &Attempt) {
         crate::audit::record_user(identity.username());
         if let Some(path) = &who.path {
             let scheme = &self.members[index].name;
