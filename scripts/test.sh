@@ -13,6 +13,9 @@ command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
 # ... over TLS with a CA the test makes (openssl) and on a cluster made by redis-cli.
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# The documented fail2ban filters are run by fail2ban's own fail2ban-regex
+# (tests/it/audit_events.rs).
+command -v fail2ban-regex >/dev/null 2>&1 || need_apt+=(fail2ban)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
