@@ -277,15 +277,14 @@ pub(crate) fn key_blocked(key: crate::throttle::ThrottleKey, wait: std::time::Du
         if blocked.until.len() >= BLOCKED_CAP {
             blocked.sweep(now);
         }
-        if blocked.until.len() < BLOCKED_CAP || blocked.until.contains_key(&key) {
-            if blocked.until.insert(key, now + wait).is_none() {
-                if key.0 {
-                    blocked.users += 1;
-                } else {
-                    blocked.addrs += 1;
-                }
-                blocked.report();
+        let room = blocked.until.len() < BLOCKED_CAP || blocked.until.contains_key(&key);
+        if room && blocked.until.insert(key, now + wait).is_none() {
+            if key.0 {
+                blocked.users += 1;
+            } else {
+                blocked.addrs += 1;
             }
+            blocked.report();
         }
         BLOCKED_ANY.store(true, Relaxed);
     }
