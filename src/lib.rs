@@ -102,6 +102,9 @@ pub mod digest;
 pub mod docs;
 pub mod error;
 pub mod extract;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod grpc;
 mod hex;
 pub mod multi;
 pub mod password;
