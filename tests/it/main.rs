@@ -26,6 +26,7 @@ mod digest_nest;
 mod digest_replay;
 mod digest_seed;
 mod digest_wire;
+mod examples;
 mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
