@@ -24,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{criterion_group, BatchSize, Criterion};
 use http::request::Parts;
 use httpauth::digest::{Algorithm, DigestAuth, MemoryNonceStore, NonceInfo, NonceStore};
-use httpauth::scheme::{AuthRequest, Decision};
+use httpauth::policy::Decision;
+use httpauth::scheme::AuthRequest;
 use httpauth::LoginRequired;
 
 const REALM: &str = "Authentication Required";

@@ -47,10 +47,11 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderName as ActixHeaderName, HeaderValue as ActixHeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, ResponseError};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::Stream;
 
 use crate::error::AuthError;
+use crate::exchange::{collect, merge_headers, settle, Chunks, Exchange, Headers};
 use crate::extract::{
     current_user, identity_entry, username, CurrentUser, MissingAuthLayer, Username,
 };
@@ -192,7 +193,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let decision = self.policy.check(&AuthRequest::new(&req));
-        let (limit, pending) = match decision.into_ready() {
+        let first = match decision.into_ready() {
             Ok(Decision::Allow { identity, error }) => {
                 let headers = allow(&req, identity, error);
                 return ActixResponseFuture {
@@ -203,11 +204,11 @@ where
                 };
             }
             Ok(Decision::Deny(response)) => return refused(req, response),
-            // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
-            Ok(Decision::ReadBody { limit, timeout }) => (Some((limit, timeout)), None),
-            Err(pending) => (None, Some(pending)),
+            // Digest `auth-int` (the body first), or a callback that waits.
+            Ok(read_body) => AuthFuture::ready(read_body),
+            Err(pending) => pending,
         };
-        self.boxed(req, limit, pending)
+        self.boxed(req, first)
     }
 }
 
@@ -227,14 +228,14 @@ fn refused<F, B>(
 }
 
 impl<S, U> ActixAuth<S, U> {
-    /// The awaited path, boxed. Out of line, so the path of a request answered at once stays
-    /// short (it is the normal path of an application whose callbacks wait: not `#[cold]`).
+    /// The awaited path ([`settle`]), then the inner service; boxed. Out of line, so the path
+    /// of a request answered at once stays short (it is the normal path of an application
+    /// whose callbacks wait: not `#[cold]`).
     #[inline(never)]
     fn boxed<B>(
         &self,
-        req: ServiceRequest,
-        limit: Option<(usize, std::time::Duration)>,
-        pending: Option<AuthFuture<Decision<U>>>,
+        mut req: ServiceRequest,
+        first: AuthFuture<Decision<U>>,
     ) -> ActixResponseFuture<S::Future, B>
     where
         S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>
@@ -244,62 +245,49 @@ impl<S, U> ActixAuth<S, U> {
     {
         let service = self.service.clone();
         let policy = self.policy.clone();
+        let future = async move {
+            match settle(&policy, &mut req, first).await {
+                Ok(headers) => {
+                    let mut response = service.call(req).await?;
+                    add_headers(&mut response, headers);
+                    Ok(response.map_into_left_body())
+                }
+                Err(response) => Ok(req.into_response(to_actix(response)).map_into_right_body()),
+            }
+        };
         ActixResponseFuture {
             kind: ActixKind::Boxed {
-                future: Box::pin(awaited(service, policy, req, limit, pending)),
+                future: Box::pin(future),
             },
         }
     }
 }
 
-/// The awaited path: the body first when the scheme needs it, then the decision.
-async fn awaited<S, B, U>(
-    service: Rc<S>,
-    policy: LoginRequired<U>,
-    mut req: ServiceRequest,
-    limit: Option<(usize, std::time::Duration)>,
-    pending: Option<AuthFuture<Decision<U>>>,
-) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
-    B: MessageBody + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    let decision = match pending {
-        Some(pending) => pending.await,
-        None => {
-            let mut buffered = None;
-            if let Some((limit, timeout)) = limit {
-                let mut payload = req.take_payload();
-                let read = crate::timer::within(timeout, read_bounded(&mut payload, limit)).await;
-                match read.unwrap_or(Err(BodyFailure::TimedOut)) {
-                    Ok(bytes) => {
-                        req.set_payload(Payload::from(bytes.clone()));
-                        buffered = Some(bytes);
-                    }
-                    Err(failure) => {
-                        let response = policy.reject_body(&AuthRequest::new(&req), failure);
-                        return Ok(req.into_response(to_actix(response)).map_into_right_body());
-                    }
-                }
-            }
-            let check = policy.check(&AuthRequest::new(&req).with_body(buffered.as_ref()));
-            check.await
-        }
-    };
-    match decision {
-        Decision::Allow { identity, error } => {
-            let headers = allow(&req, identity, error);
-            let mut response = service.call(req).await?;
-            add_headers(&mut response, headers);
-            Ok(response.map_into_left_body())
-        }
-        Decision::Deny(response) => Ok(req.into_response(to_actix(response)).map_into_right_body()),
-        Decision::ReadBody { .. } => {
-            // The body was buffered: a scheme asking again is a bug; refuse.
-            let response = policy.reject_body(&AuthRequest::new(&req), BodyFailure::Unreadable);
-            Ok(req.into_response(to_actix(response)).map_into_right_body())
-        }
+impl Exchange for ServiceRequest {
+    fn head(&self) -> &dyn RequestHead {
+        self
+    }
+
+    async fn read_body(&mut self, limit: usize) -> Result<Bytes, BodyFailure> {
+        let mut payload = self.take_payload();
+        let bytes = collect(std::pin::Pin::new(&mut payload), limit).await?;
+        self.set_payload(Payload::from(bytes.clone()));
+        Ok(bytes)
+    }
+
+    fn allow<U: Clone + Send + Sync + 'static>(
+        &mut self,
+        identity: Option<crate::scheme::Identity<U>>,
+        error: Option<AuthError>,
+    ) -> Option<Box<http::HeaderMap>> {
+        allow(self, identity, error)
+    }
+}
+
+impl Chunks for Payload {
+    fn poll_chunk(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
+        self.poll_next(cx)
+            .map(|chunk| chunk.map(|c| c.map_err(|_| ())))
     }
 }
 
@@ -321,43 +309,21 @@ fn allow<U: Clone + Send + Sync + 'static>(
 /// The scheme's headers for a successful response, unless the handler set its own.
 #[inline]
 fn add_headers<B>(response: &mut ServiceResponse<B>, headers: Option<Box<http::HeaderMap>>) {
-    if let Some(headers) = headers {
-        add_headers_now(response, &headers);
-    }
+    merge_headers(headers, response.headers_mut());
 }
 
-/// Out of line: most schemes add no headers.
-#[inline(never)]
-fn add_headers_now<B>(response: &mut ServiceResponse<B>, headers: &http::HeaderMap) {
-    for name in headers.keys() {
-        let Ok(actix_name) = ActixHeaderName::from_bytes(name.as_str().as_bytes()) else {
-            continue;
-        };
-        if response.headers().contains_key(&actix_name) {
-            continue;
-        }
-        for value in headers.get_all(name) {
-            if let Ok(value) = ActixHeaderValue::from_bytes(value.as_bytes()) {
-                response.headers_mut().append(actix_name.clone(), value);
-            }
-        }
+/// actix-web's header map (`http` 0.2 types), for [`merge_headers`].
+impl Headers for actix_web::http::header::HeaderMap {
+    fn has(&self, name: &http::HeaderName) -> bool {
+        self.contains_key(name.as_str())
     }
-}
 
-/// Reads the payload up to `limit` bytes (as the tower adapter's `buffer`).
-async fn read_bounded(payload: &mut Payload, limit: usize) -> Result<Bytes, BodyFailure> {
-    let mut body = BytesMut::new();
-    loop {
-        let chunk = std::future::poll_fn(|cx| Pin::new(&mut *payload).poll_next(cx)).await;
-        match chunk {
-            None => return Ok(body.freeze()),
-            Some(Ok(chunk)) => {
-                if body.len() + chunk.len() > limit {
-                    return Err(BodyFailure::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Some(Err(_)) => return Err(BodyFailure::Unreadable),
+    fn append(&mut self, name: &http::HeaderName, value: &http::HeaderValue) {
+        if let (Ok(name), Ok(value)) = (
+            ActixHeaderName::from_bytes(name.as_str().as_bytes()),
+            ActixHeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            actix_web::http::header::HeaderMap::append(self, name, value);
         }
     }
 }

@@ -26,12 +26,16 @@
 use std::fmt;
 use std::sync::Arc;
 
+use crate::callback::{ErrorHandler, SyncUserRoles, UserRoles};
 use crate::error::ConfigError;
-use crate::policy::{LoginRequired, Member};
+use crate::policy::{LoginRequired, Member, Shared};
 use crate::roles::Roles;
-use crate::scheme::{ErrorHandler, Scheme, SyncUserRoles, UserRoles, DEFAULT_REALM};
+use crate::scheme::{Scheme, DEFAULT_REALM};
+use crate::throttle::Throttle;
+use crate::username::Usernames;
 
-/// What an [`Auth`] wraps: a [`Scheme`], or several ([`Multi`]). Implemented for every scheme.
+/// What an [`Auth`] wraps: a [`Scheme`], or several ([`Multi`](crate::multi::Multi)).
+/// Implemented for every scheme.
 pub trait Kind: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
@@ -48,6 +52,8 @@ pub struct Auth<K: Kind> {
     realm: Arc<str>,
     pub(crate) roles: Option<Arc<dyn UserRoles<K::User>>>,
     pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
+    throttle: Option<Throttle>,
+    usernames: Usernames,
 }
 
 impl<K: Kind + Clone> Clone for Auth<K> {
@@ -57,6 +63,8 @@ impl<K: Kind + Clone> Clone for Auth<K> {
             realm: self.realm.clone(),
             roles: self.roles.clone(),
             error_handler: self.error_handler.clone(),
+            throttle: self.throttle.clone(),
+            usernames: self.usernames.clone(),
         }
     }
 }
@@ -68,19 +76,68 @@ impl<K: Kind + fmt::Debug> fmt::Debug for Auth<K> {
             .field("realm", &self.realm)
             .field("user_roles", &self.roles.is_some())
             .field("error_handler", &self.error_handler.is_some())
+            .field("throttle", &self.throttle)
+            .field("usernames", &self.usernames)
             .finish()
     }
 }
 
 impl<K: Kind> Auth<K> {
-    /// Wraps a scheme (or [`Multi`]) with the default settings: realm
-    /// `Authentication Required`, no roles callback, the default error response.
+    /// Wraps a scheme (or [`Multi`](crate::multi::Multi)) with the default settings: realm
+    /// `Authentication Required`, no roles callback, the default error response, a throttle
+    /// of its own with the default limits ([`Throttle::new`]), usernames compared exactly.
     pub fn from_scheme(kind: K) -> Self {
         Self {
             kind,
             realm: Arc::from(DEFAULT_REALM),
             roles: None,
             error_handler: None,
+            throttle: Some(Throttle::new()),
+            usernames: Usernames::exact(),
+        }
+    }
+
+    /// The throttle of every route built from this auth object (and from its clones, which
+    /// share it). By default each auth object has its own with the default limits; give
+    /// several auth objects one throttle (a clone of it) so that a guesser cannot spread
+    /// attempts over them. A route can still set its own with
+    /// [`LoginRequired::throttle`].
+    #[must_use]
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = Some(throttle);
+        self
+    }
+
+    /// No throttling on the routes built from this auth object (for tests, or when a proxy in
+    /// front already throttles).
+    #[must_use]
+    pub fn without_throttle(mut self) -> Self {
+        self.throttle = None;
+        self
+    }
+
+    /// The throttle the routes built from this auth object use, if any.
+    #[must_use]
+    pub fn throttle_ref(&self) -> Option<&Throttle> {
+        self.throttle.as_ref()
+    }
+
+    /// How usernames compare (default [`Usernames::exact`]): the verify callback, the
+    /// throttle, the verified-credential cache and [`Username`](crate::Username) see the
+    /// canonical name. On a [`MultiAuth`](crate::MultiAuth) it holds for every member.
+    #[must_use]
+    pub fn usernames(mut self, usernames: Usernames) -> Self {
+        self.usernames = usernames;
+        self
+    }
+
+    /// The settings every route built from this auth object starts with.
+    pub(crate) fn shared(&self) -> Shared<K::User> {
+        Shared {
+            roles: self.roles.clone(),
+            error_handler: self.error_handler.clone(),
+            throttle: self.throttle.clone(),
+            usernames: self.usernames.clone(),
         }
     }
 
@@ -117,6 +174,26 @@ impl<K: Kind> Auth<K> {
     /// The wrapped scheme (or schemes).
     pub fn get_ref(&self) -> &K {
         &self.kind
+    }
+
+    /// The wrapped scheme, to change: the hook for a scheme's own builder methods (an
+    /// extension trait of your own over `Auth<YourScheme>`).
+    pub fn get_mut(&mut self) -> &mut K {
+        &mut self.kind
+    }
+
+    /// Changes the wrapped scheme with `f`, keeping the auth's other settings: the hook for a
+    /// fallible builder method of a scheme of your own.
+    ///
+    /// # Errors
+    ///
+    /// What `f` returns.
+    pub fn try_map_scheme(
+        mut self,
+        f: impl FnOnce(&mut K) -> Result<(), ConfigError>,
+    ) -> Result<Self, ConfigError> {
+        f(&mut self.kind)?;
+        Ok(self)
     }
 }
 
@@ -167,15 +244,24 @@ impl<S: Scheme> Auth<S> {
     where
         S: Clone,
     {
-        LoginRequired::from_members(vec![self.member()], None, None)
+        let mut shared = self.shared();
+        // A single scheme's roles callback and error handler are the member's own.
+        let member = Member::new(
+            self.kind.clone(),
+            shared.roles.take(),
+            shared.error_handler.take(),
+        );
+        LoginRequired::from_members(vec![member], shared)
     }
 
+    /// This auth as a member of a [`MultiAuth`](crate::MultiAuth): its scheme, roles callback
+    /// and error handler.
     pub(crate) fn member(&self) -> Member<S::User>
     where
         S: Clone,
     {
         Member::new(
-            Arc::new(self.kind.clone()),
+            self.kind.clone(),
             self.roles.clone(),
             self.error_handler.clone(),
         )
@@ -183,64 +269,9 @@ impl<S: Scheme> Auth<S> {
 
     /// Changes the scheme inside (for the scheme's own builder methods).
     pub(crate) fn map_scheme(
-        mut self,
+        self,
         f: impl FnOnce(&mut S) -> Result<(), ConfigError>,
     ) -> Result<Self, ConfigError> {
-        f(&mut self.kind)?;
-        Ok(self)
-    }
-}
-
-/// Several schemes on one route: what [`MultiAuth`](crate::MultiAuth) wraps.
-pub struct Multi<U> {
-    pub(crate) members: Vec<Member<U>>,
-}
-
-impl<U> Clone for Multi<U> {
-    fn clone(&self) -> Self {
-        Self {
-            members: self.members.clone(),
-        }
-    }
-}
-
-impl<U> fmt::Debug for Multi<U> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Multi")
-            .field(
-                "schemes",
-                &self.members.iter().map(Member::name).collect::<Vec<_>>(),
-            )
-            .finish()
-    }
-}
-
-impl<U: Clone + Send + Sync + 'static> Kind for Multi<U> {
-    type User = U;
-}
-
-impl<U: Clone + Send + Sync + 'static> Auth<Multi<U>> {
-    /// Starts with the main scheme (its challenge comes first).
-    pub fn new<S: Scheme<User = U> + Clone>(main: Auth<S>) -> Self {
-        Self::from_scheme(Multi {
-            members: vec![main.member()],
-        })
-    }
-
-    /// Adds another scheme, tried after the ones before it.
-    #[must_use]
-    pub fn or<S: Scheme<User = U> + Clone>(mut self, auth: Auth<S>) -> Self {
-        self.kind.members.push(auth.member());
-        self
-    }
-
-    /// Protects a route with these schemes; add roles and `optional()` on the result.
-    #[must_use]
-    pub fn login_required(&self) -> LoginRequired<U> {
-        LoginRequired::from_members(
-            self.kind.members.clone(),
-            self.roles.clone(),
-            self.error_handler.clone(),
-        )
+        self.try_map_scheme(f)
     }
 }

@@ -60,7 +60,6 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -69,16 +68,22 @@ use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
 use crate::auth::Auth;
+pub use crate::callback::{GetPassword, VerifyPassword};
+use crate::callback::{SyncGetPassword, SyncVerifyPassword};
 use crate::error::{AuthError, ConfigError};
 use crate::scheme::header::{self, Payload};
+use crate::scheme::text::SmallText;
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme, DEFAULT_REALM};
 
-/// Decoded Basic credentials. `Debug` never shows the password.
+/// Decoded Basic credentials (what the [`Basic`] scheme parses). `Debug` never shows the
+/// password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicCredentials {
-    username: String,
-    password: String,
+    /// `username:password`, decoded (inline when short: no allocation per request).
+    text: SmallText,
+    /// Where the username ends.
+    colon: usize,
 }
 
 impl BasicCredentials {
@@ -86,23 +91,31 @@ impl BasicCredentials {
     ///
     /// Refuses non-canonical base64, a missing colon and control characters; decodes UTF-8, or
     /// Latin-1 when either part is not UTF-8.
+    ///
+    /// # Errors
+    ///
+    /// Why the token68 is not Basic credentials.
     pub fn decode(token68: &str) -> Result<Self, &'static str> {
-        with_decoded(token68.as_bytes(), |username, password| Self {
-            username: username.to_owned(),
-            password: password.to_owned(),
-        })
+        with_decoded(token68.as_bytes(), Self::from_parts)
+    }
+
+    fn from_parts(username: &str, password: &str) -> Self {
+        Self {
+            text: SmallText::concat(&[username, ":", password]),
+            colon: username.len(),
+        }
     }
 
     /// The user-id.
     #[must_use]
     pub fn username(&self) -> &str {
-        &self.username
+        self.text.as_str().get(..self.colon).unwrap_or("")
     }
 
     /// The password.
     #[must_use]
     pub fn password(&self) -> &str {
-        &self.password
+        self.text.as_str().get(self.colon + 1..).unwrap_or("")
     }
 }
 
@@ -186,94 +199,9 @@ fn latin1(bytes: &[u8]) -> String {
 impl fmt::Debug for BasicCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BasicCredentials")
-            .field("username", &self.username)
+            .field("username", &self.username())
             .field("password", &"<redacted>")
             .finish()
-    }
-}
-
-/// The verify-password callback: the user these credentials belong to, or `None`.
-///
-/// Implemented for async closures `Fn(String, String) -> impl Future<Output = Option<User>>`
-/// (username, password); plain functions go through [`BasicAuth::verify_password_sync`]; a
-/// store ([`HashedPasswords`](crate::password::HashedPasswords), ...) implements it directly,
-/// answering a cache hit with a ready future.
-pub trait VerifyPassword: Send + Sync + 'static {
-    /// The application's user type.
-    type User: Clone + Send + Sync + 'static;
-
-    /// The user these credentials belong to, or `None`. Return [`AuthFuture::ready`] when the
-    /// answer is known at once; the future owns what it needs.
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<Self::User>>;
-
-    /// What [`Basic`] calls: [`verify_password`](Self::verify_password), or an error when the
-    /// credentials cannot be checked now (e.g. a 503
-    /// [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) with `Retry-After`
-    /// when the password stores' hashing queue is full). The default never fails.
-    fn check_password(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> AuthFuture<Result<Option<Self::User>, AuthError>> {
-        self.verify_password(username, password).map(Ok)
-    }
-}
-
-impl<F, Fut, U> VerifyPassword for F
-where
-    F: Fn(String, String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<U>> + Send + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::new(self(username.to_owned(), password.to_owned()))
-    }
-}
-
-/// A plain function as a [`VerifyPassword`]: answers at once.
-struct SyncVerify<F>(F);
-
-impl<F, U> VerifyPassword for SyncVerify<F>
-where
-    F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::ready((self.0)(username, password))
-    }
-}
-
-/// The get-password callback: the stored password (or hash) for a username.
-///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<String>>`; plain
-/// functions go through [`BasicAuth::get_password_sync`].
-pub trait GetPassword: Send + Sync + 'static {
-    /// The stored password of `username`, or `None` for an unknown user.
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>>;
-}
-
-impl<F, Fut> GetPassword for F
-where
-    F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<String>> + Send + 'static,
-{
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
-        AuthFuture::new(self(username.to_owned()))
-    }
-}
-
-pub(crate) struct SyncGetPassword<F>(pub(crate) F);
-
-impl<F> GetPassword for SyncGetPassword<F>
-where
-    F: Fn(&str) -> Option<String> + Send + Sync + 'static,
-{
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
-        AuthFuture::ready((self.0)(username))
     }
 }
 
@@ -432,7 +360,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Basic<U>> {
     where
         F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
     {
-        Self::verify_password(SyncVerify(verify))
+        Self::verify_password(SyncVerifyPassword(verify))
     }
 
     /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`). Used to
@@ -626,6 +554,7 @@ fn render(scheme: &str, realm: &str, charset: bool) -> Result<Challenge, ConfigE
 
 impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     type User = U;
+    type Credentials = BasicCredentials;
 
     fn name(&self) -> &str {
         &self.scheme
@@ -635,37 +564,32 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
         self.any_name(|name| req.authorization_scheme_is(name))
     }
 
-    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
-        let token = match self.token68(req) {
-            Ok(token) => token,
-            Err(err) => return AuthFuture::ready(Err(req.unparsed(err))),
-        };
-        // Decoded once, on the stack; the throttle asked with the username (when it holds
-        // records), then the callback, once. The only allocation on a ready answer is the
-        // username kept for the handler.
-        let answer = with_decoded(token, |username, password| {
-            req.admit(Some(username))?;
-            let verdict = self.verify.check_password(username, password);
-            Ok((verdict, username.to_owned()))
-        });
-        match answer {
-            Ok(Ok((verdict, username))) => verdict.map(move |user| {
+    #[inline]
+    fn parse(&self, req: &AuthRequest<'_>) -> Result<BasicCredentials, AuthError> {
+        let token = self.token68(req)?;
+        with_decoded(token, BasicCredentials::from_parts).map_err(AuthError::malformed)
+    }
+
+    #[inline]
+    fn username<'c>(&self, creds: &'c BasicCredentials) -> Option<&'c str> {
+        Some(creds.username())
+    }
+
+    #[inline]
+    fn verify(
+        &self,
+        creds: BasicCredentials,
+        username: Option<&str>,
+        _req: &AuthRequest<'_>,
+    ) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let username = username.unwrap_or_else(|| creds.username());
+        self.verify
+            .check_password(username, creds.password())
+            .map(|user| {
                 user?
-                    .map(|user| Identity::new(user, Some(username)))
+                    .map(|user| Identity::new(user, None))
                     .ok_or_else(AuthError::invalid)
-            }),
-            Ok(Err(refusal)) => AuthFuture::ready(Err(refusal)),
-            Err(detail) => AuthFuture::ready(Err(req.unparsed(AuthError::malformed(detail)))),
-        }
-    }
-
-    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
-        let token = self.token68(req).ok()?;
-        with_decoded(token, |username, _| username.to_owned()).ok()
-    }
-
-    fn admits(&self) -> bool {
-        true
+            })
     }
 
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {

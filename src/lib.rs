@@ -98,9 +98,12 @@
 pub mod actix;
 pub mod auth;
 pub mod basic;
+pub mod callback;
 pub mod digest;
 pub mod docs;
 pub mod error;
+#[cfg(any(feature = "tower", feature = "actix"))]
+mod exchange;
 pub mod extract;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
@@ -120,13 +123,17 @@ pub mod token;
 #[cfg(feature = "tower")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
 pub mod tower;
+pub mod username;
 
 #[cfg(feature = "actix")]
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub use crate::actix::HttpResponseHandler;
 pub use crate::auth::Auth;
-pub use crate::basic::{BasicAuth, GetPassword, VerifyPassword};
-pub use crate::digest::{Algorithm, DigestAuth, GetDigestUser, Qop};
+pub use crate::basic::BasicAuth;
+pub use crate::callback::{
+    ErrorHandler, GetDigestUser, GetPassword, UserRoles, VerifyPassword, VerifyToken,
+};
+pub use crate::digest::{Algorithm, DigestAuth, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -140,6 +147,7 @@ pub use crate::password::{
 };
 pub use crate::policy::LoginRequired;
 pub use crate::roles::{RoleRequirement, Roles};
-pub use crate::scheme::{default_error_response, ErrorHandler, UserRoles, DEFAULT_REALM};
+pub use crate::scheme::{default_error_response, DEFAULT_REALM};
 pub use crate::throttle::Throttle;
-pub use crate::token::{TokenAuth, VerifyToken};
+pub use crate::token::TokenAuth;
+pub use crate::username::Usernames;

@@ -44,7 +44,63 @@
 //! compares it case-sensitively, so `bearer x` went to its Basic auth and failed); a request no
 //! member claims is answered with every member's challenge (Flask sends only the first's).
 
-pub use crate::auth::Multi;
+use std::fmt;
+
+use crate::auth::{Auth, Kind};
+use crate::policy::{LoginRequired, Member};
+use crate::scheme::Scheme;
+
+/// Several schemes on one route: what [`MultiAuth`] wraps.
+pub struct Multi<U> {
+    members: Vec<Member<U>>,
+}
+
+impl<U> Clone for Multi<U> {
+    fn clone(&self) -> Self {
+        Self {
+            members: self.members.clone(),
+        }
+    }
+}
+
+impl<U> fmt::Debug for Multi<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Multi")
+            .field(
+                "schemes",
+                &self.members.iter().map(Member::name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<U: Clone + Send + Sync + 'static> Kind for Multi<U> {
+    type User = U;
+}
+
+impl<U: Clone + Send + Sync + 'static> Auth<Multi<U>> {
+    /// Starts with the main scheme (its challenge comes first). The [`MultiAuth`]'s throttle
+    /// and [`Usernames`](crate::Usernames) rule are its own (by default a throttle of its
+    /// own), not the members'.
+    pub fn new<S: Scheme<User = U> + Clone>(main: Auth<S>) -> Self {
+        Self::from_scheme(Multi {
+            members: vec![main.member()],
+        })
+    }
+
+    /// Adds another scheme, tried after the ones before it.
+    #[must_use]
+    pub fn or<S: Scheme<User = U> + Clone>(mut self, auth: Auth<S>) -> Self {
+        self.kind.members.push(auth.member());
+        self
+    }
+
+    /// Protects a route with these schemes; add roles and `optional()` on the result.
+    #[must_use]
+    pub fn login_required(&self) -> LoginRequired<U> {
+        LoginRequired::from_members(self.kind.members.clone(), self.shared())
+    }
+}
 
 /// Several schemes on one route: [`Auth`](crate::Auth) over [`Multi`]. Made with
 /// [`MultiAuth::new`](crate::Auth::new) and `.or(...)`; its roles callback and error handler

@@ -1,34 +1,47 @@
 //! [`LoginRequired`]: the route's policy (Flask-HTTPAuth's `login_required`), framework
 //! agnostic. The tower layer and the actix middleware only move requests in and responses out.
 //!
-//! For every request, one path:
+//! For every request, one path, the same for every scheme (built in or your own):
 //!
 //! 1. `OPTIONS` passes without authentication (configurable).
-//! 2. More than one `Authorization` header: 400, no credential is tried.
-//! 3. The first scheme that [claims](crate::scheme::Scheme::claims) the request authenticates
-//!    it (its callback runs once); when none does, the request has no credentials (401 with
-//!    every scheme's challenge). While the [`Throttle`] holds failure records, it is asked
-//!    before the callback runs (by the scheme once it has parsed the username, see
-//!    [`Scheme::admits`], or by the policy first): over a
-//!    limit, 429 with `Retry-After`. A wrong secret counts; a success resets the username.
-//! 4. A route with a [`RoleRequirement`] asks the roles callback (the scheme's own, else the
-//!    route's) once: 403 when they do not match.
-//! 5. Success: the identity goes into the request extensions and the handler runs; headers the
-//!    scheme added (Digest's `Authentication-Info`) go onto its response. Failure: the error
-//!    handler's response (the scheme's own, else the route's, else the default), the
-//!    challenge unless the response set one, the [`AuthError`] in the response extensions,
-//!    and a `tracing` event (never the password). With [`optional`](LoginRequired::optional)
-//!    the handler runs anyway.
+//! 2. **Select**: more than one `Authorization` header is 400; otherwise the first scheme that
+//!    [claims](crate::scheme::Scheme::claims) the request handles it. None: the request has no
+//!    credentials (401 with every scheme's challenge).
+//! 3. **Parse**: the scheme reads its credentials ([`Scheme::parse`]); they name the claimed
+//!    username, made canonical by the auth's [`Usernames`] rule.
+//! 4. **Throttle**: while the [`Throttle`] holds failure records, an attempt over a limit is
+//!    answered 429 with `Retry-After`; nothing is verified.
+//! 5. **Body**: credentials that need the body (Digest `auth-int`) make `check` answer
+//!    [`Decision::ReadBody`]; the adapter buffers it (bounded in size and time) and checks again.
+//! 6. **Verify**: the scheme's verify callback runs, once ([`Scheme::verify`]).
+//! 7. **Count**: the outcome is counted for what it is (below); a success resets the
+//!    username's count.
+//! 8. **Roles**: a route with a [`RoleRequirement`] asks the roles callback (the scheme's own,
+//!    else the route's) once: 403 when they do not match.
+//! 9. **Decision**: the identity goes into the request extensions and the handler runs; headers
+//!    the scheme added (Digest's `Authentication-Info`) go onto its response. Or the refusal:
+//!    the error handler's response (the scheme's own, else the route's, else the default), the
+//!    challenge unless the response set one, the [`AuthError`] in the response extensions, and
+//!    a `tracing` event (never the password). With [`optional`](LoginRequired::optional) the
+//!    handler runs anyway.
 //!
-//! A scheme that needs the body first (Digest `auth-int`) makes `check` answer
-//! [`Decision::ReadBody`]; the adapter buffers it and checks again.
+//! What a failure counts against:
+//!
+//! | failure | counts against |
+//! |---|---|
+//! | a wrong secret for a username, known or unknown (`InvalidCredentials` from verify) | the username and the client address |
+//! | a wrong token (no username) | the client address |
+//! | credentials that verify nothing: malformed, a nonce whose MAC fails, a foreign realm or opaque (any error from parse) | the client address |
+//! | the hashing queue full (`503`, `Overloaded`) | the client address |
+//! | a right answer on a stale nonce; a store or backend failure (`503`); no credentials | nothing |
 //!
 //! Every step answers at once when the callbacks do (an [`AuthFuture::ready`]): the adapters
 //! then decide inline and box nothing on the way to the handler (a refusal's response is
 //! boxed); only real waiting is boxed.
 //!
 //! ```
-//! use httpauth::scheme::{AuthRequest, Decision};
+//! use httpauth::scheme::AuthRequest;
+//! use httpauth::policy::Decision;
 //! use httpauth::BasicAuth;
 //!
 //! let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()))
@@ -51,20 +64,19 @@
 //! ```
 
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, Response};
+use http::{HeaderMap, HeaderValue, Response};
 
-use std::net::IpAddr;
-
+use crate::callback::{ErrorHandler, UserRoles};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::roles::{RoleRequirement, Roles};
-use crate::scheme::{
-    default_error_response, AuthFuture, AuthRequest, ErrorHandler, Identity, Scheme, UserRoles,
-};
-use crate::throttle::{retry_after_secs, Keys, Throttle};
+use crate::scheme::{default_error_response, AuthFuture, AuthRequest, Identity, Scheme};
+use crate::throttle::{retry_after_secs, Charge, Keys, Throttle};
+use crate::username::Usernames;
 
 /// The outcome of [`LoginRequired::check`].
 #[derive(Debug)]
@@ -80,10 +92,10 @@ pub enum Decision<U> {
     },
     /// Answer with this response; the handler does not run.
     Deny(Response<Bytes>),
-    /// The handling scheme needs the request body (Digest `auth-int`): buffer at most `limit`
+    /// The credentials need the request body (Digest `auth-int`): buffer at most `limit`
     /// bytes within `timeout` (answer [`LoginRequired::reject_body`] otherwise), then call
-    /// [`check`](LoginRequired::check) again with [`AuthRequest::with_body`]. Only the checks
-    /// that need no callback and no body have passed yet.
+    /// [`check`](LoginRequired::check) again with [`AuthRequest::with_body`]. Nothing has been
+    /// verified or counted yet. The tower and actix adapters do this themselves.
     #[non_exhaustive]
     ReadBody {
         /// The most bytes the scheme accepts.
@@ -93,9 +105,45 @@ pub enum Decision<U> {
     },
 }
 
+/// A scheme as the policy runs it: the [`Scheme`] trait without its credentials type, so the
+/// members of one route can be schemes of different types. Implemented for every scheme; its
+/// [`run`](Run::run) is the policy's path for that scheme, monomorphized (the credentials stay
+/// on the stack).
+pub(crate) trait Run<U>: Send + Sync + 'static {
+    fn claims(&self, req: &AuthRequest<'_>) -> bool;
+    fn challenge(&self, err: &AuthError, headers: &mut HeaderMap);
+    fn run(
+        &self,
+        policy: &Arc<Policy<U>>,
+        index: usize,
+        req: &AuthRequest<'_>,
+    ) -> AuthFuture<Decision<U>>;
+}
+
+impl<S: Scheme> Run<S::User> for S {
+    #[inline]
+    fn claims(&self, req: &AuthRequest<'_>) -> bool {
+        Scheme::claims(self, req)
+    }
+
+    fn challenge(&self, err: &AuthError, headers: &mut HeaderMap) {
+        Scheme::challenge(self, err, headers);
+    }
+
+    #[inline]
+    fn run(
+        &self,
+        policy: &Arc<Policy<S::User>>,
+        index: usize,
+        req: &AuthRequest<'_>,
+    ) -> AuthFuture<Decision<S::User>> {
+        policy.run(self, index, req)
+    }
+}
+
 /// One scheme on a route, with its own roles callback and error handler (when it has them).
 pub(crate) struct Member<U> {
-    scheme: Arc<dyn Scheme<User = U>>,
+    scheme: Arc<dyn Run<U>>,
     /// The scheme's name, shared with every error (no allocation per failure).
     name: Arc<str>,
     roles: Option<Arc<dyn UserRoles<U>>>,
@@ -114,14 +162,14 @@ impl<U> Clone for Member<U> {
 }
 
 impl<U: Clone + Send + Sync + 'static> Member<U> {
-    pub(crate) fn new(
-        scheme: Arc<dyn Scheme<User = U>>,
+    pub(crate) fn new<S: Scheme<User = U>>(
+        scheme: S,
         roles: Option<Arc<dyn UserRoles<U>>>,
         error_handler: Option<Arc<dyn ErrorHandler>>,
     ) -> Self {
         Self {
-            name: Arc::from(scheme.name()),
-            scheme,
+            name: Arc::from(Scheme::name(&scheme)),
+            scheme: Arc::new(scheme),
             roles,
             error_handler,
         }
@@ -134,7 +182,15 @@ impl<U> Member<U> {
     }
 }
 
-struct Policy<U> {
+/// What an auth object gives every route built from it: its schemes' shared settings.
+pub(crate) struct Shared<U> {
+    pub(crate) roles: Option<Arc<dyn UserRoles<U>>>,
+    pub(crate) error_handler: Option<Arc<dyn ErrorHandler>>,
+    pub(crate) throttle: Option<Throttle>,
+    pub(crate) usernames: Usernames,
+}
+
+pub(crate) struct Policy<U> {
     members: Vec<Member<U>>,
     /// The route's roles callback and error handler: for members without their own.
     roles: Option<Arc<dyn UserRoles<U>>>,
@@ -143,6 +199,7 @@ struct Policy<U> {
     optional: bool,
     skip_options: bool,
     throttle: Option<Throttle>,
+    usernames: Usernames,
     body_timeout: std::time::Duration,
 }
 
@@ -158,6 +215,7 @@ impl<U> Clone for Policy<U> {
             optional: self.optional,
             skip_options: self.skip_options,
             throttle: self.throttle.clone(),
+            usernames: self.usernames.clone(),
             body_timeout: self.body_timeout,
         }
     }
@@ -173,35 +231,43 @@ pub enum BodyFailure {
     Unreadable,
     /// It did not arrive within the timeout: `408`.
     TimedOut,
+    /// The service's request body type cannot carry the buffered body on to the handler
+    /// (tower services over a body type other than axum's `Body`,
+    /// `http_body_util::Full<Bytes>` or `Bytes`): `500`, and an error event.
+    Unsupported,
 }
 
 /// How long a body a scheme needs (Digest `auth-int`) may take to arrive, by default.
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Who tried: for the throttle's keys and the refusal event. Only made on the paths that need
-/// it (failures, a throttle with records, awaited callbacks).
+/// Who tried: the canonical username (when the credentials name one), and, once resolved, the
+/// client address and the throttle's keys for both. Resolved only where needed (a throttle
+/// with records, a failure, a wait).
 #[derive(Debug, Default)]
 pub(crate) struct Attempt {
     username: Option<String>,
     addr: Option<IpAddr>,
-    /// The throttle's keys for both, computed once (none without a throttle).
     keys: Keys,
+    resolved: bool,
 }
 
-/// The throttle check a scheme asks for through [`AuthRequest::admit`] (see
-/// [`Scheme::admits`]): it records who tried, for the count after the verdict.
-struct Gate<'p, 'r, U> {
-    policy: &'p Policy<U>,
-    req: AuthRequest<'r>,
-    attempt: std::cell::RefCell<Option<Attempt>>,
-}
-
-impl<U: Clone + Send + Sync + 'static> crate::scheme::Admission for Gate<'_, '_, U> {
-    fn admit(&self, username: Option<&str>) -> Result<(), AuthError> {
-        let (attempt, refusal) = self.policy.admit(&self.req, username.map(str::to_owned));
-        *self.attempt.borrow_mut() = Some(attempt);
-        refusal.map_or(Ok(()), Err)
+impl Attempt {
+    #[inline]
+    fn named(username: Option<String>) -> Self {
+        Self {
+            username,
+            ..Self::default()
+        }
     }
+}
+
+/// Where a failure happened, which says what it counts against (see the module docs).
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// The credentials did not parse: nothing was verified.
+    Parse,
+    /// The scheme verified them; `counted`: counted as a wrong secret when it started to wait.
+    Verify { counted: bool },
 }
 
 /// Protects routes: one or several schemes, a role requirement, optional or not. It is the
@@ -235,21 +301,18 @@ impl<U> fmt::Debug for LoginRequired<U> {
 }
 
 impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
-    pub(crate) fn from_members(
-        members: Vec<Member<U>>,
-        roles: Option<Arc<dyn UserRoles<U>>>,
-        error_handler: Option<Arc<dyn ErrorHandler>>,
-    ) -> Self {
+    pub(crate) fn from_members(members: Vec<Member<U>>, shared: Shared<U>) -> Self {
         crate::extract::register_user_type::<U>();
         Self {
             policy: Arc::new(Policy {
                 members,
-                roles,
-                error_handler,
+                roles: shared.roles,
+                error_handler: shared.error_handler,
                 requirement: None,
                 optional: false,
                 skip_options: true,
-                throttle: Some(Throttle::shared()),
+                throttle: shared.throttle,
+                usernames: shared.usernames,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
             }),
         }
@@ -327,9 +390,10 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         self.edit(|p| p.skip_options = !yes)
     }
 
-    /// Throttles failed attempts on this route with these limits (see [`Throttle`]). By default
-    /// every route uses [`Throttle::shared`]: one process-wide throttle with the default
-    /// limits, so a guesser cannot spread attempts over routes.
+    /// Throttles failed attempts on this route with this throttle (see [`Throttle`]) instead
+    /// of the auth object's. By default a route uses the throttle of the auth object it was
+    /// built from ([`Auth::throttle`](crate::Auth::throttle)), shared by every route built from
+    /// it and from its clones.
     #[must_use]
     pub fn throttle(self, throttle: Throttle) -> Self {
         self.edit(|p| p.throttle = Some(throttle))
@@ -351,10 +415,8 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
 
     /// Runs the policy on a request. The answer is ready at once when every callback it needs
     /// answers at once; each callback runs at most once.
+    #[inline]
     pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
-        // The path of a valid request is kept short and together; every other step (refusals,
-        // throttle records, roles, waiting) is out of line, so the hot code stays small in
-        // the instruction cache.
         let p = &self.policy;
         if p.skip_options && req.is_options() {
             return AuthFuture::ready(Decision::Allow {
@@ -362,107 +424,17 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
                 error: None,
             });
         }
-        let index = match p.select(req) {
-            Some(index) if !req.has_several_authorizations() => index,
-            _ => return AuthFuture::ready(p.unselected(req)),
-        };
-        if req.body().is_none() {
-            if let Some(limit) = p.members[index].scheme.body_limit(req) {
-                return AuthFuture::ready(Decision::ReadBody {
-                    limit,
-                    timeout: p.body_timeout,
-                });
+        match p.select(req) {
+            Some(index) if !req.has_several_authorizations() => {
+                p.members[index].scheme.run(&self.policy, index, req)
             }
+            _ => AuthFuture::ready(p.unselected(req)),
         }
-        // The throttle first: over the limit, nothing is hashed and no callback runs. With no
-        // failure recorded anywhere, there is nothing to look up.
-        let scheme = &p.members[index].scheme;
-        let mut who = None;
-        let outcome = if !p.throttle.as_ref().is_some_and(Throttle::may_have_records) {
-            scheme.authenticate(req)
-        } else if scheme.admits() {
-            // The scheme asks (`AuthRequest::admit`) once it has parsed the username, before
-            // its callback: the credentials are parsed once.
-            let gate = Gate {
-                policy: p,
-                req: *req,
-                attempt: std::cell::RefCell::new(None),
-            };
-            let outcome = scheme.authenticate(&req.with_admission(&gate));
-            who = gate.attempt.into_inner();
-            outcome
-        } else {
-            let (attempt, refusal) = p.admit(req, p.claimed(req, index));
-            if let Some(err) = refusal {
-                return AuthFuture::ready(p.decide(Some(index), Err((None, err)), &attempt));
-            }
-            who = Some(attempt);
-            scheme.authenticate(req)
-        };
-        match outcome.into_ready() {
-            // The common case, answered as `settle` would answer it (no count to reset, no
-            // role to check) without moving the identity through it: ~250 instructions a
-            // request (benches/layer.rs). A step added to `settle` or `authorize` that
-            // applies to a success must be added to this condition too.
-            Ok(Ok(identity)) if who.is_none() && p.requirement.is_none() => {
-                AuthFuture::ready(Decision::Allow {
-                    identity: Some(identity),
-                    error: None,
-                })
-            }
-            Ok(result) => self.settle_now(req, index, result, who),
-            Err(pending) => self.settle_later(req, index, pending, who),
-        }
-    }
-
-    /// A check that answered at once, with a failure, a count to reset or roles to check.
-    #[inline(never)]
-    fn settle_now(
-        &self,
-        req: &AuthRequest<'_>,
-        index: usize,
-        result: Result<Identity<U>, AuthError>,
-        who: Option<Attempt>,
-    ) -> AuthFuture<Decision<U>> {
-        let p = &self.policy;
-        // Who tried is only needed for a failure (its event and count), or to reset a
-        // throttle count on success.
-        let who = match who {
-            Some(who) => who,
-            None if result.is_err() => p.attempt(req, Some(index)),
-            None => Attempt::default(),
-        };
-        p.settle(&self.policy, index, result, who, false)
-    }
-
-    /// A check that has to wait (a hash on the pool, a remote store, any async callback): out
-    /// of line, not `#[cold]` (it is the normal path of an application whose callbacks wait).
-    #[inline(never)]
-    fn settle_later(
-        &self,
-        req: &AuthRequest<'_>,
-        index: usize,
-        pending: AuthFuture<Result<Identity<U>, AuthError>>,
-        who: Option<Attempt>,
-    ) -> AuthFuture<Decision<U>> {
-        let p = &self.policy;
-        let who = who.unwrap_or_else(|| p.attempt(req, Some(index)));
-        // Counted as a failure now, settled when it is done, so a burst of concurrent guesses
-        // meets the limit at once instead of after it has queued its hashes.
-        let counted = match &p.throttle {
-            Some(t) => t.record(who.keys, false).into_ready().is_ok(),
-            None => false,
-        };
-        let policy = self.policy.clone();
-        AuthFuture::new(async move {
-            let result = pending.await;
-            policy.settle(&policy, index, result, who, counted).await
-        })
     }
 
     /// The rejection for a body the adapter could not buffer (after [`Decision::ReadBody`]):
     /// 413 when it was larger than the limit, 400 when it could not be read, 408 when it did
-    /// not arrive in time.
+    /// not arrive in time, 500 when the service's body type cannot carry it.
     #[must_use]
     pub fn reject_body(&self, req: &AuthRequest<'_>, failure: BodyFailure) -> Response<Bytes> {
         let p = &self.policy;
@@ -474,15 +446,183 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
             BodyFailure::TimedOut => AuthError::new(AuthErrorKind::BadRequest)
                 .with_status(http::StatusCode::REQUEST_TIMEOUT)
                 .with_detail("the request body did not arrive in time"),
+            BodyFailure::Unsupported => AuthError::new(AuthErrorKind::BadRequest)
+                .with_status(http::StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the service's request body type cannot carry a buffered body"),
         };
-        trace_failure(&err, &p.attempt(req, selected));
+        let mut who = Attempt::default();
+        p.resolve(&mut who, req);
+        trace_failure(&err, None, who.addr);
         p.reject(selected, err)
     }
 }
 
 impl<U: Clone + Send + Sync + 'static> Policy<U> {
+    /// The path of one request, for the scheme of member `index`: parse, throttle, body,
+    /// verify, then [`conclude`](Self::conclude) (count, roles, decision). Written once, for
+    /// every scheme.
+    #[inline]
+    fn run<S: Scheme<User = U>>(
+        self: &Arc<Self>,
+        scheme: &S,
+        index: usize,
+        req: &AuthRequest<'_>,
+    ) -> AuthFuture<Decision<U>> {
+        let creds = match scheme.parse(req) {
+            Ok(creds) => creds,
+            Err(err) => return self.unparsed(index, req, err),
+        };
+        let username = scheme
+            .username(&creds)
+            .map(|name| self.usernames.canonical(name).into_owned());
+        let mut who = Attempt::named(username);
+        if self
+            .throttle
+            .as_ref()
+            .is_some_and(Throttle::may_have_records)
+        {
+            if let Some(refusal) = self.admit(index, req, &mut who) {
+                return AuthFuture::ready(refusal);
+            }
+        }
+        if req.body().is_none() {
+            if let Some(limit) = scheme.body_limit(&creds) {
+                return AuthFuture::ready(Decision::ReadBody {
+                    limit,
+                    timeout: self.body_timeout,
+                });
+            }
+        }
+        match scheme
+            .verify(creds, who.username.as_deref(), req)
+            .into_ready()
+        {
+            Ok(result) => {
+                if result.is_err() {
+                    self.resolve(&mut who, req);
+                }
+                self.conclude(index, result, who, Stage::Verify { counted: false })
+            }
+            Err(pending) => self.wait(index, req, pending, who),
+        }
+    }
+
+    /// Credentials that did not parse: nothing was verified. The client may still be over its
+    /// address limit (429 wins); otherwise the failure counts against the address.
+    #[cold]
+    #[inline(never)]
+    fn unparsed(
+        self: &Arc<Self>,
+        index: usize,
+        req: &AuthRequest<'_>,
+        err: AuthError,
+    ) -> AuthFuture<Decision<U>> {
+        let mut who = Attempt::default();
+        if let Some(refusal) = self.admit(index, req, &mut who) {
+            return AuthFuture::ready(refusal);
+        }
+        self.conclude(index, Err(err), who, Stage::Parse)
+    }
+
+    /// A verification that has to wait (a hash on the pool, a remote store, any async
+    /// callback): counted as a wrong secret now and settled when it is done, so a burst of
+    /// concurrent guesses meets the limit at once instead of after it has queued its hashes.
+    /// Out of line, not `#[cold]`: it is the normal path of an application whose callbacks
+    /// wait.
+    #[inline(never)]
+    fn wait(
+        self: &Arc<Self>,
+        index: usize,
+        req: &AuthRequest<'_>,
+        pending: AuthFuture<Result<Identity<U>, AuthError>>,
+        mut who: Attempt,
+    ) -> AuthFuture<Decision<U>> {
+        self.resolve(&mut who, req);
+        let counted = match &self.throttle {
+            Some(t) => t.record(who.keys, Charge::Secret).into_ready().is_ok(),
+            None => false,
+        };
+        let this = self.clone();
+        AuthFuture::new(async move {
+            let result = pending.await;
+            this.conclude(index, result, who, Stage::Verify { counted })
+                .await
+        })
+    }
+
+    /// After verification: the throttle's count, then the roles and the decision.
+    #[inline]
+    fn conclude(
+        self: &Arc<Self>,
+        index: usize,
+        result: Result<Identity<U>, AuthError>,
+        who: Attempt,
+        stage: Stage,
+    ) -> AuthFuture<Decision<U>> {
+        let charge = match (&result, stage) {
+            (Ok(_), _) => Charge::Success,
+            (Err(_), Stage::Parse) => Charge::Address,
+            (Err(err), Stage::Verify { .. }) => match err.kind() {
+                AuthErrorKind::InvalidCredentials => Charge::Secret,
+                AuthErrorKind::Overloaded => Charge::Address,
+                _ => Charge::Nothing,
+            },
+        };
+        let recorded = match (&self.throttle, stage) {
+            (Some(t), Stage::Verify { counted: true }) => t.settle_counted(who.keys, charge),
+            // A success has a count to reset only where the throttle held records when the
+            // attempt was checked (the attempt was resolved then).
+            (Some(t), _) if charge != Charge::Success || who.resolved => t.record(who.keys, charge),
+            _ => AuthFuture::ready(()),
+        };
+        match recorded.into_ready() {
+            Ok(()) => self.authorize(index, result, who),
+            Err(pending) => {
+                let this = self.clone();
+                AuthFuture::new(async move {
+                    pending.await;
+                    this.authorize(index, result, who).await
+                })
+            }
+        }
+    }
+
+    /// The roles (when the route requires some), then the decision.
+    #[inline]
+    fn authorize(
+        self: &Arc<Self>,
+        index: usize,
+        result: Result<Identity<U>, AuthError>,
+        mut who: Attempt,
+    ) -> AuthFuture<Decision<U>> {
+        let mut identity = match result {
+            Ok(identity) => identity,
+            Err(err) => return AuthFuture::ready(self.deny(Some(index), None, err, &who)),
+        };
+        if let Some(username) = who.username.take() {
+            identity.username = Some(username);
+        }
+        let (Some(_), Some(roles)) = (&self.requirement, self.roles_of(index)) else {
+            return AuthFuture::ready(Decision::Allow {
+                identity: Some(identity),
+                error: None,
+            });
+        };
+        match roles.user_roles(&identity.user).into_ready() {
+            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles, &who)),
+            Err(pending) => {
+                let this = self.clone();
+                AuthFuture::new(async move {
+                    let roles = pending.await;
+                    this.decide_roles(index, identity, &roles, &who)
+                })
+            }
+        }
+    }
+
     /// No scheme can take the request: more than one `Authorization` header (400), or no
-    /// credentials any scheme claims (401 with every challenge).
+    /// credentials any scheme claims (401 with every challenge). Nothing is counted: no
+    /// scheme read anything.
     #[cold]
     #[inline(never)]
     fn unselected(&self, req: &AuthRequest<'_>) -> Decision<U> {
@@ -492,129 +632,43 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         } else {
             AuthError::missing()
         };
-        let who = self.attempt(req, None);
-        self.decide(None, Err((None, err)), &who)
+        let mut who = Attempt::default();
+        self.resolve(&mut who, req);
+        self.deny(None, None, err, &who)
     }
 
-    /// With failures on record: who is trying, and why they are refused (429) when they are
-    /// over the limit. Out of line but not `#[cold]`: a live server's throttle nearly always
-    /// holds some record, so this is its normal path.
+    /// The throttle check (when it holds records): resolves who is trying, and refuses (429)
+    /// an attempt over a limit. Out of line but not `#[cold]`: a live server's throttle nearly
+    /// always holds some record, so this is its normal path.
     #[inline(never)]
-    fn admit(
-        &self,
-        req: &AuthRequest<'_>,
-        username: Option<String>,
-    ) -> (Attempt, Option<AuthError>) {
-        let attempt = self.attempt_of(req, username);
-        let wait = self.throttle.as_ref().and_then(|t| t.blocked(attempt.keys));
-        let refusal = wait.map(|wait| {
-            AuthError::new(AuthErrorKind::TooManyAttempts).with_retry_after(retry_after_secs(wait))
-        });
-        (attempt, refusal)
+    fn admit(&self, index: usize, req: &AuthRequest<'_>, who: &mut Attempt) -> Option<Decision<U>> {
+        self.resolve(who, req);
+        let wait = self.throttle.as_ref()?.blocked(who.keys)?;
+        let err =
+            AuthError::new(AuthErrorKind::TooManyAttempts).with_retry_after(retry_after_secs(wait));
+        Some(self.deny(Some(index), None, err, who))
     }
 
     /// The scheme that handles `req`: the first that claims it.
+    #[inline]
     fn select(&self, req: &AuthRequest<'_>) -> Option<usize> {
         self.members.iter().position(|m| m.scheme.claims(req))
     }
 
-    /// Who sent the request: the claimed username (when a scheme is selected) and the client
-    /// address (behind the throttle's trusted proxies, the forwarded one).
-    fn attempt(&self, req: &AuthRequest<'_>, selected: Option<usize>) -> Attempt {
-        let username = selected.and_then(|i| self.claimed(req, i));
-        self.attempt_of(req, username)
-    }
-
-    /// The username member `index` sees in the credentials.
-    fn claimed(&self, req: &AuthRequest<'_>, index: usize) -> Option<String> {
-        self.members[index].scheme.claimed_username(req)
-    }
-
-    /// Who sent the request, the username known.
-    fn attempt_of(&self, req: &AuthRequest<'_>, username: Option<String>) -> Attempt {
+    /// Fills in who is trying: the client address (behind the throttle's trusted proxies, the
+    /// forwarded one) and the throttle's keys.
+    fn resolve(&self, who: &mut Attempt, req: &AuthRequest<'_>) {
+        if who.resolved {
+            return;
+        }
+        who.resolved = true;
         let peer = req.peer_addr();
         let Some(t) = &self.throttle else {
-            return Attempt {
-                username,
-                addr: peer,
-                keys: Keys::default(),
-            };
+            who.addr = peer;
+            return;
         };
-        let addr = t.client(peer, || req.header("x-forwarded-for").one());
-        Attempt {
-            keys: t.keys(username.as_deref(), addr),
-            username,
-            addr,
-        }
-    }
-
-    /// After authentication: the throttle's count (a wrong secret counts a failure, a success
-    /// resets the username's), then the roles and the decision.
-    fn settle(
-        &self,
-        this: &Arc<Self>,
-        index: usize,
-        result: Result<Identity<U>, AuthError>,
-        who: Attempt,
-        counted: bool,
-    ) -> AuthFuture<Decision<U>> {
-        // A wrong secret counts; so does an attempt refused because the hashing queue was full
-        // (forgiving it would let a flood keep the queue full). A shared store's outage
-        // (`Unavailable`) does not: the client did nothing wrong.
-        let outcome = match &result {
-            Ok(_) => Some(true),
-            Err(err)
-                if matches!(
-                    err.kind(),
-                    AuthErrorKind::InvalidCredentials | AuthErrorKind::Overloaded
-                ) =>
-            {
-                Some(false)
-            }
-            Err(_) => None,
-        };
-        let recorded = match (&self.throttle, outcome) {
-            (Some(t), _) if counted => t.settle_counted(who.keys, outcome),
-            (Some(t), Some(ok)) if !ok || t.may_have_records() => t.record(who.keys, ok),
-            _ => AuthFuture::ready(()),
-        };
-        match recorded.into_ready() {
-            Ok(()) => self.authorize(this, index, result, who),
-            Err(pending) => {
-                let this = this.clone();
-                AuthFuture::new(async move {
-                    pending.await;
-                    this.authorize(&this, index, result, who).await
-                })
-            }
-        }
-    }
-
-    /// The roles (when the route requires some), then the decision.
-    fn authorize(
-        &self,
-        this: &Arc<Self>,
-        index: usize,
-        result: Result<Identity<U>, AuthError>,
-        who: Attempt,
-    ) -> AuthFuture<Decision<U>> {
-        let identity = match result {
-            Ok(identity) => identity,
-            Err(err) => return AuthFuture::ready(self.decide(Some(index), Err((None, err)), &who)),
-        };
-        let (Some(_), Some(roles)) = (&self.requirement, self.roles_of(index)) else {
-            return AuthFuture::ready(self.decide(Some(index), Ok(identity), &who));
-        };
-        match roles.user_roles(&identity.user).into_ready() {
-            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles, &who)),
-            Err(pending) => {
-                let this = this.clone();
-                AuthFuture::new(async move {
-                    let roles = pending.await;
-                    this.decide_roles(index, identity, &roles, &who)
-                })
-            }
-        }
+        who.addr = t.client(peer, || req.header("x-forwarded-for").one());
+        who.keys = t.keys(who.username.as_deref(), who.addr);
     }
 
     fn roles_of(&self, index: usize) -> Option<&Arc<dyn UserRoles<U>>> {
@@ -633,30 +687,26 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .as_ref()
             .is_none_or(|r| r.is_satisfied_by(roles));
         if satisfied {
-            self.decide(Some(index), Ok(identity), who)
-        } else {
-            let err = AuthError::new(AuthErrorKind::Forbidden);
-            self.decide(Some(index), Err((Some(identity), err)), who)
+            return Decision::Allow {
+                identity: Some(identity),
+                error: None,
+            };
         }
+        let err = AuthError::new(AuthErrorKind::Forbidden);
+        self.deny(Some(index), Some(identity), err, who)
     }
 
-    /// The decision for an outcome: allow, allow anyway (optional), or the rejection.
-    #[allow(clippy::type_complexity)]
-    fn decide(
+    /// A failure: allowed anyway on an optional route (with the identity when only the roles
+    /// failed), else the event and the rejection.
+    #[cold]
+    #[inline(never)]
+    fn deny(
         &self,
         selected: Option<usize>,
-        result: Result<Identity<U>, (Option<Identity<U>>, AuthError)>,
+        identity: Option<Identity<U>>,
+        err: AuthError,
         who: &Attempt,
     ) -> Decision<U> {
-        let (identity, err) = match result {
-            Ok(identity) => {
-                return Decision::Allow {
-                    identity: Some(identity),
-                    error: None,
-                }
-            }
-            Err(failure) => failure,
-        };
         let err = match selected {
             Some(i) => err.with_scheme(self.members[i].name.clone()),
             None => err,
@@ -672,19 +722,11 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             };
         }
         // A refused role names the user who authenticated.
-        let named;
-        let who = match (&identity, &who.username) {
-            (Some(id), None) => {
-                named = Attempt {
-                    username: id.username.clone(),
-                    addr: who.addr,
-                    keys: who.keys,
-                };
-                &named
-            }
-            _ => who,
-        };
-        trace_failure(&err, who);
+        let user = who
+            .username
+            .as_deref()
+            .or_else(|| identity.as_ref().and_then(Identity::username));
+        trace_failure(&err, user, who.addr);
         Decision::Deny(self.reject(selected, err))
     }
 
@@ -744,10 +786,10 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
 /// user="john" client="203.0.113.9"`. Never a password, token or hash. Attacker-triggered
 /// conditions log at INFO at most; no credentials at all is DEBUG (every browser's first
 /// request).
-fn trace_failure(err: &AuthError, who: &Attempt) {
-    let user = who.username.as_deref().map(bounded);
+fn trace_failure(err: &AuthError, user: Option<&str>, addr: Option<IpAddr>) {
+    let user = user.map(bounded);
     let user = user.as_deref().unwrap_or("");
-    let client = who.addr.map(|a| a.to_string());
+    let client = addr.map(|a| a.to_string());
     let client = client.as_deref().unwrap_or("");
     if err.kind() == AuthErrorKind::MissingCredentials {
         tracing::debug!(target: "httpauth", status = err.status().as_u16(), reason = err.reason(), client, "no credentials");

@@ -278,7 +278,9 @@ impl ThrottleStore for MemoryThrottle {
 }
 
 /// The throttle of a route: limits, window, trusted proxies and the store. Clones share the
-/// store. See the [module docs](self).
+/// store, so one throttle given to several auth objects or routes counts their failures
+/// together. Every auth object has its own by default (see
+/// [`Auth::throttle`](crate::Auth::throttle)). See the [module docs](self).
 #[derive(Clone)]
 pub struct Throttle {
     per_user: u32,
@@ -390,24 +392,6 @@ impl Throttle {
         self
     }
 
-    /// The process-wide default throttle (the default limits, one [`MemoryThrottle`]), used
-    /// by every route that sets none, so attempts count across routes and auth objects.
-    #[must_use]
-    pub fn shared() -> Self {
-        SHARED.get_or_init(Self::new).clone()
-    }
-
-    /// Makes this the process-wide default throttle (call it at startup, before any route is
-    /// built): every route without its own [`throttle`](crate::LoginRequired::throttle) uses
-    /// it.
-    ///
-    /// # Errors
-    ///
-    /// Gives the throttle back when the default was already set or already used.
-    pub fn set_shared(self) -> Result<(), Self> {
-        SHARED.set(self)
-    }
-
     /// Whether the store may hold a failure (see [`ThrottleStore::may_have_records`]).
     #[inline]
     pub(crate) fn may_have_records(&self) -> bool {
@@ -462,17 +446,19 @@ impl Throttle {
         user.max(addr)
     }
 
-    /// Settles an attempt that was counted as a failure when it started: a success resets the
-    /// username and forgives the address; another outcome than a wrong secret forgives both.
-    pub(crate) fn settle_counted(&self, keys: Keys, outcome: Option<bool>) -> AuthFuture<()> {
+    /// Settles an attempt that was counted as a wrong secret when it started to wait: a
+    /// success resets the username and forgives the address; a failure that counts against
+    /// the address only forgives the username; one that counts for nothing forgives both.
+    pub(crate) fn settle_counted(&self, keys: Keys, charge: Charge) -> AuthFuture<()> {
         let store = self.store.clone();
-        let (user, addr) = match outcome {
-            Some(false) => return AuthFuture::ready(()),
-            Some(true) => (
+        let (user, addr) = match charge {
+            Charge::Secret => return AuthFuture::ready(()),
+            Charge::Success => (
                 keys.user.map(|k| store.reset(k)),
                 keys.addr.map(|k| store.forgive(k)),
             ),
-            None => (
+            Charge::Address => (keys.user.map(|k| store.forgive(k)), None),
+            Charge::Nothing => (
                 keys.user.map(|k| store.forgive(k)),
                 keys.addr.map(|k| store.forgive(k)),
             ),
@@ -480,17 +466,23 @@ impl Throttle {
         both(user, addr)
     }
 
-    /// Counts a failure (`ok == false`) or resets the username's count (`ok == true`).
-    pub(crate) fn record(&self, keys: Keys, ok: bool) -> AuthFuture<()> {
+    /// Counts an attempt's outcome: a wrong secret against the username and the address, a
+    /// failure that verified nothing against the address, a success resets the username.
+    pub(crate) fn record(&self, keys: Keys, charge: Charge) -> AuthFuture<()> {
         let store = self.store.clone();
         let window = self.window;
-        if ok {
-            return keys
-                .user
-                .map_or_else(|| AuthFuture::ready(()), |k| store.reset(k));
-        }
-        let user = keys.user.map(|k| store.record_failure(k, window));
-        let addr = keys.addr.map(|k| store.record_failure(k, window));
+        let (user, addr) = match charge {
+            Charge::Nothing => return AuthFuture::ready(()),
+            Charge::Success => {
+                return keys
+                    .user
+                    .map_or_else(|| AuthFuture::ready(()), |k| store.reset(k))
+            }
+            Charge::Secret => (keys.user, keys.addr),
+            Charge::Address => (None, keys.addr),
+        };
+        let user = user.map(|k| store.record_failure(k, window));
+        let addr = addr.map(|k| store.record_failure(k, window));
         both(user, addr)
     }
 
@@ -524,8 +516,6 @@ impl Throttle {
     }
 }
 
-static SHARED: std::sync::OnceLock<Throttle> = std::sync::OnceLock::new();
-
 /// The store's answers for the username's key and the address's key, one after the other
 /// (either may be absent).
 fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFuture<()> {
@@ -538,6 +528,19 @@ fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFutur
 
 /// The longest [`Throttle::window`]: 366 days.
 pub const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// What an attempt's outcome counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Charge {
+    /// A success: the username's count is reset.
+    Success,
+    /// A wrong secret: the username and the client address.
+    Secret,
+    /// A failure that verified nothing, or a full hashing queue: the client address.
+    Address,
+    /// Nothing (a stale nonce, a store outage).
+    Nothing,
+}
 
 /// The throttle keys of one attempt.
 #[derive(Debug, Clone, Copy, Default)]
@@ -663,7 +666,7 @@ mod tests {
         // do not overflow.
         let t = Throttle::new().window(MAX_WINDOW).max_failures_per_user(1);
         let keys = t.keys(Some("john"), None);
-        assert!(t.record(keys, false).into_ready().is_ok());
+        assert!(t.record(keys, Charge::Secret).into_ready().is_ok());
         assert!(t.blocked(keys).is_some());
     }
 }

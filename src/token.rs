@@ -46,55 +46,35 @@
 //!   `<scheme> realm="..."`.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 
 use http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::Auth;
+use crate::callback::SyncVerifyToken;
+pub use crate::callback::VerifyToken;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::scheme::header::{self, Payload, MAX_CREDENTIALS_LEN};
+use crate::scheme::text::SmallText;
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, Identity, Scheme, DEFAULT_REALM};
 
-/// The verify-token callback: the user this token belongs to, or `None`.
-///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<User>>`; plain
-/// functions go through [`TokenAuth::verify_token_sync`].
-pub trait VerifyToken: Send + Sync + 'static {
-    /// The application's user type.
-    type User: Clone + Send + Sync + 'static;
+/// A token as the [`Token`] scheme parsed it. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenCredentials(SmallText);
 
-    /// The user this token belongs to, or `None` ([`AuthFuture::ready`] when known at once).
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<Self::User>>;
-}
-
-impl<F, Fut, U> VerifyToken for F
-where
-    F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<U>> + Send + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::new(self(token.to_owned()))
+impl TokenCredentials {
+    /// The token.
+    #[must_use]
+    pub fn token(&self) -> &str {
+        self.0.as_str()
     }
 }
 
-/// A plain function as a [`VerifyToken`]: answers at once.
-struct SyncVerify<F>(F);
-
-impl<F, U> VerifyToken for SyncVerify<F>
-where
-    F: Fn(&str) -> Option<U> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::ready((self.0)(token))
+impl fmt::Debug for TokenCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenCredentials(<redacted>)")
     }
 }
 
@@ -166,7 +146,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Token<U>> {
     where
         F: Fn(&str) -> Option<U> + Send + Sync + 'static,
     {
-        Self::verify_token(SyncVerify(verify))
+        Self::verify_token(SyncVerifyToken(verify))
     }
 
     /// Sends the challenge under another scheme name (Flask-HTTPAuth's `scheme=`). Default
@@ -379,6 +359,7 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
 
 impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
     type User = U;
+    type Credentials = TokenCredentials;
 
     fn name(&self) -> &str {
         &self.scheme
@@ -391,14 +372,22 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
         }
     }
 
-    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
-        let token = match self.token(req) {
-            Ok(token) => token,
-            Err(err) => return AuthFuture::ready(Err(err)),
-        };
+    #[inline]
+    fn parse(&self, req: &AuthRequest<'_>) -> Result<TokenCredentials, AuthError> {
+        self.token(req)
+            .map(|token| TokenCredentials(SmallText::concat(&[token])))
+    }
+
+    #[inline]
+    fn verify(
+        &self,
+        creds: TokenCredentials,
+        _username: Option<&str>,
+        _req: &AuthRequest<'_>,
+    ) -> AuthFuture<Result<Identity<U>, AuthError>> {
         let private = self.header.is_some();
         self.verify
-            .verify_token(token)
+            .verify_token(creds.token())
             .map(move |user| Self::identity(private, user))
     }
 

@@ -35,16 +35,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use bytes::Buf as _;
 use bytes::Bytes;
 use http::{HeaderMap, Request, Response};
-use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::exchange::{collect, merge_headers, settle, Chunks, Exchange};
 use crate::extract::insert_identity;
 use crate::policy::{BodyFailure, Decision, LoginRequired};
-use crate::scheme::{AuthRequest, BoxFuture};
+use crate::scheme::{AuthFuture, AuthRequest, BoxFuture, Identity};
 
 impl<S, U: Clone + Send + Sync + 'static> Layer<S> for LoginRequired<U> {
     type Service = AuthService<S, U>;
@@ -103,9 +104,8 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     U: Clone + Send + Sync + 'static,
-    ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+    ReqBody: http_body::Body + Send + 'static,
     ReqBody::Data: Send,
-    ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
@@ -127,33 +127,29 @@ where
                 ResponseFuture::inner(self.inner.call(req), headers)
             }
             Ok(Decision::Deny(response)) => ResponseFuture::ready(refusal(response)),
-            // Digest `auth-int`: the body is read (bounded), then checked again; awaited.
-            Ok(Decision::ReadBody { limit, timeout }) => {
-                self.boxed(req, Some((limit, timeout)), None)
-            }
-            Err(pending) => self.boxed(req, None, Some(pending)),
+            // Digest `auth-int` (the body first), or a callback that waits.
+            Ok(read_body) => self.boxed(req, AuthFuture::ready(read_body)),
+            Err(pending) => self.boxed(req, pending),
         }
     }
 }
 
 impl<S, U> AuthService<S, U> {
-    /// The awaited path: the body first when the scheme needs it, then the decision, then the
-    /// inner service. Out of line, so the path of a request answered at once stays short (it
-    /// is the normal path of an application whose callbacks wait, so it is not `#[cold]`).
+    /// The awaited path ([`settle`]), then the inner service. Out of line, so the path of a
+    /// request answered at once stays short (it is the normal path of an application whose
+    /// callbacks wait, so it is not `#[cold]`).
     #[inline(never)]
     fn boxed<ReqBody, ResBody>(
         &mut self,
         req: Request<ReqBody>,
-        limit: Option<(usize, std::time::Duration)>,
-        pending: Option<crate::scheme::AuthFuture<Decision<U>>>,
+        first: AuthFuture<Decision<U>>,
     ) -> ResponseFuture<S::Future, ResBody, S::Error>
     where
         S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
         S::Future: Send + 'static,
         U: Clone + Send + Sync + 'static,
-        ReqBody: http_body::Body + From<Bytes> + Send + 'static,
+        ReqBody: http_body::Body + Send + 'static,
         ReqBody::Data: Send,
-        ReqBody::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
         ResBody: From<Bytes>,
     {
         // The inner service is called later: take the instance that was driven to readiness
@@ -162,45 +158,122 @@ impl<S, U> AuthService<S, U> {
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let policy = self.policy.clone();
         ResponseFuture::boxed(Box::pin(async move {
-            let (mut parts, mut body) = req.into_parts();
-            let decision = match (pending, limit) {
-                (Some(pending), _) => pending.await,
-                (None, limit) => {
-                    let mut buffered = None;
-                    if let Some((limit, timeout)) = limit {
-                        match buffer(body, limit, timeout).await {
-                            Ok((again, bytes)) => {
-                                body = again;
-                                buffered = Some(bytes);
-                            }
-                            Err(failure) => {
-                                let head = AuthRequest::new(&parts);
-                                return Ok(policy.reject_body(&head, failure).map(ResBody::from));
-                            }
-                        }
-                    }
-                    let check =
-                        policy.check(&AuthRequest::new(&parts).with_body(buffered.as_ref()));
-                    check.await
-                }
+            let (parts, body) = req.into_parts();
+            let mut exchange = HttpExchange {
+                parts,
+                body: Some(body),
             };
-            match decision {
-                Decision::Allow { identity, error } => {
-                    let headers = allow(&mut parts.extensions, identity, error);
+            match settle(&policy, &mut exchange, first).await {
+                Ok(headers) => {
+                    let HttpExchange { parts, body } = exchange;
+                    let Some(body) = body else {
+                        // A body that was read is put back; unreachable.
+                        let head = AuthRequest::new(&parts);
+                        let response = policy.reject_body(&head, BodyFailure::Unreadable);
+                        return Ok(response.map(ResBody::from));
+                    };
                     let mut response = inner.call(Request::from_parts(parts, body)).await?;
                     add_headers(&mut response, headers);
                     Ok(response)
                 }
-                Decision::Deny(response) => Ok(response.map(ResBody::from)),
-                Decision::ReadBody { .. } => {
-                    // The body was buffered: a scheme asking again is a bug; refuse.
-                    let head = AuthRequest::new(&parts);
-                    let response = policy.reject_body(&head, BodyFailure::Unreadable);
-                    Ok(response.map(ResBody::from))
-                }
+                Err(response) => Ok(response.map(ResBody::from)),
             }
         }))
     }
+}
+
+/// An `http` request on the awaited path.
+struct HttpExchange<B> {
+    parts: http::request::Parts,
+    /// `None` only while it is read.
+    body: Option<B>,
+}
+
+impl<B> Exchange for HttpExchange<B>
+where
+    B: http_body::Body + Send + 'static,
+{
+    fn head(&self) -> &dyn crate::scheme::RequestHead {
+        &self.parts
+    }
+
+    async fn read_body(&mut self, limit: usize) -> Result<Bytes, BodyFailure> {
+        let Some(body) = self.body.take() else {
+            return Err(BodyFailure::Unreadable);
+        };
+        let frames = std::pin::pin!(Frames { body });
+        let bytes = collect(frames, limit).await?;
+        match rebuild::<B>(bytes.clone()) {
+            Some(again) => {
+                self.body = Some(again);
+                Ok(bytes)
+            }
+            None => {
+                tracing::error!(
+                    target: "httpauth",
+                    body = std::any::type_name::<B>(),
+                    "a scheme needs the request body, and this body type cannot carry it on to the handler"
+                );
+                Err(BodyFailure::Unsupported)
+            }
+        }
+    }
+
+    fn allow<U: Clone + Send + Sync + 'static>(
+        &mut self,
+        identity: Option<Identity<U>>,
+        error: Option<crate::AuthError>,
+    ) -> Option<Box<HeaderMap>> {
+        allow(&mut self.parts.extensions, identity, error)
+    }
+}
+
+pin_project! {
+    /// An `http_body` body as [`Chunks`] (data frames; trailers are skipped).
+    struct Frames<B> {
+        #[pin]
+        body: B,
+    }
+}
+
+impl<B: http_body::Body> Chunks for Frames<B> {
+    fn poll_chunk(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ()>>> {
+        let mut body = self.project().body;
+        loop {
+            return match std::task::ready!(body.as_mut().poll_frame(cx)) {
+                None => Poll::Ready(None),
+                Some(Err(_)) => Poll::Ready(Some(Err(()))),
+                Some(Ok(frame)) => match frame.into_data() {
+                    Ok(mut data) => Poll::Ready(Some(Ok(data.copy_to_bytes(data.remaining())))),
+                    // Trailers: not part of the content.
+                    Err(_) => continue,
+                },
+            };
+        }
+    }
+}
+
+/// The buffered body as the service's own body type, for the body types that can carry it:
+/// axum's `Body`, `http_body_util::Full<Bytes>` and `Bytes`. (Routes whose schemes never read
+/// the body need nothing of their body type.)
+fn rebuild<B: 'static>(bytes: Bytes) -> Option<B> {
+    let mut slot: Option<B> = None;
+    let any: &mut dyn std::any::Any = &mut slot;
+    #[cfg(feature = "axum")]
+    if let Some(slot) = any.downcast_mut::<Option<axum_core::body::Body>>() {
+        *slot = Some(axum_core::body::Body::from(bytes));
+        return take(any);
+    }
+    if let Some(slot) = any.downcast_mut::<Option<http_body_util::Full<Bytes>>>() {
+        *slot = Some(http_body_util::Full::new(bytes));
+    } else if let Some(slot) = any.downcast_mut::<Option<Bytes>>() {
+        *slot = Some(bytes);
+    }
+    take(any)
+}
+
+fn take<B: 'static>(any: &mut dyn std::any::Any) -> Option<B> {
+    any.downcast_mut::<Option<B>>().and_then(Option::take)
 }
 
 /// A refusal in the service's body type. Out of line: not the path of a valid request.
@@ -210,32 +283,10 @@ fn refusal<B: From<Bytes>>(response: Response<Bytes>) -> Response<B> {
     response.map(B::from)
 }
 
-/// Reads a body a scheme needs: at most `limit` bytes within `timeout`; the body to pass on
-/// (the same bytes) and the bytes for the scheme.
-async fn buffer<B>(
-    body: B,
-    limit: usize,
-    timeout: std::time::Duration,
-) -> Result<(B, Bytes), BodyFailure>
-where
-    B: http_body::Body + From<Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    match crate::timer::within(timeout, Limited::new(body, limit).collect()).await {
-        Some(Ok(collected)) => {
-            let bytes = collected.to_bytes();
-            Ok((B::from(bytes.clone()), bytes))
-        }
-        Some(Err(err)) if err.is::<LengthLimitError>() => Err(BodyFailure::TooLarge),
-        Some(Err(_)) => Err(BodyFailure::Unreadable),
-        None => Err(BodyFailure::TimedOut),
-    }
-}
-
 /// Moves what the handler may read into the request extensions; the headers for the response.
 fn allow<U: Clone + Send + Sync + 'static>(
     extensions: &mut http::Extensions,
-    identity: Option<crate::scheme::Identity<U>>,
+    identity: Option<Identity<U>>,
     error: Option<crate::AuthError>,
 ) -> Option<Box<HeaderMap>> {
     if let Some(error) = error {
@@ -244,36 +295,10 @@ fn allow<U: Clone + Send + Sync + 'static>(
     identity.and_then(|identity| insert_identity(extensions, identity))
 }
 
-/// The scheme's headers for a successful response (`Authentication-Info`,
-/// `Cache-Control: private`, ...), unless the handler set its own of the same name.
+/// The scheme's headers for a successful response, unless the handler set its own.
 #[inline]
 fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
-    if let Some(headers) = headers {
-        add_headers_now(response, *headers);
-    }
-}
-
-/// Out of line: most schemes add no headers.
-#[inline(never)]
-fn add_headers_now<B>(response: &mut Response<B>, headers: HeaderMap) {
-    let mut last = None;
-    for (name, value) in headers {
-        let name = match name {
-            Some(name) => {
-                if response.headers().contains_key(&name) {
-                    last = None;
-                    continue;
-                }
-                last = Some(name.clone());
-                name
-            }
-            None => match &last {
-                Some(name) => name.clone(),
-                None => continue,
-            },
-        };
-        response.headers_mut().append(name, value);
-    }
+    merge_headers(headers, response.headers_mut());
 }
 
 pin_project! {

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Json;
 use axum::Router;
 use httpauth::{
-    AuthError, CurrentUser, IntoResponseHandler, MultiAuth, RoleRequirement, TokenAuth,
+    AuthError, CurrentUser, IntoResponseHandler, MultiAuth, RoleRequirement, TokenAuth, Usernames,
 };
 
 use crate::users::{basic_auth, User, Users, USERS};
@@ -61,16 +61,25 @@ pub(crate) fn app(users: &Arc<Users>) -> Router {
 
 /// The demo router, with the Digest routes' secret and nonce store from `digest`.
 pub(crate) fn app_with(users: &Arc<Users>, digest: &crate::digest::Shared) -> Router {
-    let basic = basic_auth(users);
+    // One throttle for every route: a guesser cannot spread attempts over them.
+    let basic = basic_auth(users).throttle(digest.throttle.clone());
+    // `/basic-ci`: usernames compare ignoring case (`JOHN` is john).
+    let case_insensitive = basic.clone().usernames(Usernames::case_insensitive());
     let custom = basic.clone().scheme("CustomBasic").realm("custom realm");
     let json = basic.clone().error_handler(IntoResponseHandler(json_error));
-    let token = token_auth();
+    let token = token_auth().throttle(digest.throttle.clone());
     // The whole X-API-Key value is the token; the challenge keeps the default `Bearer` scheme.
     let apikey = token.clone().header("X-API-Key");
-    let multi = MultiAuth::new(basic.clone()).or(token.clone());
+    let multi = MultiAuth::new(basic.clone())
+        .or(token.clone())
+        .throttle(digest.throttle.clone());
     Router::new()
         .route("/public", get(|| async { "Hello, world!" }))
         .route("/basic", get(hello).route_layer(basic.login_required()))
+        .route(
+            "/basic-ci",
+            get(hello).route_layer(case_insensitive.login_required()),
+        )
         .route(
             "/basic-custom",
             get(hello).route_layer(custom.login_required()),

@@ -38,10 +38,14 @@ pub(crate) struct Shared {
     pub(crate) secret_file: Option<std::path::PathBuf>,
     /// The store of every Digest route (`--redis`).
     pub(crate) store: Option<Arc<dyn NonceStore>>,
+    /// The throttle every route of the demo shares, so a guesser cannot spread attempts over
+    /// routes (`--no-throttle` and the limits; with `--redis`, counted in Redis).
+    pub(crate) throttle: httpauth::Throttle,
 }
 
 impl Shared {
     fn apply(&self, mut auth: DigestAuth) -> DigestAuth {
+        auth = auth.throttle(self.throttle.clone());
         if let Some(path) = &self.secret_file {
             auth = auth.secret_from_file(path).unwrap_or_else(|err| {
                 eprintln!("cannot use the secret file {}: {err}", path.display());
@@ -79,8 +83,19 @@ pub(crate) fn routes(shared: &Shared) -> Router {
     let ha1 = shared.apply(
         DigestAuth::get_password_sync(move |username| ha1s.get(username).cloned()).use_ha1(true),
     );
+    // `/digest-userhash`: SHA-256 with `userhash=true`: the client may send H(user:realm)
+    // instead of its name; the demo's users are the names it can stand for.
+    let userhash = shared.apply(
+        DigestAuth::get_password_sync(password_of)
+            .algorithm(Algorithm::Sha256)
+            .userhash_users(USERS.iter().map(|(name, ..)| *name)),
+    );
     Router::new()
         .route("/digest", get(hello).route_layer(md5.login_required()))
+        .route(
+            "/digest-userhash",
+            get(hello).route_layer(userhash.login_required()),
+        )
         .route(
             "/digest-sha256",
             get(hello).route_layer(sha256.login_required()),

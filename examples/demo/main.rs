@@ -114,6 +114,7 @@ fn digest_shared(
     let mut shared = digest::Shared {
         secret_file: secret_file.map(std::path::Path::to_path_buf),
         store: None,
+        throttle: httpauth::Throttle::new(),
     };
     if let Some(url) = redis {
         #[cfg(feature = "redis")]
@@ -178,9 +179,8 @@ async fn main() {
         redis,
         redis_deadline,
     } = args();
-    let digest = digest_shared(secret_file.as_deref(), redis.as_deref(), redis_deadline);
-    // Every route uses the process-wide throttle (no limit with --no-throttle); set before
-    // any route is built.
+    let mut digest = digest_shared(secret_file.as_deref(), redis.as_deref(), redis_deadline);
+    // Every route shares one throttle (no limit with --no-throttle).
     let throttle = throttle.unwrap_or_else(|| {
         httpauth::Throttle::new()
             .max_failures_per_user(0)
@@ -207,10 +207,7 @@ async fn main() {
         }
         None => throttle,
     };
-    if throttle.set_shared().is_err() {
-        eprintln!("the throttle was configured twice");
-        std::process::exit(1);
-    }
+    digest.throttle = throttle;
     let users = match htpasswd {
         None => users::Users::new(),
         Some(path) => users::Users::from_htpasswd(&path).unwrap_or_else(|err| {

@@ -6,7 +6,8 @@
 use std::sync::OnceLock;
 
 use http::{HeaderValue, Method, Request};
-use httpauth::scheme::{AuthRequest, Decision};
+use httpauth::policy::Decision;
+use httpauth::scheme::AuthRequest;
 use httpauth::{BasicAuth, DigestAuth, LoginRequired, MultiAuth, TokenAuth};
 use libfuzzer_sys::fuzz_target;
 

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,64 +12,11 @@ use super::algorithm::HashFn;
 use super::nonce::{now_ms, NonceKey};
 use super::{generate_ha1, Algorithm, MemoryNonceStore, NonceStore, Qop, MIN_SECRET_LEN};
 use crate::auth::Auth;
-use crate::basic::{GetPassword, SyncGetPassword};
+pub use crate::callback::GetDigestUser;
+use crate::callback::{GetPassword, SyncDigestUser, SyncGetPassword};
 use crate::error::ConfigError;
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, DEFAULT_REALM};
-
-/// The get-secret callback that also returns the user: for a username and the algorithm the
-/// client uses, the password (or HA1 with [`use_ha1`](DigestAuth::use_ha1)) and your user
-/// object, or `None` for an unknown user.
-///
-/// Implemented for async closures `Fn(String, Algorithm) -> impl Future<Output =
-/// Option<(String, U)>>`; sync closures go through [`DigestAuth::get_user_sync`].
-pub trait GetDigestUser: Send + Sync + 'static {
-    /// The application's user type.
-    type User: Clone + Send + Sync + 'static;
-
-    /// The secret and the user of `username` ([`AuthFuture::ready`] when known at once).
-    fn get_digest_user(
-        &self,
-        username: &str,
-        algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, Self::User)>>;
-}
-
-impl<F, Fut, U> GetDigestUser for F
-where
-    F: Fn(String, Algorithm) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<(String, U)>> + Send + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn get_digest_user(
-        &self,
-        username: &str,
-        algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, U)>> {
-        AuthFuture::new(self(username.to_owned(), algorithm))
-    }
-}
-
-/// A plain function as a [`GetDigestUser`]: answers at once.
-struct SyncLookup<F>(F);
-
-impl<F, U> GetDigestUser for SyncLookup<F>
-where
-    F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
-{
-    type User = U;
-
-    fn get_digest_user(
-        &self,
-        username: &str,
-        algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, U)>> {
-        AuthFuture::ready((self.0)(username, algorithm))
-    }
-}
 
 /// The get-password callback as a [`GetDigestUser`]: the user is the username.
 struct PasswordLookup(Arc<dyn GetPassword>);
@@ -230,7 +176,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     where
         F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
     {
-        Self::get_user(SyncLookup(get))
+        Self::get_user(SyncDigestUser(get))
     }
 
     /// Sends the challenge under another scheme name. Credentials are accepted under this

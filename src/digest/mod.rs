@@ -124,12 +124,14 @@ pub use self::credentials::{DigestCredentials, Qop};
 pub use self::nonce::{
     MemoryNonceStore, NcWindow, NonceInfo, NonceStore, NonceUse, MIN_SECRET_LEN,
 };
+pub use self::verify::DigestClaim;
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme};
 
 impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
     type User = U;
+    type Credentials = DigestClaim;
 
     fn name(&self) -> &str {
         &self.scheme
@@ -139,57 +141,47 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
         req.authorization_scheme().is_some_and(|s| self.accepts(s))
     }
 
-    fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
-        if !self.qops.contains(&Qop::AuthInt) {
-            return None;
-        }
-        let creds = self.credentials(req).ok()?;
-        if creds.qop != Some(Qop::AuthInt) {
-            return None;
-        }
-        // Read no body for credentials that will be refused anyway: realm, algorithm, qop,
-        // uri and (with the default, MAC-checked nonces) the nonce and opaque first. Custom
-        // nonce callbacks are not called twice for this.
-        if self.verify_nonce.is_none()
-            && self.verify_opaque.is_none()
-            && self.check_offered(&creds, req).is_err()
-        {
-            return None;
-        }
-        Some(self.max_body)
+    fn parse(&self, req: &AuthRequest<'_>) -> Result<DigestClaim, AuthError> {
+        self.claim(req)
     }
 
-    fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<U>, AuthError>> {
-        let checked = match self.precheck(req) {
-            Ok(checked) => checked,
+    fn username<'c>(&self, claim: &'c DigestClaim) -> Option<&'c str> {
+        Some(&claim.claimed)
+    }
+
+    fn body_limit(&self, claim: &DigestClaim) -> Option<usize> {
+        (claim.creds.qop == Some(Qop::AuthInt)).then_some(self.max_body)
+    }
+
+    fn verify(
+        &self,
+        claim: DigestClaim,
+        username: Option<&str>,
+        req: &AuthRequest<'_>,
+    ) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let body_hash = match self.body_hash(&claim, req) {
+            Ok(hash) => hash,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
-        let found = match checked.username.as_deref() {
-            Some(username) => self
+        // Looked up by the canonical name; a userhash that matches nobody is an unknown user
+        // (the same hashing as a wrong password).
+        let found = match (&claim.username, username) {
+            (Some(_), Some(canonical)) => self
                 .lookup
-                .get_digest_user(username, checked.creds.algorithm),
-            None => AuthFuture::ready(None),
+                .get_digest_user(canonical, claim.creds.algorithm),
+            _ => AuthFuture::ready(None),
         };
         match found.into_ready() {
-            Ok(found) => self.finish(checked, found, req.method()),
+            Ok(found) => self.finish(claim, body_hash, found, req.method()),
             Err(pending) => {
                 let this = self.clone();
                 let method = req.method().to_owned();
                 AuthFuture::new(async move {
                     let found = pending.await;
-                    this.finish(checked, found, &method).await
+                    this.finish(claim, body_hash, found, &method).await
                 })
             }
         }
-    }
-
-    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
-        // With `userhash=true` the hashed name: as distinct per user as the name itself.
-        self.credentials(req).ok().map(|c| c.username().to_owned())
-    }
-
-    fn admits(&self) -> bool {
-        true
     }
 
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {

@@ -322,27 +322,31 @@ fn body_limit_only_for_auth_int() {
         }
         .header(&nonce, &opaque, "00000001")
     };
+    // What the policy answers: whether it asks for the body first (and its limit).
+    let body_limit = |auth: &DigestAuth, parts: &http::request::Parts| match auth
+        .login_required()
+        .check(&AuthRequest::new(parts))
+        .into_ready()
+    {
+        Ok(Decision::ReadBody { limit, .. }) => Some(limit),
+        _ => None,
+    };
     let parts = req(&valid("auth-int"));
-    assert_eq!(
-        auth.get_ref().body_limit(&AuthRequest::new(&parts)),
-        Some(10)
-    );
+    assert_eq!(body_limit(&auth, &parts), Some(10));
     let parts = req(&valid("auth-int").replace("qop=auth-int", r#"qop="AUTH-INT""#));
-    assert_eq!(
-        auth.get_ref().body_limit(&AuthRequest::new(&parts)),
-        Some(10)
-    );
+    assert_eq!(body_limit(&auth, &parts), Some(10));
     let parts = req(&valid("auth"));
-    assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
+    assert_eq!(body_limit(&auth, &parts), None);
     // Credentials refused before any callback (no nonce, wrong realm, wrong uri...) read no
     // body: a forged header cannot make the server buffer.
     let parts = req(r#"Digest username="a", qop=auth-int"#);
-    assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
+    assert_eq!(body_limit(&auth, &parts), None);
     let parts = req(&valid("auth-int").replace("uri=\"/x\"", "uri=\"/y\""));
-    assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
+    assert_eq!(body_limit(&auth, &parts), None);
     let parts = req(r#"Basic abc="#);
-    assert_eq!(auth.get_ref().body_limit(&AuthRequest::new(&parts)), None);
-    // Deciding to read the body calls no callback: a userhash resolver runs once, later.
+    assert_eq!(body_limit(&auth, &parts), None);
+    // Deciding to read the body calls no verify callback; the userhash is resolved while
+    // parsing (once per pass).
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
     let hashed = auth.clone().userhash_resolver(move |_, _| {
@@ -351,20 +355,11 @@ fn body_limit_only_for_auth_int() {
     });
     let parts =
         req(&valid("auth-int").replace("username=\"john\"", "username=\"ab12\", userhash=true"));
-    assert_eq!(
-        hashed.get_ref().body_limit(&AuthRequest::new(&parts)),
-        Some(10)
-    );
-    assert_eq!(calls.load(Ordering::Relaxed), 0);
+    assert_eq!(body_limit(&hashed, &parts), Some(10));
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
     // Not offered: never buffered.
     let parts = req(&valid("auth-int"));
-    assert_eq!(
-        auth.clone()
-            .qop([Qop::Auth])
-            .get_ref()
-            .body_limit(&AuthRequest::new(&parts)),
-        None
-    );
+    assert_eq!(body_limit(&auth.clone().qop([Qop::Auth]), &parts), None);
     // auth-int without a buffered body (used outside the tower layer): refused, not a panic.
     let auth = auth.qop([Qop::AuthInt]);
     let policy = auth.login_required();
@@ -383,9 +378,11 @@ fn body_limit_only_for_auth_int() {
     let decision = policy.check(&AuthRequest::new(&parts)).into_ready();
     assert!(matches!(decision, Ok(Decision::ReadBody { limit: 10, .. })));
     // The scheme itself, without the body: refused, not a panic.
+    let req = AuthRequest::new(&parts);
+    let claim = auth.get_ref().parse(&req).unwrap();
     let r = auth
         .get_ref()
-        .authenticate(&AuthRequest::new(&parts))
+        .verify(claim, Some("john"), &req)
         .into_ready();
     assert!(matches!(r, Ok(Err(e)) if e.kind() == AuthErrorKind::MalformedCredentials));
 }
@@ -1135,9 +1132,11 @@ fn sync_callbacks_decide_without_suspending() {
         .body(())
         .unwrap()
         .into_parts();
+    let req = AuthRequest::new(&parts);
+    let claim = sync.get_ref().parse(&req).unwrap();
     let Ok(result) = sync
         .get_ref()
-        .authenticate(&AuthRequest::new(&parts))
+        .verify(claim, Some("john"), &req)
         .into_ready()
     else {
         panic!("the sync path suspended");

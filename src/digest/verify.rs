@@ -1,6 +1,6 @@
 //! Verification, in the order the [module docs](crate::digest) give: the credentials
 //! ([`credentials`](Digest::credentials)), everything that needs no callback
-//! ([`precheck`](Digest::precheck)), the response once the callback answered
+//! ([`claim`](Digest::claim)), the response once the callback answered
 //! ([`verify`](Digest::verify)), the replay check and the identity
 //! ([`finish`](Digest::finish)) with its [`authentication_info`](Digest::authentication_info).
 
@@ -16,17 +16,46 @@ use crate::error::{AuthError, AuthErrorKind};
 use crate::scheme::header::{self, Payload};
 use crate::scheme::{AuthFuture, AuthRequest, Identity};
 
-/// What `Digest::precheck` established.
-pub(super) struct Checked {
+/// Digest credentials as the [`Digest`] scheme parsed them: the auth-params, checked against
+/// what was offered (realm, algorithm, qop, the request target, the opaque and the nonce's
+/// MAC), with a `userhash` resolved. `Debug` shows no response or nonce.
+pub struct DigestClaim {
     pub(super) creds: DigestCredentials,
     /// The real username (`None`: a `userhash` that matches nobody).
     pub(super) username: Option<String>,
+    /// The username counted for: the real one, or the userhash in lowercase when it matches
+    /// nobody (every spelling of one hash is one name).
+    pub(super) claimed: String,
     /// The issue time of a default nonce (`None` with a custom verify_nonce).
     pub(super) issued_ms: Option<u64>,
     /// The nonce's canonical spelling for the store, when it differs from the one sent (a
     /// default nonce with uppercase hex digits: one nonce, one record).
     pub(super) canonical_nonce: Option<String>,
-    pub(super) body_hash: Option<Hex>,
+}
+
+impl DigestClaim {
+    /// The parsed auth-params.
+    #[must_use]
+    pub fn credentials(&self) -> &DigestCredentials {
+        &self.creds
+    }
+
+    /// The username the credentials claim (for `userhash=true`, the name the hash stands for,
+    /// when it matches a user).
+    #[must_use]
+    pub fn username(&self) -> Option<&str> {
+        self.username.as_deref()
+    }
+}
+
+impl std::fmt::Debug for DigestClaim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigestClaim")
+            .field("username", &self.username)
+            .field("algorithm", &self.creds.algorithm)
+            .field("qop", &self.creds.qop)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<U: Clone + Send + Sync + 'static> Digest<U> {
@@ -106,26 +135,18 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         Ok(issued_ms)
     }
 
-    /// Everything that needs no callback: steps 1-4 of the module docs.
-    pub(super) fn precheck(&self, req: &AuthRequest<'_>) -> Result<Checked, AuthError> {
-        // The throttle is asked as soon as the username is known (`Scheme::admits`): before
-        // any other check, as when it asks `claimed_username` first.
-        let creds = self.credentials(req).map_err(|err| req.unparsed(err))?;
-        req.admit(Some(creds.username()))?;
+    /// Everything that needs no callback and no secret: steps 1-4 of the module docs.
+    pub(super) fn claim(&self, req: &AuthRequest<'_>) -> Result<DigestClaim, AuthError> {
+        let creds = self.credentials(req)?;
         let issued_ms = self.check_offered(&creds, req)?;
-        let body_hash = match creds.qop {
-            Some(Qop::AuthInt) => {
-                let body = req.body().ok_or_else(|| {
-                    AuthError::malformed("qop=auth-int but the body was not buffered")
-                })?;
-                Some(creds.algorithm.hash(&[body]))
+        let (username, claimed) = if creds.userhash {
+            let hash = creds.username.to_ascii_lowercase();
+            match self.resolve_userhash(&hash, creds.algorithm) {
+                Some(name) => (Some(name.clone()), name),
+                None => (None, hash),
             }
-            _ => None,
-        };
-        let username = if creds.userhash {
-            self.resolve_userhash(&creds.username, creds.algorithm)
         } else {
-            Some(creds.username.clone())
+            (Some(creds.username.clone()), creds.username.clone())
         };
         // A default nonce is hex, verified in either case: the store sees it in lowercase.
         // A custom nonce's string is its identity (its verifier decides which strings are
@@ -133,18 +154,35 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         let canonical_nonce = (issued_ms.is_some()
             && creds.nonce.bytes().any(|b| b.is_ascii_uppercase()))
         .then(|| creds.nonce.to_ascii_lowercase());
-        Ok(Checked {
+        Ok(DigestClaim {
             creds,
             username,
+            claimed,
             issued_ms,
             canonical_nonce,
-            body_hash,
         })
     }
 
-    /// The real username behind a `userhash=true` username.
+    /// The hash of the body for `qop=auth-int` (the adapter buffered it).
+    pub(super) fn body_hash(
+        &self,
+        claim: &DigestClaim,
+        req: &AuthRequest<'_>,
+    ) -> Result<Option<Hex>, AuthError> {
+        match claim.creds.qop {
+            Some(Qop::AuthInt) => {
+                let body = req.body().ok_or_else(|| {
+                    AuthError::malformed("qop=auth-int but the body was not buffered")
+                })?;
+                Ok(Some(claim.creds.algorithm.hash(&[body])))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The real username behind a `userhash=true` username (in lowercase hex).
     fn resolve_userhash(&self, hash: &str, algorithm: Algorithm) -> Option<String> {
-        let hash = hash.to_ascii_lowercase();
+        let hash = hash.to_owned();
         match &self.userhash_source {
             Userhash::None => {
                 tracing::warn!(target: "httpauth", "userhash offered but no userhash_users/userhash_resolver configured");
@@ -158,7 +196,8 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// Step 5 and the expiry of step 6: the response, with the secret the callback returned.
     fn verify<'c>(
         &self,
-        checked: &'c Checked,
+        checked: &'c DigestClaim,
+        body_hash: Option<&'c Hex>,
         found: Option<(String, U)>,
         method: &str,
     ) -> Result<(U, Responses<'c>), AuthError> {
@@ -186,7 +225,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             // Unknown user: the same hashing as a wrong password.
             None => (Hex::zero(alg.hex_len()), None),
         };
-        let responses = Responses::new(creds, &ha1, checked.body_hash.as_ref());
+        let responses = Responses::new(creds, &ha1, body_hash);
         let expected = responses.for_method(method);
         // The response as sent, lowercased (hex of the algorithm's length, else no match),
         // compared in constant time.
@@ -214,11 +253,12 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// age, the replay check, then the identity with its `Authentication-Info`.
     pub(super) fn finish(
         &self,
-        checked: Checked,
+        checked: DigestClaim,
+        body_hash: Option<Hex>,
         found: Option<(String, U)>,
         method: &str,
     ) -> AuthFuture<Result<Identity<U>, AuthError>> {
-        let (user, responses) = match self.verify(&checked, found, method) {
+        let (user, responses) = match self.verify(&checked, body_hash.as_ref(), found, method) {
             Ok(verified) => verified,
             Err(err) => return AuthFuture::ready(Err(err)),
         };
@@ -239,7 +279,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
     /// lifetime (default nonces only; the nextnonce keeps the nonce's opaque valid).
     fn authentication_info(
         &self,
-        checked: &Checked,
+        checked: &DigestClaim,
         responses: &Responses<'_>,
     ) -> Option<HeaderValue> {
         let creds = &checked.creds;
@@ -268,7 +308,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
 
     /// What the [`NonceStore`](super::NonceStore) is asked about: the canonical nonce, kept
     /// for the longest lifetime among the auths sharing the store; a custom nonce from now.
-    fn nonce_info<'c>(&self, checked: &'c Checked) -> NonceInfo<'c> {
+    fn nonce_info<'c>(&self, checked: &'c DigestClaim) -> NonceInfo<'c> {
         let issued_ms = checked.issued_ms.unwrap_or_else(now_ms);
         let nonce = checked
             .canonical_nonce
@@ -288,7 +328,7 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
 const AUTHENTICATION_INFO: HeaderName = HeaderName::from_static("authentication-info");
 
 /// The identity, once the store said the `(nonce, nc)` pair is fresh.
-fn identity<U>(verdict: NonceUse, checked: Checked, user: U) -> Result<Identity<U>, AuthError> {
+fn identity<U>(verdict: NonceUse, checked: DigestClaim, user: U) -> Result<Identity<U>, AuthError> {
     let detail = match verdict {
         NonceUse::Fresh => return Ok(Identity::new(user, checked.username)),
         NonceUse::Replayed => "nonce count already used",

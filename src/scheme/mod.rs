@@ -3,9 +3,9 @@
 //! [`DigestAuth`](crate::DigestAuth), [`TokenAuth`](crate::TokenAuth),
 //! [`MultiAuth`](crate::MultiAuth)).
 //!
-//! A scheme turns a request into an [`Identity`] or an [`AuthError`], says which requests it
-//! [`claims`](Scheme::claims) (used to choose between several schemes on one route) and
-//! renders its challenge. Everything per route (roles, the error handler, `optional`,
+//! A scheme says which requests it [`claims`](Scheme::claims) (used to choose between several
+//! schemes on one route), [parses](Scheme::parse) their credentials, [verifies](Scheme::verify)
+//! them into an [`Identity`] or an [`AuthError`], and renders its challenge. Everything per route (roles, the error handler, `optional`,
 //! `OPTIONS`, choosing among schemes, the response) is done once, by the policy
 //! ([`LoginRequired`](crate::LoginRequired)). Wrap a scheme in [`Auth`](crate::Auth) to get
 //! the shared builder methods (realm, roles, error handler, `login_required`).
@@ -22,12 +22,17 @@
 //!
 //! impl Scheme for Magic {
 //!     type User = String;
+//!     type Credentials = Vec<u8>;
 //!     fn name(&self) -> &str { "Magic" }
 //!     fn claims(&self, req: &AuthRequest<'_>) -> bool {
 //!         req.authorization_scheme_is("Magic")
 //!     }
-//!     fn authenticate(&self, req: &AuthRequest<'_>) -> AuthFuture<Result<Identity<String>, AuthError>> {
-//!         let ok = req.authorization() == Some(b"Magic please".as_slice());
+//!     fn parse(&self, req: &AuthRequest<'_>) -> Result<Vec<u8>, AuthError> {
+//!         let value = req.authorization().unwrap_or_default();
+//!         Ok(value.get(6..).unwrap_or_default().to_vec())
+//!     }
+//!     fn verify(&self, word: Vec<u8>, _: Option<&str>, _: &AuthRequest<'_>) -> AuthFuture<Result<Identity<String>, AuthError>> {
+//!         let ok = word == b"please";
 //!         AuthFuture::ready(ok.then(|| Identity::new("wizard".to_owned(), None)).ok_or_else(AuthError::invalid))
 //!     }
 //!     fn set_realm(&mut self, _realm: &str) -> Result<(), httpauth::ConfigError> { Ok(()) }
@@ -41,9 +46,12 @@
 //!     .route("/", get(|CurrentUser(u): CurrentUser<String>| async move { u }))
 //!     .route_layer(auth.login_required());
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let res = app.oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap();
+//! let res = app.clone().oneshot(http::Request::new(axum::body::Body::empty())).await.unwrap();
 //! assert_eq!(res.status(), 401);
 //! assert_eq!(res.headers()["www-authenticate"], "Magic");
+//! let req = http::Request::get("/").header("authorization", "Magic please");
+//! let res = app.oneshot(req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+//! assert_eq!(res.status(), 200);
 //! # });
 //! ```
 
@@ -51,22 +59,18 @@ mod challenge;
 mod future;
 pub mod header;
 mod request;
+pub(crate) mod text;
 
 use std::fmt;
-use std::future::Future;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response};
 
 pub use self::challenge::{Challenge, ChallengeBuilder};
 pub use self::future::{AuthFuture, BoxFuture};
-pub(crate) use self::request::Admission;
 pub use self::request::{AuthRequest, HeaderLookup, RequestHead};
-pub use crate::auth::{Kind, Multi};
-pub use crate::policy::Decision;
 
 use crate::error::{AuthError, ConfigError};
-use crate::roles::Roles;
 
 /// Who authenticated: the application's user, the username the client sent (when the scheme
 /// has one), and headers the scheme adds to the successful response (e.g. Digest's
@@ -127,9 +131,29 @@ impl<U: fmt::Debug> fmt::Debug for Identity<U> {
 }
 
 /// An authentication scheme (Basic, token, Digest, or your own).
+///
+/// A scheme does two things, and the policy does everything else: it **parses** the request
+/// head into its [`Credentials`](Self::Credentials), synchronously and without calling
+/// anything, and it **verifies** parsed credentials, once. Between the two the policy reads
+/// the username the credentials claim ([`username`](Self::username)), makes it canonical
+/// ([`Usernames`](crate::Usernames)), asks the throttle, and buffers the body when the
+/// credentials need it ([`body_limit`](Self::body_limit)); after them it counts the outcome,
+/// checks roles and answers. No scheme calls the throttle, and every scheme, built in or your
+/// own, runs through the same path.
+///
+/// How a failure is counted follows from where it happens: an error from
+/// [`parse`](Self::parse) verified nothing and counts against the client address only; an
+/// [`AuthErrorKind::InvalidCredentials`](crate::AuthErrorKind::InvalidCredentials) from
+/// [`verify`](Self::verify) is a wrong secret and counts against the username and the address;
+/// [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) counts against the address;
+/// any other error (a stale nonce, a store outage) counts for nothing.
 pub trait Scheme: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
+
+    /// What [`parse`](Self::parse) reads from a request: owned, so a verification that waits
+    /// can keep it.
+    type Credentials: Send + 'static;
 
     /// The scheme name as sent in the challenge (`Basic`, `Bearer`, a custom name).
     fn name(&self) -> &str;
@@ -139,43 +163,38 @@ pub trait Scheme: Send + Sync + 'static {
     /// the scheme word.
     fn claims(&self, req: &AuthRequest<'_>) -> bool;
 
-    /// Whether this scheme needs the request body to authenticate this (claimed) request, and
-    /// the most bytes it accepts. The policy then answers [`Decision::ReadBody`], the adapter
-    /// buffers the body and checks again with it in [`AuthRequest::body`] (413 when it is
-    /// larger, 400 when it cannot be read, 408 when it is too slow). Default: never.
-    fn body_limit(&self, req: &AuthRequest<'_>) -> Option<usize> {
-        let _ = req;
+    /// Reads the credentials of a request this scheme [claims](Self::claims): everything that
+    /// needs no callback and no secret. An error here (malformed credentials, a nonce this
+    /// server did not issue) answers the request and counts against the client address only.
+    fn parse(&self, req: &AuthRequest<'_>) -> Result<Self::Credentials, AuthError>;
+
+    /// The username the credentials claim, as the client means it (for Digest `userhash`, the
+    /// name it stands for), before anything is verified. The policy makes it canonical, counts
+    /// failures for it and gives it to [`verify`](Self::verify). Default: none (tokens).
+    fn username<'c>(&self, creds: &'c Self::Credentials) -> Option<&'c str> {
+        let _ = creds;
         None
     }
 
-    /// Parses and verifies the credentials of a request this scheme claims. Called once per
-    /// request; a synchronous answer is [`AuthFuture::ready`] (the adapters then decide inline,
-    /// without boxing).
-    fn authenticate(
+    /// Whether verifying these credentials needs the request body, and the most bytes the
+    /// scheme accepts. The adapter then buffers it (413 when it is larger, 400 when it cannot
+    /// be read, 408 when it is too slow) and the request is checked again with the body in
+    /// [`AuthRequest::body`]. Default: never.
+    fn body_limit(&self, creds: &Self::Credentials) -> Option<usize> {
+        let _ = creds;
+        None
+    }
+
+    /// Verifies parsed credentials: the verify callback runs here, once. `username` is the
+    /// canonical form of [`username`](Self::username) (look the user up by it); the policy
+    /// records it on the identity returned. A synchronous answer is [`AuthFuture::ready`] (the adapters then
+    /// decide inline, without boxing).
+    fn verify(
         &self,
+        creds: Self::Credentials,
+        username: Option<&str>,
         req: &AuthRequest<'_>,
     ) -> AuthFuture<Result<Identity<Self::User>, AuthError>>;
-
-    /// The username the credentials claim, before anything is verified (the throttle counts
-    /// failures per username, and refusal events name it). Cheap: no callback. Default:
-    /// `None` (tokens).
-    fn claimed_username(&self, req: &AuthRequest<'_>) -> Option<String> {
-        let _ = req;
-        None
-    }
-
-    /// Whether [`authenticate`](Self::authenticate) calls [`AuthRequest::admit`] with the
-    /// claimed username once it has parsed the credentials, before it runs any verify
-    /// callback, and returns the error `admit` gives. When the throttle holds records the
-    /// policy then checks it there instead of asking
-    /// [`claimed_username`](Self::claimed_username) first, so the credentials are parsed
-    /// once. Credentials that do not parse call `admit(None)` before answering their error, so
-    /// a client over its address limit still gets its `429`. `claimed_username` is still
-    /// needed: the policy asks it for a failure while the throttle holds no record. Default:
-    /// `false` (the policy asks `claimed_username` before `authenticate`).
-    fn admits(&self) -> bool {
-        false
-    }
 
     /// Takes the route's realm (already validated: no control characters; the default
     /// `Authentication Required` when none is set), to render challenges with.
@@ -183,63 +202,6 @@ pub trait Scheme: Send + Sync + 'static {
 
     /// Appends this scheme's challenge(s) to `headers` as `WWW-Authenticate` lines.
     fn challenge(&self, err: &AuthError, headers: &mut HeaderMap);
-}
-
-/// The get-user-roles callback: the roles of an authenticated user.
-///
-/// Implemented for async closures `Fn(U) -> impl Future<Output = impl Into<Roles>>` (they get a
-/// clone of the user); plain functions of `&U` go through `user_roles_sync` on the builders.
-pub trait UserRoles<U>: Send + Sync + 'static {
-    /// The roles of `user`.
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles>;
-}
-
-impl<U, F, Fut, R> UserRoles<U> for F
-where
-    U: Clone + Send + Sync + 'static,
-    F: Fn(U) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = R> + Send + 'static,
-    R: Into<Roles>,
-{
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles> {
-        let fut = self(user.clone());
-        AuthFuture::new(async move { fut.await.into() })
-    }
-}
-
-/// A plain function of the user as a [`UserRoles`] (answers at once).
-pub(crate) struct SyncUserRoles<F>(pub(crate) F);
-
-impl<U, F, R> UserRoles<U> for SyncUserRoles<F>
-where
-    F: Fn(&U) -> R + Send + Sync + 'static,
-    R: Into<Roles>,
-{
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles> {
-        AuthFuture::ready((self.0)(user).into())
-    }
-}
-
-/// The custom error handler: builds the response for a refused request.
-///
-/// Implemented for closures `Fn(&AuthError) -> R` where `R` is an `http::Response` whose body
-/// converts into `Bytes` (`String`, `Vec<u8>`, `&'static str`, `Bytes`). Whatever it returns is
-/// sent as is (status included), except that the scheme's challenge is added when the response
-/// has no `WWW-Authenticate` header of its own (a 401 must carry one, RFC 9110 §11.6.1), and
-/// the [`AuthError`] is attached to its extensions.
-pub trait ErrorHandler: Send + Sync + 'static {
-    /// The response for `err`.
-    fn error_response(&self, err: &AuthError) -> Response<Bytes>;
-}
-
-impl<F, B> ErrorHandler for F
-where
-    F: Fn(&AuthError) -> Response<B> + Send + Sync + 'static,
-    B: Into<Bytes>,
-{
-    fn error_response(&self, err: &AuthError) -> Response<Bytes> {
-        self(err).map(Into::into)
-    }
 }
 
 /// The default error response: the status of the error, body `Unauthorized Access` (as

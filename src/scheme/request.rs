@@ -5,7 +5,6 @@
 
 use std::fmt;
 
-use crate::error::AuthError;
 use bytes::Bytes;
 
 /// What the core reads of a request: the method, the target and header lookups. Implemented
@@ -168,13 +167,6 @@ pub struct AuthRequest<'a> {
     head: &'a dyn RequestHead,
     authorization: HeaderLookup<'a>,
     body: Option<&'a Bytes>,
-    admission: Option<&'a dyn Admission>,
-}
-
-/// What [`AuthRequest::admit`] asks: the policy's throttle check for a claimed username.
-pub(crate) trait Admission {
-    /// `Ok` to go on and verify; the refusal (429) otherwise.
-    fn admit(&self, username: Option<&str>) -> Result<(), AuthError>;
 }
 
 impl<'a> AuthRequest<'a> {
@@ -186,7 +178,6 @@ impl<'a> AuthRequest<'a> {
             authorization: head.authorization(),
             head,
             body: None,
-            admission: None,
         }
     }
 
@@ -243,38 +234,6 @@ impl<'a> AuthRequest<'a> {
     #[inline]
     pub fn authorization(&self) -> Option<&'a [u8]> {
         self.authorization.one()
-    }
-
-    /// For a scheme whose [`Scheme::admits`](crate::scheme::Scheme::admits) is `true`: call
-    /// this with the claimed username once the credentials are parsed, before any verify
-    /// callback runs, and return the error it gives (a `429` when the throttle refuses the
-    /// username or the client). `Ok` when nothing needs checking.
-    ///
-    /// # Errors
-    ///
-    /// [`AuthErrorKind::TooManyAttempts`](crate::AuthErrorKind::TooManyAttempts), with its
-    /// `Retry-After`, when the attempt is over a limit.
-    #[inline]
-    pub fn admit(&self, username: Option<&str>) -> Result<(), AuthError> {
-        match self.admission {
-            Some(admission) => admission.admit(username),
-            None => Ok(()),
-        }
-    }
-
-    /// For a scheme that [admits](crate::scheme::Scheme::admits): credentials that do not
-    /// parse have no username, but the client may still be over its limit, so the throttle is
-    /// asked without one and its refusal wins over `err`.
-    pub(crate) fn unparsed(&self, err: AuthError) -> AuthError {
-        self.admit(None).err().unwrap_or(err)
-    }
-
-    /// The same request, with the policy's throttle check behind [`admit`](Self::admit).
-    pub(crate) fn with_admission(self, admission: &'a dyn Admission) -> Self {
-        Self {
-            admission: Some(admission),
-            ..self
-        }
     }
 
     /// Whether the request carries more than one `Authorization` header (answered 400 before

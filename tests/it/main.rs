@@ -16,6 +16,7 @@ mod digest;
 #[path = "../../examples/demo/users.rs"]
 mod users;
 
+mod accounting;
 #[cfg(feature = "actix")]
 mod actix_parity;
 mod conformance_basic;
@@ -31,6 +32,7 @@ mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
 mod htpasswd_files;
+mod own_scheme;
 mod password_cache;
 mod password_hashes;
 mod policy_settings;

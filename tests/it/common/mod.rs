@@ -17,6 +17,66 @@ pub async fn serve(router: axum::Router) -> String {
     format!("http://{addr}")
 }
 
+/// Serves `router` with the peer address recorded (`ConnectInfo<SocketAddr>`, which the
+/// throttle reads); returns `http://127.0.0.1:PORT`.
+pub async fn serve_with_peer(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+/// A client whose connections come from `source` (any 127.0.0.0/8 address: an attacker's or a
+/// user's own address, on loopback).
+pub fn client_from(source: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .local_address(source)
+        .build()
+        .unwrap()
+}
+
+/// The loopback address `127.a.b.c` for `n` (distinct for every `n` below 2^24 - 1, never
+/// 127.0.0.1).
+pub fn loopback(n: u32) -> std::net::IpAddr {
+    let n = n + 2;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        (n >> 16) as u8,
+        (n >> 8) as u8,
+        n as u8,
+    ))
+}
+
+/// GET `url` from `source` with these headers; returns (status, WWW-Authenticate lines, body).
+pub async fn get_from(
+    source: std::net::IpAddr,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Vec<String>, String) {
+    let mut req = client_from(source).get(url);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let challenges = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    (status, challenges, res.text().await.unwrap())
+}
+
 /// `Basic base64(user:password)` over the given bytes (so tests can send Latin-1).
 pub fn basic_bytes(raw: &[u8]) -> String {
     format!(
