@@ -77,9 +77,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::AuthError;
+use crate::exchange::{merge_headers, settle, Exchange};
 use crate::extract::insert_identity;
 use crate::policy::{BodyFailure, Decision, LoginRequired};
-use crate::scheme::{AuthRequest, BoxFuture, Identity};
+use crate::scheme::{AuthFuture, AuthRequest, BoxFuture, Identity};
 
 /// A gRPC status code, as `grpc-status` carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,35 +235,71 @@ where
                 GrpcResponseFuture::inner(self.inner.call(req), headers)
             }
             Ok(Decision::Deny(response)) => GrpcResponseFuture::ready(refusal(response)),
-            Ok(Decision::ReadBody { .. }) => {
-                let response = self
-                    .policy
-                    .reject_body(&AuthRequest::new(&req), BodyFailure::Unreadable);
-                GrpcResponseFuture::ready(refusal(response))
-            }
-            Err(pending) => {
-                // The inner service is called later: take the instance that was driven to
-                // readiness and leave a clone behind.
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                let policy = self.policy.clone();
-                GrpcResponseFuture::boxed(Box::pin(async move {
-                    match pending.await {
-                        Decision::Allow { identity, error } => {
-                            let headers = allow(req.extensions_mut(), identity, error);
-                            let mut response = inner.call(req).await?;
-                            add_headers(&mut response, headers);
-                            Ok(response)
-                        }
-                        Decision::Deny(response) => Ok(refusal(response)),
-                        Decision::ReadBody { .. } => {
-                            let head = AuthRequest::new(&req);
-                            Ok(refusal(policy.reject_body(&head, BodyFailure::Unreadable)))
-                        }
-                    }
-                }))
-            }
+            // A scheme that needs the body (refused by `GrpcExchange`), or a callback that
+            // waits.
+            Ok(read_body) => self.boxed(req, AuthFuture::ready(read_body)),
+            Err(pending) => self.boxed(req, pending),
         }
+    }
+}
+
+impl<S, U> GrpcAuthService<S, U> {
+    /// The awaited path (the shared driver, [`settle`]), then the inner service.
+    #[inline(never)]
+    fn boxed<ReqBody, ResBody>(
+        &mut self,
+        req: Request<ReqBody>,
+        pending: AuthFuture<Decision<U>>,
+    ) -> GrpcResponseFuture<S::Future, ResBody, S::Error>
+    where
+        S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        U: Clone + Send + Sync + 'static,
+        ReqBody: Send + 'static,
+        ResBody: Default,
+    {
+        // The inner service is called later: take the instance that was driven to readiness
+        // and leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let policy = self.policy.clone();
+        GrpcResponseFuture::boxed(Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let mut exchange = GrpcExchange { parts };
+            match settle(&policy, &mut exchange, pending).await {
+                Ok(headers) => {
+                    let req = Request::from_parts(exchange.parts, body);
+                    let mut response = inner.call(req).await?;
+                    merge_headers(headers, response.headers_mut());
+                    Ok(response)
+                }
+                Err(response) => Ok(refusal(response)),
+            }
+        }))
+    }
+}
+
+/// A gRPC request on the awaited path: the head only (its body is a stream of messages the
+/// layer never reads).
+struct GrpcExchange {
+    parts: http::request::Parts,
+}
+
+impl Exchange for GrpcExchange {
+    fn head(&self) -> &dyn crate::scheme::RequestHead {
+        &self.parts
+    }
+
+    async fn read_body(&mut self, _limit: usize) -> Result<Bytes, BodyFailure> {
+        Err(BodyFailure::Unreadable)
+    }
+
+    fn allow<U: Clone + Send + Sync + 'static>(
+        &mut self,
+        identity: Option<Identity<U>>,
+        error: Option<AuthError>,
+    ) -> Option<Box<HeaderMap>> {
+        allow(&mut self.parts.extensions, identity, error)
     }
 }
 
@@ -320,30 +357,6 @@ fn allow<U: Clone + Send + Sync + 'static>(
     identity.and_then(|identity| insert_identity(extensions, identity))
 }
 
-/// The scheme's headers for a successful response, unless the service set its own of the same
-/// name.
-fn add_headers<B>(response: &mut Response<B>, headers: Option<Box<HeaderMap>>) {
-    let Some(headers) = headers else { return };
-    let mut last = None;
-    for (name, value) in *headers {
-        let name = match name {
-            Some(name) => {
-                if response.headers().contains_key(&name) {
-                    last = None;
-                    continue;
-                }
-                last = Some(name.clone());
-                name
-            }
-            None => match &last {
-                Some(name) => name.clone(),
-                None => continue,
-            },
-        };
-        response.headers_mut().append(name, value);
-    }
-}
-
 pin_project! {
     /// The response future of [`GrpcAuthService`].
     pub struct GrpcResponseFuture<F, B, E> {
@@ -393,7 +406,7 @@ where
         match self.project().kind.project() {
             KindProj::Inner { future, headers } => {
                 let mut response = std::task::ready!(future.poll(cx))?;
-                add_headers(&mut response, headers.take());
+                merge_headers(headers.take(), response.headers_mut());
                 Poll::Ready(Ok(response))
             }
             KindProj::Ready { response } => match response.take() {

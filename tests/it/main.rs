@@ -28,6 +28,7 @@ mod digest_replay;
 mod digest_seed;
 mod digest_wire;
 mod examples;
+mod grpc;
 mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
