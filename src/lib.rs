@@ -80,7 +80,7 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)) | yes |
+//! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)); [`grpc`]: the same as a gRPC layer (tonic) | yes |
 //! | `axum` | [`CurrentUser`], `Option<CurrentUser<U>>` and [`Username`] are axum extractors | yes |
 //! | `actix` | [`LoginRequired`] is an actix-web middleware; the same extractors for actix-web | no |
 //! | `password` | [`password`]: hash generation and checks (argon2, scrypt, pbkdf2, bcrypt, werkzeug, Apache formats), the verified-credential cache, htpasswd/htdigest files | yes |
