@@ -72,7 +72,6 @@ pub use crate::callback::{GetPassword, VerifyPassword};
 use crate::callback::{SyncGetPassword, SyncVerifyPassword};
 use crate::error::{AuthError, ConfigError};
 use crate::scheme::header::{self, Payload};
-use crate::scheme::text::SmallText;
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme, DEFAULT_REALM};
 
@@ -80,8 +79,8 @@ use crate::scheme::{AuthFuture, AuthRequest, Identity, Scheme, DEFAULT_REALM};
 /// password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BasicCredentials {
-    /// `username:password`, decoded (inline when short: no allocation per request).
-    text: SmallText,
+    /// `username:password`, decoded: one allocation, no second validation when read.
+    text: String,
     /// Where the username ends.
     colon: usize,
 }
@@ -100,22 +99,28 @@ impl BasicCredentials {
     }
 
     fn from_parts(username: &str, password: &str) -> Self {
+        let mut text = String::with_capacity(username.len() + 1 + password.len());
+        text.push_str(username);
+        text.push(':');
+        text.push_str(password);
         Self {
-            text: SmallText::concat(&[username, ":", password]),
+            text,
             colon: username.len(),
         }
     }
 
     /// The user-id.
     #[must_use]
+    #[inline]
     pub fn username(&self) -> &str {
-        self.text.as_str().get(..self.colon).unwrap_or("")
+        self.text.get(..self.colon).unwrap_or("")
     }
 
     /// The password.
     #[must_use]
+    #[inline]
     pub fn password(&self) -> &str {
-        self.text.as_str().get(self.colon + 1..).unwrap_or("")
+        self.text.get(self.colon + 1..).unwrap_or("")
     }
 }
 

@@ -32,7 +32,7 @@ use std::future::Future;
 use bytes::Bytes;
 use http::Response;
 
-use crate::digest::Algorithm;
+use crate::digest::algorithm::Algorithm;
 use crate::error::AuthError;
 use crate::roles::Roles;
 use crate::scheme::AuthFuture;

@@ -102,7 +102,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Multi<U>> {
     }
 }
 
-/// Several schemes on one route: [`Auth`](crate::Auth) over [`Multi`]. Made with
+/// Several schemes on one route: [`Auth`] over [`Multi`]. Made with
 /// [`MultiAuth::new`](crate::Auth::new) and `.or(...)`; its roles callback and error handler
 /// serve every member that has none of its own. See the [module docs](self).
 pub type MultiAuth<U = String> = crate::Auth<Multi<U>>;

@@ -551,7 +551,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     }
 
     /// After verification: the throttle's count, then the roles and the decision.
-    #[inline]
+    #[inline(always)]
     fn conclude(
         self: &Arc<Self>,
         index: usize,
@@ -588,7 +588,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     }
 
     /// The roles (when the route requires some), then the decision.
-    #[inline]
+    #[inline(always)]
     fn authorize(
         self: &Arc<Self>,
         index: usize,

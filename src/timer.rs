@@ -57,11 +57,19 @@ struct Timer {
     cond: Condvar,
 }
 
-/// The timer, its thread started on first use; `None` if the thread could not be started
-/// (delays then end at once).
-fn timer() -> Option<&'static Timer> {
-    static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
-    *TIMER.get_or_init(|| {
+/// The timer, its thread started on first use.
+///
+/// # Panics
+///
+/// When the thread cannot be started (the process is out of threads or memory): every delay
+/// the library relies on (the hashing pool's deadline, the padding that keeps refusals from
+/// telling users apart, the body timeout) would otherwise end at once, silently turning those
+/// protections off. The panic fails the request that needed a delay, and the next one tries
+/// again.
+fn timer() -> &'static Timer {
+    static TIMER: OnceLock<&'static Timer> = OnceLock::new();
+    // A panic here leaves the cell empty: the next use tries again.
+    TIMER.get_or_init(|| {
         let timer: &'static Timer = Box::leak(Box::new(Timer {
             heap: Mutex::new((BinaryHeap::new(), 0)),
             cond: Condvar::new(),
@@ -69,13 +77,11 @@ fn timer() -> Option<&'static Timer> {
         let spawned = std::thread::Builder::new()
             .name("httpauth-timer".into())
             .spawn(move || timer.run());
-        match spawned {
-            Ok(_) => Some(timer),
-            Err(err) => {
-                tracing::warn!(target: "httpauth", "httpauth: cannot start the timer thread: {err}");
-                None
-            }
+        if let Err(err) = spawned {
+            tracing::error!(target: "httpauth", "cannot start the timer thread: {err}");
+            panic!("httpauth: cannot start the timer thread: {err}");
         }
+        timer
     })
 }
 
@@ -136,9 +142,7 @@ impl Future for Delay {
         if Instant::now() >= self.deadline {
             return Poll::Ready(());
         }
-        let Some(timer) = timer() else {
-            return Poll::Ready(());
-        };
+        let timer = timer();
         let slot = match &self.slot {
             Some(slot) => slot.clone(),
             None => {

@@ -56,26 +56,16 @@ use crate::callback::SyncVerifyToken;
 pub use crate::callback::VerifyToken;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::scheme::header::{self, Payload, MAX_CREDENTIALS_LEN};
-use crate::scheme::text::SmallText;
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, AuthRequest, HeaderLookup, Identity, Scheme, DEFAULT_REALM};
 
-/// A token as the [`Token`] scheme parsed it. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct TokenCredentials(SmallText);
-
-impl TokenCredentials {
-    /// The token.
-    #[must_use]
-    pub fn token(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
-impl fmt::Debug for TokenCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenCredentials(<redacted>)")
-    }
+/// Where the [`Token`] scheme found the token in the request (its header value, from `start`
+/// to `end`): the token itself is read from the request when it is verified, so parsing copies
+/// nothing. `Debug` never shows the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenCredentials {
+    start: usize,
+    end: usize,
 }
 
 /// The token scheme: what [`TokenAuth`] wraps. See the [module docs](self).
@@ -244,7 +234,28 @@ impl<U: Clone + Send + Sync + 'static> Auth<Token<U>> {
     }
 }
 
+impl TokenCredentials {
+    /// The span of `token` (a part of `value`) in `value`.
+    fn within(value: &[u8], token: &[u8]) -> Self {
+        let start = (token.as_ptr() as usize).saturating_sub(value.as_ptr() as usize);
+        Self {
+            start,
+            end: start + token.len(),
+        }
+    }
+}
+
 impl<U: Clone + Send + Sync + 'static> Token<U> {
+    /// The value of the header the token is read from (`Authorization`, or the custom one),
+    /// when sent once.
+    #[inline]
+    fn header_value<'h>(&self, req: &AuthRequest<'h>) -> Option<&'h [u8]> {
+        match &self.header {
+            None => req.authorization(),
+            Some(name) => req.header(name.as_str()).one(),
+        }
+    }
+
     /// The token of a request this auth claims. With RFC 6750 errors, a malformed or empty
     /// token is a malformed request: `invalid_request`, 400 (RFC 6750 §3.1).
     fn token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
@@ -260,24 +271,9 @@ impl<U: Clone + Send + Sync + 'static> Token<U> {
         })
     }
 
-    fn raw_token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
-        // The form clients send, `Authorization: <scheme> <token68>`, first; everything else
-        // (a custom header, another form, errors) out of line.
-        if self.header.is_none() {
-            if let Some(token) = req
-                .authorization()
-                .and_then(|value| header::token68_after(value, self.scheme.as_bytes()))
-            {
-                // ASCII: this cannot fail.
-                return std::str::from_utf8(token).map_err(|_| AuthError::malformed("not UTF-8"));
-            }
-        }
-        self.raw_token_general(req)
-    }
-
     #[cold]
     #[inline(never)]
-    fn raw_token_general<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
+    fn raw_token<'h>(&self, req: &AuthRequest<'h>) -> Result<&'h str, AuthError> {
         let name = self.header.as_ref().unwrap_or(&AUTHORIZATION);
         let value = match req.header(name.as_str()) {
             HeaderLookup::One(value) => value,
@@ -374,8 +370,18 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
 
     #[inline]
     fn parse(&self, req: &AuthRequest<'_>) -> Result<TokenCredentials, AuthError> {
-        self.token(req)
-            .map(|token| TokenCredentials(SmallText::concat(&[token])))
+        // The form clients send, `Authorization: <scheme> <token68>`, first (a token68 is
+        // ASCII: nothing to validate); everything else out of line.
+        if self.header.is_none() {
+            if let Some(value) = req.authorization() {
+                if let Some(token) = header::token68_after(value, self.scheme.as_bytes()) {
+                    return Ok(TokenCredentials::within(value, token));
+                }
+            }
+        }
+        let token = self.token(req)?;
+        let value = self.header_value(req).unwrap_or_default();
+        Ok(TokenCredentials::within(value, token.as_bytes()))
     }
 
     #[inline]
@@ -383,11 +389,18 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
         &self,
         creds: TokenCredentials,
         _username: Option<&str>,
-        _req: &AuthRequest<'_>,
+        req: &AuthRequest<'_>,
     ) -> AuthFuture<Result<Identity<U>, AuthError>> {
+        let token = self
+            .header_value(req)
+            .and_then(|value| value.get(creds.start..creds.end))
+            .and_then(|token| std::str::from_utf8(token).ok());
+        let Some(token) = token else {
+            return AuthFuture::ready(Err(AuthError::malformed("no token")));
+        };
         let private = self.header.is_some();
         self.verify
-            .verify_token(creds.token())
+            .verify_token(token)
             .map(move |user| Self::identity(private, user))
     }
 

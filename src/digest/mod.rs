@@ -103,7 +103,7 @@
 //!
 //! `docs/digest.md` lists every difference from Flask-HTTPAuth with its reason.
 
-mod algorithm;
+pub(crate) mod algorithm;
 mod config;
 mod credentials;
 mod nonce;

@@ -12,6 +12,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
+/// The answer of a slow check: whether it matched, or the pool refused it.
+pub(crate) type Verdict = Result<bool, super::pool::Busy>;
+
 /// Size and lifetime of the verified-credential cache.
 ///
 /// Defaults: 10 000 entries, 5 minutes. An entry is about 80 bytes, so the default costs at most
@@ -137,7 +140,7 @@ pub(crate) struct CredentialCache {
     mac: Hmac<Sha256>,
     config: CacheConfig,
     entries: Mutex<Entries>,
-    inflight: Mutex<KeyMap<Arc<OnceCell<super::checker::Verdict>>>>,
+    inflight: Mutex<KeyMap<Arc<OnceCell<Verdict>>>>,
 }
 
 /// A per-thread memo of the last few hits, so repeated hits on one core read no shared lock (a
@@ -318,11 +321,11 @@ impl CredentialCache {
 pub(crate) struct Flight {
     cache: Arc<CredentialCache>,
     key: Key,
-    cell: Option<Arc<OnceCell<super::checker::Verdict>>>,
+    cell: Option<Arc<OnceCell<Verdict>>>,
 }
 
 impl Flight {
-    pub(crate) fn cell(&self) -> &OnceCell<super::checker::Verdict> {
+    pub(crate) fn cell(&self) -> &OnceCell<Verdict> {
         self.cell
             .as_deref()
             .unwrap_or_else(|| unreachable!("taken only on drop"))

@@ -7,14 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::cache::{CacheConfig, CredentialCache, Key, Stored};
+use super::cache::{CacheConfig, CredentialCache, Key, Stored, Verdict};
 use super::hash::{check_password_hash, cost_class, HashError, Params, MAX_PASSWORD_LEN};
-use super::pool::{Busy, Delay, HashPool};
+use super::pool::{Delay, HashPool};
 use crate::error::AuthError;
 use crate::scheme::AuthFuture;
-
-/// The answer of a slow check: whether it matched, or the pool refused it.
-pub(crate) type Verdict = Result<bool, Busy>;
 
 /// Counters of a [`PasswordChecker`] (shared by its clones).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -59,7 +59,6 @@ mod challenge;
 mod future;
 pub mod header;
 mod request;
-pub(crate) mod text;
 
 use std::fmt;
 
