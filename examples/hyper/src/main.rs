@@ -49,7 +49,7 @@ async fn main() -> std::io::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
         let service = ServiceBuilder::new()
-            // The client address, for the throttle's per-address count and the refusal events.
+            // The client address, as a plain `SocketAddr` in the request extensions.
             .map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert::<SocketAddr>(peer);
                 req
