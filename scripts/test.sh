@@ -37,8 +37,9 @@ done
 
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
-# The workspace: the library and the example crates (examples/grpc, hyper, htpasswd,
-# actix-jwt), whose heavy dependencies (tonic, jsonwebtoken) stay out of the library's.
+# The workspace: the library and the example crates (examples/users-db, grpc, hyper,
+# htpasswd, actix-jwt), whose heavy dependencies (sqlx, tonic, jsonwebtoken) stay out of the
+# library's.
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # --- every feature set ------------------------------------------------------------------
