@@ -25,10 +25,17 @@
 //! clients do not use) is refused with `INVALID_ARGUMENT`. The error handler's body is not
 //! sent (a gRPC client could not read it); its status and headers are.
 //!
-//! The throttle's per-address limits need the client address in the request extensions
-//! (see [`RequestHead::peer_addr`](crate::scheme::RequestHead::peer_addr)); tonic puts its own
-//! `TcpConnectInfo` there, which a small layer in front can copy (the `example-grpc` crate of
-//! the repository shows one).
+//! The throttle's per-address limits need the client address: tonic puts its own
+//! `TcpConnectInfo` in the request extensions, which
+//! [`Throttle::client_addr_fn`](crate::Throttle::client_addr_fn) reads:
+//!
+//! ```ignore
+//! use tonic::transport::server::TcpConnectInfo;
+//! let throttle = Throttle::new().client_addr_fn(|ext| {
+//!     ext.get::<TcpConnectInfo>()?.remote_addr().map(|a| a.ip())
+//! });
+//! let auth = TokenAuth::verify_token(..).throttle(throttle);
+//! ```
 //!
 //! ```
 //! use std::convert::Infallible;

@@ -49,7 +49,8 @@ async fn main() -> std::io::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
         let service = ServiceBuilder::new()
-            // The client address, as a plain `SocketAddr` in the request extensions.
+            // The client address, a plain `SocketAddr` in the request extensions: httpauth
+            // reads it for the per-address throttle and the refusal events.
             .map_request(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert::<SocketAddr>(peer);
                 req

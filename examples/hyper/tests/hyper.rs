@@ -69,4 +69,13 @@ async fn basic_over_hyper() {
     assert_eq!(statuses, [[401; 10].as_slice(), &[429]].concat());
     assert_eq!(get(Some(("susan", "bye"))).await.0, 429);
     assert_eq!(get(Some(("john", "hello"))).await.2, "Hello, john!");
+
+    // The peer address the example puts in the extensions is counted too: 100 failures from
+    // one address (over any usernames), then even john is refused from it.
+    let mut tries = 0;
+    while tries < 120 && get(Some((&format!("guess{tries}"), "x"))).await.0 == 401 {
+        tries += 1;
+    }
+    assert!((80..=100).contains(&tries), "refused after {tries} guesses");
+    assert_eq!(get(Some(("john", "hello"))).await.0, 429);
 }
