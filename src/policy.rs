@@ -498,7 +498,8 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .into_ready()
         {
             Ok(result) => {
-                if result.is_err() {
+                // A success is remembered where the throttle learns familiar addresses.
+                if result.is_err() || self.throttle.as_ref().is_some_and(Throttle::learns) {
                     self.resolve(&mut who, req);
                 }
                 self.conclude(index, result, who, Stage::Verify { counted: false })
@@ -538,12 +539,13 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         mut who: Attempt,
     ) -> AuthFuture<Decision<U>> {
         self.resolve(&mut who, req);
-        let counted = match &self.throttle {
-            Some(t) => t.record(who.keys, Charge::Secret).into_ready().is_ok(),
-            None => false,
-        };
+        let begun = self.throttle.as_ref().map(|t| t.begin(who.keys));
+        let counted = begun.is_some();
         let this = self.clone();
         AuthFuture::new(async move {
+            if let Some(begun) = begun {
+                begun.await;
+            }
             let result = pending.await;
             this.conclude(index, result, who, Stage::Verify { counted })
                 .await
