@@ -149,10 +149,10 @@ impl Default for MemoryThrottle {
 }
 
 impl MemoryThrottle {
-    /// The default width: 2^18 counters per row, so the counters take 5 rows... see
-    /// [`bytes`](Self::bytes): 4 rows × 5 slots × 262 144 × 2 bytes = 10 MiB at most (pages
-    /// are only taken once written: an idle throttle takes almost nothing).
-    pub const DEFAULT_WIDTH: usize = 1 << 18;
+    /// The default width: 2^19 counters per row, so the counts take at most 4 rows × 3 slots ×
+    /// 524 288 × 2 bytes = 12 MiB (see [`bytes`](Self::bytes); pages are taken only once
+    /// written: an idle throttle takes almost nothing).
+    pub const DEFAULT_WIDTH: usize = 1 << 19;
 
     /// A store of `width` counters per row (rounded up to a power of two, at least 64).
     #[must_use]
@@ -167,7 +167,7 @@ impl MemoryThrottle {
         }
     }
 
-    /// The most memory the counts take, in bytes (4 rows × 5 slots × width × 2 bytes); fixed,
+    /// The most memory the counts take, in bytes (4 rows × 3 slots × width × 2 bytes); fixed,
     /// whatever the number of keys counted.
     #[must_use]
     pub fn bytes(&self) -> usize {
@@ -483,16 +483,21 @@ impl Throttle {
     }
 
     /// How long the attempt must wait, if one of its keys is over its limit. At an address
-    /// familiar to the user, only the pair's own failures count.
+    /// familiar to the user, the pair's own failures count instead of the username's (the
+    /// address's own limit still holds: its failures were made there).
     pub(crate) fn blocked(&self, keys: Keys) -> Option<Duration> {
-        if let (Some(pair), Some(mut familiar)) = (keys.pair, self.familiar()) {
-            if let Some(wait) = familiar.blocked(pair, self.per_user, self.window, Instant::now()) {
-                return wait;
+        let familiar = match (keys.pair, self.familiar()) {
+            (Some(pair), Some(mut familiar)) => {
+                familiar.blocked(pair, self.per_user, self.window, Instant::now())
             }
-        }
-        let user = keys
-            .user
-            .and_then(|k| self.store.blocked(k, self.per_user, self.window));
+            _ => None,
+        };
+        let user = match familiar {
+            Some(pair) => pair,
+            None => keys
+                .user
+                .and_then(|k| self.store.blocked(k, self.per_user, self.window)),
+        };
         let addr = keys
             .addr
             .and_then(|k| self.store.blocked(k, self.per_addr, self.window));
@@ -684,9 +689,9 @@ mod tests {
             store.record_at(key, w, t0);
         }
         assert!(store.blocked_at(key, 3, w, t0 + Duration::from_secs(10)).is_some());
-        // A failure counts for a window at least, a window and a quarter at most.
+        // A failure counts for a window at least, a window and a half at most.
         assert!(store.blocked_at(key, 3, w, t0 + w - Duration::from_millis(1)).is_some());
-        assert_eq!(store.blocked_at(key, 3, w, t0 + w + w / 4 + Duration::from_millis(1)), None);
+        assert_eq!(store.blocked_at(key, 3, w, t0 + w + w / 2 + Duration::from_millis(1)), None);
         // Attempts in flight count until they settle.
         let other = ThrottleKey::Addr(9);
         for _ in 0..2 {

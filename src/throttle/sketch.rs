@@ -1,20 +1,20 @@
 //! Failure counts in fixed memory: a count-min sketch over rotating slots of the window.
 //!
-//! `ROWS` rows of `width` 16-bit counters for each of `SLOTS` slots; a slot covers a quarter
-//! of the window, and a key's count is the sum of the live slots (the current one and the
-//! four before it), each read as the least of the key's counters in that slot. Increments are
+//! `ROWS` rows of `width` 16-bit counters for each of `SLOTS` slots; a slot covers half the
+//! window, and a key's count is the sum of the live slots (the current one and the two
+//! before it), each read as the least of the key's counters in that slot. Increments are
 //! conservative (only the counters at the key's current least are raised), which keeps the
 //! invariant every counter is at least the true count of every key mapped to it: the estimate
 //! never under-counts, so a key at its limit stays blocked until its failures age out, whatever
 //! other keys are counted. A failure counts for at least one window and at most a window and a
-//! quarter.
+//! half.
 
 use std::time::{Duration, Instant};
 
 /// Rows (independent hash functions).
 pub(crate) const ROWS: usize = 4;
 /// Slots: a window is `SLOTS - 1` of them, plus the slot being filled.
-pub(crate) const SLOTS: usize = 5;
+pub(crate) const SLOTS: usize = 3;
 
 pub(crate) struct Sketch {
     mask: usize,
@@ -191,10 +191,10 @@ mod tests {
             s.add(7, t0);
         }
         let wait = s.blocked(7, 3, t0 + Duration::from_secs(10)).unwrap();
-        // A failure in the first slot counts until the end of the fifth: 500 s.
-        assert_eq!(wait, Duration::from_secs(490));
-        assert!(s.blocked(7, 3, t0 + Duration::from_secs(499)).is_some());
-        assert_eq!(s.blocked(7, 3, t0 + Duration::from_secs(500)), None);
+        // A failure in the first slot (200 s) counts until the end of the third: 600 s.
+        assert_eq!(wait, Duration::from_secs(590));
+        assert!(s.blocked(7, 3, t0 + Duration::from_secs(599)).is_some());
+        assert_eq!(s.blocked(7, 3, t0 + Duration::from_secs(600)), None);
         // Flooding other keys into a tiny sketch never lowers a count.
         let mut small = Sketch::new(64, w);
         for _ in 0..5 {
