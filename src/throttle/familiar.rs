@@ -96,7 +96,8 @@ impl Familiar {
         let tag = pair | 1;
         let t = self.secs(now);
         let lifetime = self.lifetime;
-        let live = |e: &Entry| e.tag != 0 && u64::from(t.saturating_sub(e.seen)) < lifetime.as_secs();
+        let live =
+            |e: &Entry| e.tag != 0 && u64::from(t.saturating_sub(e.seen)) < lifetime.as_secs();
         let mut cleared = 0;
         let bucket = self.bucket(pair);
         let slot = match bucket.iter().position(|e| e.tag == tag) {
@@ -172,7 +173,11 @@ mod tests {
         let w = Duration::from_secs(900);
         assert!(!f.is_familiar(5, now));
         f.fail(5, w, now);
-        assert_eq!(f.blocked(5, 1, w, now), None, "not familiar: not counted here");
+        assert_eq!(
+            f.blocked(5, 1, w, now),
+            None,
+            "not familiar: not counted here"
+        );
         f.succeed(5, now);
         assert_eq!(f.blocked(5, 2, w, now), Some(None));
         f.fail(5, w, now);

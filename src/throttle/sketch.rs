@@ -168,8 +168,12 @@ impl Sketch {
         for (epoch, n) in counts {
             total -= u64::from(n);
             if n > 0 && total < u64::from(limit) {
-                let ends = self.origin + self.slot_len * u32::try_from(epoch + SLOTS as u64).unwrap_or(u32::MAX);
-                return Some(ends.saturating_duration_since(now).max(Duration::from_millis(1)));
+                let ends = self.origin
+                    + self.slot_len * u32::try_from(epoch + SLOTS as u64).unwrap_or(u32::MAX);
+                return Some(
+                    ends.saturating_duration_since(now)
+                        .max(Duration::from_millis(1)),
+                );
             }
         }
         // Blocked by attempts in flight alone: they settle within a verification.

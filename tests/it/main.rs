@@ -38,7 +38,7 @@ mod policy_settings;
 #[cfg(feature = "redis")]
 mod redis_two_instances;
 mod seed_basic;
-mod smart_lockout;
 mod seed_multi;
 mod seed_token;
+mod smart_lockout;
 mod throttle;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use httpauth::password::{HashedPasswords, HashPool, Params, PasswordChecker};
+use httpauth::password::{HashPool, HashedPasswords, Params, PasswordChecker};
 use httpauth::{BasicAuth, CurrentUser, Throttle};
 
 use crate::common::{basic, get_from, loopback, serve_with_peer};
@@ -38,7 +38,11 @@ async fn failures_from_elsewhere_do_not_lock_a_user_out_of_a_familiar_address() 
         statuses.push(status);
     }
     assert_eq!(&statuses[..10], &[401; 10]);
-    assert_eq!(&statuses[10..], &[429; 4], "john is locked for unfamiliar addresses");
+    assert_eq!(
+        &statuses[10..],
+        &[429; 4],
+        "john is locked for unfamiliar addresses"
+    );
     let (status, _, _) = get_from(home, &url, &[("authorization", &right)]).await;
     assert_eq!(status, 200, "from where he logged in before");
     let (status, _, _) = get_from(new_place, &url, &[("authorization", &right)]).await;
@@ -54,7 +58,8 @@ async fn failures_from_elsewhere_do_not_lock_a_user_out_of_a_familiar_address() 
 
 #[tokio::test]
 async fn a_success_elsewhere_does_not_unlock_and_smart_lockout_can_be_turned_off() {
-    let auth = BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()));
+    let auth =
+        BasicAuth::verify_password_sync(|u, p| (u == "john" && p == "hello").then(|| u.to_owned()));
     let throttle = Throttle::new()
         .max_failures_per_user(3)
         .familiar_for(std::time::Duration::ZERO, 0);
@@ -65,12 +70,27 @@ async fn a_success_elsewhere_does_not_unlock_and_smart_lockout_can_be_turned_off
     .await;
     let url = format!("{base}/");
     let home = loopback(100);
-    assert_eq!(get_from(home, &url, &[("authorization", &basic("john", "hello"))]).await.0, 200);
+    assert_eq!(
+        get_from(home, &url, &[("authorization", &basic("john", "hello"))])
+            .await
+            .0,
+        200
+    );
     for i in 0..3 {
-        assert_eq!(get_from(loopback(i), &url, &[("authorization", &basic("john", "x"))]).await.0, 401);
+        assert_eq!(
+            get_from(loopback(i), &url, &[("authorization", &basic("john", "x"))])
+                .await
+                .0,
+            401
+        );
     }
     // Off: the username's limit holds at home too.
-    assert_eq!(get_from(home, &url, &[("authorization", &basic("john", "hello"))]).await.0, 429);
+    assert_eq!(
+        get_from(home, &url, &[("authorization", &basic("john", "hello"))])
+            .await
+            .0,
+        429
+    );
 }
 
 /// 300 guesses for unknown usernames, each from its own address, beside 8 real first logins
@@ -81,17 +101,26 @@ async fn a_flood_of_unknown_usernames_takes_no_hashing_from_real_users() {
     let users = HashedPasswords::new().with_checker(checker.clone());
     let cheap = Params::new(256, 1, 1).unwrap();
     for i in 0..8 {
-        users.insert(format!("user{i}"), cheap.hash(&format!("pw{i}"))).unwrap();
+        users
+            .insert(format!("user{i}"), cheap.hash(&format!("pw{i}")))
+            .unwrap();
     }
     let auth = BasicAuth::verify_password(users);
-    let base = serve_with_peer(Router::new().route("/", get(hello)).route_layer(auth.login_required())).await;
+    let base = serve_with_peer(
+        Router::new()
+            .route("/", get(hello))
+            .route_layer(auth.login_required()),
+    )
+    .await;
     let url = Arc::new(format!("{base}/"));
     let mut flood = Vec::new();
     for i in 0..300 {
         let url = url.clone();
         flood.push(tokio::spawn(async move {
             let creds = basic(&format!("nobody{i}"), "guess");
-            get_from(loopback(10_000 + i), &url, &[("authorization", &creds)]).await.0
+            get_from(loopback(10_000 + i), &url, &[("authorization", &creds)])
+                .await
+                .0
         }));
     }
     let mut real = Vec::new();
@@ -99,7 +128,9 @@ async fn a_flood_of_unknown_usernames_takes_no_hashing_from_real_users() {
         let url = url.clone();
         real.push(tokio::spawn(async move {
             let creds = basic(&format!("user{i}"), &format!("pw{i}"));
-            get_from(loopback(20_000 + i), &url, &[("authorization", &creds)]).await.0
+            get_from(loopback(20_000 + i), &url, &[("authorization", &creds)])
+                .await
+                .0
         }));
     }
     for f in flood {
@@ -110,5 +141,8 @@ async fn a_flood_of_unknown_usernames_takes_no_hashing_from_real_users() {
     }
     let stats = checker.stats();
     assert_eq!(stats.unavailable, 0, "{stats:?}");
-    assert!(stats.verifications <= 8 + 1, "only the real users hashed: {stats:?}");
+    assert!(
+        stats.verifications <= 8 + 1,
+        "only the real users hashed: {stats:?}"
+    );
 }
