@@ -10,6 +10,9 @@ command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 command -v htpasswd >/dev/null 2>&1 || need_apt+=(apache2-utils)
 # The two-instance tests (tests/it/redis_two_instances.rs) start a real redis-server.
 [ -x /usr/bin/redis-server ] || need_apt+=(redis-server)
+# ... over TLS with a CA the test makes (openssl) and on a cluster made by redis-cli.
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -22,14 +25,42 @@ if ! python3 -c 'import requests, httpx, werkzeug' >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check requests httpx werkzeug
 fi
 
+# Cargo tools the checks below run (built from crates.io when missing; cargo-fuzz is
+# installed by scripts/fuzz.sh).
+for tool in cargo-hack cargo-deny; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "installing $tool"
+    cargo install --locked --quiet "$tool"
+  fi
+done
+
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
 cargo clippy --all-targets --all-features -- -D warnings
-# The library alone under smaller feature sets (what an application with
-# `default-features = false` builds) has no warnings either.
-for features in "" password actix; do
-  cargo clippy --lib --no-default-features ${features:+--features "$features"} --quiet -- -D warnings
-done
+
+# --- every feature set ------------------------------------------------------------------
+# The library with no features, each feature alone, the defaults and all of them (what an
+# application with `default-features = false` builds) lints clean. Without the
+# dev-dependencies, so their features cannot hide a feature this crate forgot to enable.
+cargo hack clippy --each-feature --no-dev-deps --lib --quiet -- -D warnings
+
+# --- MSRV -------------------------------------------------------------------------------
+# No dependency of any feature set needs a newer Rust than Cargo.toml's rust-version.
+./scripts/msrv.sh
+
+# --- dependencies: licenses, duplicate versions, sources (deny.toml) --------------------
+# Offline: the advisories check needs the RustSec database from the network.
+cargo deny --offline check licenses bans sources
+
+# --- the published package --------------------------------------------------------------
+# What `cargo publish` would upload (Cargo.toml's `include`) builds on its own. A working
+# tree with uncommitted changes is packaged as it is (--allow-dirty), and says so.
+dirty=()
+if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
+  echo "package: uncommitted changes, packaging the working tree as it is"
+  dirty=(--allow-dirty)
+fi
+cargo package "${dirty[@]}" 2>&1 | grep -Ev '^ *(Compiling|Checking|Updating|Locking|Adding|Downloaded|Downloading)'
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
 # The black-box tests run the demo binary itself.
 cargo build --examples --all-features --quiet
@@ -40,3 +71,7 @@ else
 fi
 cargo test --doc --all-features
 ./scripts/browser-tests.sh
+
+# --- fuzzing ----------------------------------------------------------------------------
+# Each cargo-fuzz target for FUZZ_SECONDS (20 s) from the seed corpus; skipped without nightly.
+./scripts/fuzz.sh

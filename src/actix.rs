@@ -89,6 +89,10 @@ impl RequestHead for ServiceRequest {
     fn peer_addr(&self) -> Option<std::net::IpAddr> {
         ServiceRequest::peer_addr(self).map(|a| a.ip())
     }
+
+    fn header_values<'a>(&'a self, name: &str, out: &mut Vec<&'a [u8]>) {
+        out.extend(self.headers().get_all(name).map(ActixHeaderValue::as_bytes));
+    }
 }
 
 impl<S, B, U> Transform<S, ServiceRequest> for LoginRequired<U>

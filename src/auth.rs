@@ -26,10 +26,9 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::callback::{ErrorHandler, SyncUserRoles, UserRoles};
+use crate::callback::{ErrorHandler, RolesAnswer, SyncUserRoles, UserRoles};
 use crate::error::ConfigError;
 use crate::policy::{LoginRequired, Member, Shared};
-use crate::roles::Roles;
 use crate::scheme::{Scheme, DEFAULT_REALM};
 use crate::throttle::Throttle;
 use crate::username::Usernames;
@@ -156,7 +155,7 @@ impl<K: Kind> Auth<K> {
     pub fn user_roles_sync<F, R>(self, roles: F) -> Self
     where
         F: Fn(&K::User) -> R + Send + Sync + 'static,
-        R: Into<Roles>,
+        R: RolesAnswer,
     {
         self.user_roles(SyncUserRoles(roles))
     }

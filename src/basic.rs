@@ -68,8 +68,8 @@ use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
 use crate::auth::Auth;
+use crate::callback::{Answer, SyncGetPassword, SyncVerifyPassword};
 pub use crate::callback::{GetPassword, VerifyPassword};
-use crate::callback::{SyncGetPassword, SyncVerifyPassword};
 use crate::error::{AuthError, ConfigError};
 use crate::scheme::header::{self, Payload};
 use crate::scheme::Challenge;
@@ -280,29 +280,33 @@ struct StoredPassword {
 impl VerifyPassword for StoredPassword {
     type User = String;
 
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
+    fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<String>, AuthError>> {
         if username.is_empty() {
             // Flask-HTTPAuth never looks up an empty username.
-            return AuthFuture::ready(None);
+            return AuthFuture::ready(Ok(None));
         }
         let stored = self.get.get_password(username).into_ready();
         if !self.hash.runs_off_executor() {
             if let Ok(stored) = stored {
-                return AuthFuture::ready(
+                return AuthFuture::ready(stored.map(|stored| {
                     self.hash
                         .matches(username, password, stored.as_deref())
-                        .then(|| username.to_owned()),
-                );
+                        .then(|| username.to_owned())
+                }));
             }
         }
         let hash = self.hash.clone();
         let (username, password) = (username.to_owned(), password.to_owned());
         AuthFuture::new(async move {
             let stored = match stored {
-                Ok(stored) => stored,
-                Err(pending) => pending.await,
+                Ok(stored) => stored?,
+                Err(pending) => pending.await?,
             };
-            hash.matches_off_executor(username, password, stored).await
+            Ok(hash.matches_off_executor(username, password, stored).await)
         })
     }
 }
@@ -355,15 +359,44 @@ impl<U: Clone + Send + Sync + 'static> Auth<Basic<U>> {
         Self::from_scheme(Basic::new(Arc::new(verify), None))
     }
 
+    /// Users whose hashes live in your own store (a database), in one call: `lookup` gives
+    /// the stored hash and your user for a (canonical) username, `None`, or an error; the
+    /// library verifies on the bounded pool, equalizes unknown users, caches successes and
+    /// answers 503 on a lookup error (see [`HashLookup`](crate::password::HashLookup), which
+    /// this wraps with its defaults).
+    ///
+    /// ```
+    /// use httpauth::{AuthError, BasicAuth};
+    /// # use httpauth::password::Params;
+    /// # let hash = Params::new(1024, 1, 1).unwrap().hash("hello");
+    /// # #[derive(Clone)] struct Db; impl Db { async fn user(&self, _n: &str) -> Result<Option<(String, String)>, std::io::Error> { Ok(None) } }
+    /// # let db = Db;
+    /// let auth = BasicAuth::lookup_hash(move |name: String| {
+    ///     let db = db.clone();
+    ///     async move { db.user(&name).await.map_err(AuthError::backend) }
+    /// });
+    /// ```
+    #[cfg(feature = "password")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
+    pub fn lookup_hash<F, Fut, A>(lookup: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = A> + Send + 'static,
+        A: Answer<Value = (String, U)>,
+    {
+        Self::verify_password(crate::password::HashLookup::new(lookup))
+    }
+
     /// Basic auth with a plain verify-password function `Fn(&str, &str) -> Option<U>` (it
     /// answers at once, so the layer decides inline).
     ///
     /// It runs on the async executor: keep it cheap. Verify slow password hashes through a
     /// store ([`HashedPasswords`](crate::password::HashedPasswords)) or in the async form.
     #[must_use]
-    pub fn verify_password_sync<F>(verify: F) -> Self
+    pub fn verify_password_sync<F, A>(verify: F) -> Self
     where
-        F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
+        F: Fn(&str, &str) -> A + Send + Sync + 'static,
+        A: Answer<Value = U>,
     {
         Self::verify_password(SyncVerifyPassword(verify))
     }
@@ -419,9 +452,10 @@ impl Auth<Basic<String>> {
 
     /// [`get_password`](Self::get_password) with a plain function.
     #[must_use]
-    pub fn get_password_sync<F>(get: F) -> Self
+    pub fn get_password_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+        A: Answer<Value = String>,
     {
         Self::stored(Arc::new(SyncGetPassword(get)))
     }
@@ -589,7 +623,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Basic<U> {
     ) -> AuthFuture<Result<Identity<U>, AuthError>> {
         let username = username.unwrap_or_else(|| creds.username());
         self.verify
-            .check_password(username, creds.password())
+            .verify_password(username, creds.password())
             .map(|user| {
                 user?
                     .map(|user| Identity::new(user, None))
@@ -633,7 +667,7 @@ mod tests {
         // UTF-8 user + Latin-1 password: both Latin-1
         let c = BasicCredentials::decode(&b64(b"gar\xc3\xa7on:\xe1")).unwrap();
         assert_eq!((c.username(), c.password()), ("garÃ§on", "á"));
-        // The seed suite's malformed value: Latin-1 fallback, C1 control refused.
+        // Flask-HTTPAuth's suite's malformed value: Latin-1 fallback, C1 control refused.
         assert!(BasicCredentials::decode("eyJhbGciOieyJp==").is_err());
     }
 
@@ -678,15 +712,18 @@ mod tests {
         // No runtime: inline, on the calling thread.
         let me = std::thread::current().id();
         let answer = stored.verify_password("john", "hashed").into_ready();
-        assert_eq!(answer.ok().flatten().as_deref(), Some("john"));
+        assert_eq!(
+            answer.ok().and_then(Result::ok).flatten().as_deref(),
+            Some("john")
+        );
         // In a runtime: on the blocking pool, not on the executor's thread.
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
         rt.block_on(async {
             let answer = stored.verify_password("john", "hashed").await;
-            assert_eq!(answer.as_deref(), Some("john"));
-            assert_eq!(stored.verify_password("john", "nope").await, None);
+            assert_eq!(answer.unwrap().as_deref(), Some("john"));
+            assert_eq!(stored.verify_password("john", "nope").await, Ok(None));
         });
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0], me);

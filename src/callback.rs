@@ -7,7 +7,7 @@
 //! [`AuthFuture::ready`] when it knows at once).
 //!
 //! ```
-//! use httpauth::{BasicAuth, VerifyPassword};
+//! use httpauth::{AuthError, BasicAuth, VerifyPassword};
 //! use httpauth::scheme::AuthFuture;
 //! use httpauth::policy::Decision;
 //! use httpauth::scheme::AuthRequest;
@@ -17,8 +17,8 @@
 //!
 //! impl VerifyPassword for OnlyJohn {
 //!     type User = String;
-//!     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
-//!         AuthFuture::ready((username == "john" && password == "hello").then(|| username.to_owned()))
+//!     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Result<Option<String>, AuthError>> {
+//!         AuthFuture::ready(Ok((username == "john" && password == "hello").then(|| username.to_owned())))
 //!     }
 //! }
 //!
@@ -37,97 +37,179 @@ use crate::error::AuthError;
 use crate::roles::Roles;
 use crate::scheme::AuthFuture;
 
-/// The verify-password callback: the user these credentials belong to, or `None`.
+/// What a verify or lookup callback answers: found (`Some`), not found (`None`), or an error
+/// that answers the request itself.
 ///
-/// Implemented for async closures `Fn(String, String) -> impl Future<Output = Option<User>>`
-/// (username, password); plain functions go through [`BasicAuth::verify_password_sync`](crate::BasicAuth::verify_password_sync); a
-/// store ([`HashedPasswords`](crate::password::HashedPasswords), ...) implements it directly,
-/// answering a cache hit with a ready future.
+/// Implemented for `Option<T>` (a callback that cannot fail) and `Result<Option<T>, E>` with
+/// `E: Into<AuthError>` (one that can). An error is never counted as a failed attempt: a
+/// store that is down gives [`AuthError::backend`] (503 with `Retry-After`, logged once); a
+/// token that is expired or revoked gives `AuthError::invalid().with_detail("token expired")`
+/// (401, with RFC 6750's `error_description` when the token auth sends RFC 6750 errors).
+pub trait Answer: Send + 'static {
+    /// What is found.
+    type Value;
+
+    /// The answer as the library reads it.
+    ///
+    /// # Errors
+    ///
+    /// The callback's error, as an [`AuthError`].
+    fn into_answer(self) -> Result<Option<Self::Value>, AuthError>;
+}
+
+impl<T: Send + 'static> Answer for Option<T> {
+    type Value = T;
+
+    #[inline]
+    fn into_answer(self) -> Result<Option<T>, AuthError> {
+        Ok(self)
+    }
+}
+
+impl<T: Send + 'static, E: Into<AuthError> + Send + 'static> Answer for Result<Option<T>, E> {
+    type Value = T;
+
+    #[inline]
+    fn into_answer(self) -> Result<Option<T>, AuthError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// What a roles callback answers: roles (anything `Into<Roles>`), or `Result<R, E>` with
+/// `E: Into<AuthError>` when looking them up can fail (the request is then answered with the
+/// error, 503 for [`AuthError::backend`]).
+pub trait RolesAnswer: Send + 'static {
+    /// The answer as the library reads it.
+    ///
+    /// # Errors
+    ///
+    /// The callback's error, as an [`AuthError`].
+    fn into_roles(self) -> Result<Roles, AuthError>;
+}
+
+impl<R: Into<Roles> + Send + 'static> RolesAnswer for R {
+    #[inline]
+    fn into_roles(self) -> Result<Roles, AuthError> {
+        Ok(self.into())
+    }
+}
+
+impl<R: Into<Roles> + Send + 'static, E: Into<AuthError> + Send + 'static> RolesAnswer
+    for Result<R, E>
+{
+    fn into_roles(self) -> Result<Roles, AuthError> {
+        self.map(Into::into).map_err(Into::into)
+    }
+}
+
+/// The verify-password callback: the user these credentials belong to, `None`, or an error.
+///
+/// Implemented for async closures `Fn(String, String) -> impl Future<Output = A>` (username,
+/// password) where `A` is an [`Answer`]: `Option<User>`, or `Result<Option<User>, E>` for a
+/// callback that can fail; plain functions go through
+/// [`BasicAuth::verify_password_sync`](crate::BasicAuth::verify_password_sync); a store
+/// ([`HashedPasswords`](crate::password::HashedPasswords), ...) implements it directly,
+/// answering a cache hit with a ready future. The username is the canonical one (see
+/// [`Usernames`](crate::Usernames)).
 pub trait VerifyPassword: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
-    /// The user these credentials belong to, or `None`. Return [`AuthFuture::ready`] when the
-    /// answer is known at once; the future owns what it needs.
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<Self::User>>;
-
-    /// What [`Basic`](crate::basic::Basic) calls: [`verify_password`](Self::verify_password), or an error when the
-    /// credentials cannot be checked now (e.g. a 503
-    /// [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) with `Retry-After`
-    /// when the password stores' hashing queue is full). The default never fails.
-    fn check_password(
+    /// The user these credentials belong to, `None`, or why they cannot be checked now (a 503
+    /// [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) when the hashing queue
+    /// is full, [`AuthError::backend`] when a store failed). Return [`AuthFuture::ready`] when
+    /// the answer is known at once; the future owns what it needs.
+    fn verify_password(
         &self,
         username: &str,
         password: &str,
-    ) -> AuthFuture<Result<Option<Self::User>, AuthError>> {
-        self.verify_password(username, password).map(Ok)
-    }
+    ) -> AuthFuture<Result<Option<Self::User>, AuthError>>;
 }
 
-impl<F, Fut, U> VerifyPassword for F
+impl<F, Fut, A> VerifyPassword for F
 where
     F: Fn(String, String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<U>> + Send + 'static,
-    U: Clone + Send + Sync + 'static,
+    Fut: Future<Output = A> + Send + 'static,
+    A: Answer,
+    A::Value: Clone + Send + Sync + 'static,
 {
-    type User = U;
+    type User = A::Value;
 
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::new(self(username.to_owned(), password.to_owned()))
+    fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<A::Value>, AuthError>> {
+        let fut = self(username.to_owned(), password.to_owned());
+        AuthFuture::new(async move { fut.await.into_answer() })
     }
 }
 
 /// A plain function as a [`VerifyPassword`]: answers at once.
 pub(crate) struct SyncVerifyPassword<F>(pub(crate) F);
 
-impl<F, U> VerifyPassword for SyncVerifyPassword<F>
+impl<F, A> VerifyPassword for SyncVerifyPassword<F>
 where
-    F: Fn(&str, &str) -> Option<U> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
+    F: Fn(&str, &str) -> A + Send + Sync + 'static,
+    A: Answer,
+    A::Value: Clone + Send + Sync + 'static,
 {
-    type User = U;
+    type User = A::Value;
 
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::ready((self.0)(username, password))
+    #[inline]
+    fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AuthFuture<Result<Option<A::Value>, AuthError>> {
+        AuthFuture::ready((self.0)(username, password).into_answer())
     }
 }
 
-/// The get-password callback: the stored password (or hash) for a username.
+/// The get-password callback: the stored password (or hash) for a username, `None`, or an
+/// error.
 ///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<String>>`; plain
-/// functions go through [`BasicAuth::get_password_sync`](crate::BasicAuth::get_password_sync).
+/// Implemented for async closures `Fn(String) -> impl Future<Output = A>` where `A` is an
+/// [`Answer`] of `String` (`Option<String>`, or `Result<Option<String>, E>`); plain functions
+/// go through [`BasicAuth::get_password_sync`](crate::BasicAuth::get_password_sync).
 pub trait GetPassword: Send + Sync + 'static {
-    /// The stored password of `username`, or `None` for an unknown user.
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>>;
+    /// The stored password of `username`, `None` for an unknown user, or why it cannot be
+    /// looked up now.
+    fn get_password(&self, username: &str) -> AuthFuture<Result<Option<String>, AuthError>>;
 }
 
-impl<F, Fut> GetPassword for F
+impl<F, Fut, A> GetPassword for F
 where
     F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<String>> + Send + 'static,
+    Fut: Future<Output = A> + Send + 'static,
+    A: Answer<Value = String>,
 {
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
-        AuthFuture::new(self(username.to_owned()))
+    fn get_password(&self, username: &str) -> AuthFuture<Result<Option<String>, AuthError>> {
+        let fut = self(username.to_owned());
+        AuthFuture::new(async move { fut.await.into_answer() })
     }
 }
 
 pub(crate) struct SyncGetPassword<F>(pub(crate) F);
 
-impl<F> GetPassword for SyncGetPassword<F>
+impl<F, A> GetPassword for SyncGetPassword<F>
 where
-    F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    F: Fn(&str) -> A + Send + Sync + 'static,
+    A: Answer<Value = String>,
 {
-    fn get_password(&self, username: &str) -> AuthFuture<Option<String>> {
-        AuthFuture::ready((self.0)(username))
+    fn get_password(&self, username: &str) -> AuthFuture<Result<Option<String>, AuthError>> {
+        AuthFuture::ready((self.0)(username).into_answer())
     }
 }
 
 /// The get-secret callback that also returns the user: for a username and the algorithm the
-/// client uses, the password (or HA1 with [`use_ha1`](crate::DigestAuth::use_ha1)) and your user
-/// object, or `None` for an unknown user.
+/// client uses, the password (or HA1 with [`use_ha1`](crate::DigestAuth::use_ha1)) and your
+/// user object, `None` for an unknown user, or an error.
 ///
-/// Implemented for async closures `Fn(String, Algorithm) -> impl Future<Output =
-/// Option<(String, U)>>`; sync closures go through [`DigestAuth::get_user_sync`](crate::DigestAuth::get_user_sync).
+/// Implemented for async closures `Fn(String, Algorithm) -> impl Future<Output = A>` where `A`
+/// is an [`Answer`] of `(String, U)`; sync closures go through
+/// [`DigestAuth::get_user_sync`](crate::DigestAuth::get_user_sync).
+#[allow(clippy::type_complexity)]
 pub trait GetDigestUser: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
@@ -137,13 +219,14 @@ pub trait GetDigestUser: Send + Sync + 'static {
         &self,
         username: &str,
         algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, Self::User)>>;
+    ) -> AuthFuture<Result<Option<(String, Self::User)>, AuthError>>;
 }
 
-impl<F, Fut, U> GetDigestUser for F
+impl<F, Fut, A, U> GetDigestUser for F
 where
     F: Fn(String, Algorithm) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<(String, U)>> + Send + 'static,
+    Fut: Future<Output = A> + Send + 'static,
+    A: Answer<Value = (String, U)>,
     U: Clone + Send + Sync + 'static,
 {
     type User = U;
@@ -152,17 +235,19 @@ where
         &self,
         username: &str,
         algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, U)>> {
-        AuthFuture::new(self(username.to_owned(), algorithm))
+    ) -> AuthFuture<Result<Option<(String, U)>, AuthError>> {
+        let fut = self(username.to_owned(), algorithm);
+        AuthFuture::new(async move { fut.await.into_answer() })
     }
 }
 
 /// A plain function as a [`GetDigestUser`]: answers at once.
 pub(crate) struct SyncDigestUser<F>(pub(crate) F);
 
-impl<F, U> GetDigestUser for SyncDigestUser<F>
+impl<F, A, U> GetDigestUser for SyncDigestUser<F>
 where
-    F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
+    F: Fn(&str, Algorithm) -> A + Send + Sync + 'static,
+    A: Answer<Value = (String, U)>,
     U: Clone + Send + Sync + 'static,
 {
     type User = U;
@@ -171,58 +256,66 @@ where
         &self,
         username: &str,
         algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, U)>> {
-        AuthFuture::ready((self.0)(username, algorithm))
+    ) -> AuthFuture<Result<Option<(String, U)>, AuthError>> {
+        AuthFuture::ready((self.0)(username, algorithm).into_answer())
     }
 }
 
-/// The verify-token callback: the user this token belongs to, or `None`.
+/// The verify-token callback: the user this token belongs to, `None`, or an error (an expired
+/// or revoked token: `AuthError::invalid().with_detail("token expired")`, whose detail RFC
+/// 6750's `error_description` carries).
 ///
-/// Implemented for async closures `Fn(String) -> impl Future<Output = Option<User>>`; plain
-/// functions go through [`TokenAuth::verify_token_sync`](crate::TokenAuth::verify_token_sync).
+/// Implemented for async closures `Fn(String) -> impl Future<Output = A>` where `A` is an
+/// [`Answer`]; plain functions go through
+/// [`TokenAuth::verify_token_sync`](crate::TokenAuth::verify_token_sync).
 pub trait VerifyToken: Send + Sync + 'static {
     /// The application's user type.
     type User: Clone + Send + Sync + 'static;
 
-    /// The user this token belongs to, or `None` ([`AuthFuture::ready`] when known at once).
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<Self::User>>;
+    /// The user this token belongs to ([`AuthFuture::ready`] when known at once).
+    fn verify_token(&self, token: &str) -> AuthFuture<Result<Option<Self::User>, AuthError>>;
 }
 
-impl<F, Fut, U> VerifyToken for F
+impl<F, Fut, A> VerifyToken for F
 where
     F: Fn(String) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Option<U>> + Send + 'static,
-    U: Clone + Send + Sync + 'static,
+    Fut: Future<Output = A> + Send + 'static,
+    A: Answer,
+    A::Value: Clone + Send + Sync + 'static,
 {
-    type User = U;
+    type User = A::Value;
 
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::new(self(token.to_owned()))
+    fn verify_token(&self, token: &str) -> AuthFuture<Result<Option<A::Value>, AuthError>> {
+        let fut = self(token.to_owned());
+        AuthFuture::new(async move { fut.await.into_answer() })
     }
 }
 
 /// A plain function as a [`VerifyToken`]: answers at once.
 pub(crate) struct SyncVerifyToken<F>(pub(crate) F);
 
-impl<F, U> VerifyToken for SyncVerifyToken<F>
+impl<F, A> VerifyToken for SyncVerifyToken<F>
 where
-    F: Fn(&str) -> Option<U> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
+    F: Fn(&str) -> A + Send + Sync + 'static,
+    A: Answer,
+    A::Value: Clone + Send + Sync + 'static,
 {
-    type User = U;
+    type User = A::Value;
 
-    fn verify_token(&self, token: &str) -> AuthFuture<Option<U>> {
-        AuthFuture::ready((self.0)(token))
+    #[inline]
+    fn verify_token(&self, token: &str) -> AuthFuture<Result<Option<A::Value>, AuthError>> {
+        AuthFuture::ready((self.0)(token).into_answer())
     }
 }
 
-/// The get-user-roles callback: the roles of an authenticated user.
+/// The get-user-roles callback: the roles of an authenticated user, or an error.
 ///
-/// Implemented for async closures `Fn(U) -> impl Future<Output = impl Into<Roles>>` (they get a
-/// clone of the user); plain functions of `&U` go through `user_roles_sync` on the builders.
+/// Implemented for async closures `Fn(U) -> impl Future<Output = R>` (they get a clone of the
+/// user) where `R` is a [`RolesAnswer`] (`impl Into<Roles>`, or `Result<_, E>`); plain
+/// functions of `&U` go through `user_roles_sync` on the builders.
 pub trait UserRoles<U>: Send + Sync + 'static {
     /// The roles of `user`.
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles>;
+    fn user_roles(&self, user: &U) -> AuthFuture<Result<Roles, AuthError>>;
 }
 
 impl<U, F, Fut, R> UserRoles<U> for F
@@ -230,11 +323,11 @@ where
     U: Clone + Send + Sync + 'static,
     F: Fn(U) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = R> + Send + 'static,
-    R: Into<Roles>,
+    R: RolesAnswer,
 {
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles> {
+    fn user_roles(&self, user: &U) -> AuthFuture<Result<Roles, AuthError>> {
         let fut = self(user.clone());
-        AuthFuture::new(async move { fut.await.into() })
+        AuthFuture::new(async move { fut.await.into_roles() })
     }
 }
 
@@ -244,10 +337,10 @@ pub(crate) struct SyncUserRoles<F>(pub(crate) F);
 impl<U, F, R> UserRoles<U> for SyncUserRoles<F>
 where
     F: Fn(&U) -> R + Send + Sync + 'static,
-    R: Into<Roles>,
+    R: RolesAnswer,
 {
-    fn user_roles(&self, user: &U) -> AuthFuture<Roles> {
-        AuthFuture::ready((self.0)(user).into())
+    fn user_roles(&self, user: &U) -> AuthFuture<Result<Roles, AuthError>> {
+        AuthFuture::ready((self.0)(user).into_roles())
     }
 }
 

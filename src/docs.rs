@@ -9,6 +9,10 @@
 //! - [`browsers`]: what real browsers do with Basic and Digest.
 //! - [`demo_contract`]: the contract of `cargo run --example demo`.
 //! - [`deployment`]: one instance or several (Redis), what is shared, failure modes.
+//! - [`migrating_from_tower_http`]: from tower-http's `ValidateRequestHeaderLayer::basic` /
+//!   `::bearer`.
+//! - `migrating_from_actix_web_httpauth` (feature `actix`): from actix-web-httpauth's
+//!   `HttpAuthentication::basic` / `::bearer` and its extractors.
 //!
 //! A page links to another page with a reference-style link (`[digest.md]`) whose definition at
 //! the end of the page (`[digest.md]: digest.md`) works on GitHub. Each module below starts with
@@ -28,6 +32,7 @@ macro_rules! page {
         #[doc = "[browsers.md]: crate::docs::browsers"]
         #[doc = "[demo-contract.md]: crate::docs::demo_contract"]
         #[doc = "[deployment.md]: crate::docs::deployment"]
+        #[doc = "[migrating-from-tower-http.md]: crate::docs::migrating_from_tower_http"]
         #[doc = ""]
         #[$page]
         pub mod $name {}
@@ -41,3 +46,13 @@ page!(performance, "../docs/performance.md");
 page!(browsers, "../docs/browsers.md");
 page!(demo_contract, "../docs/demo-contract.md");
 page!(deployment, "../docs/deployment.md");
+page!(
+    migrating_from_tower_http,
+    "../docs/migrating-from-tower-http.md"
+);
+#[cfg(feature = "actix")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
+page!(
+    migrating_from_actix_web_httpauth,
+    "../docs/migrating-from-actix-web-httpauth.md"
+);

@@ -202,6 +202,25 @@ impl AuthError {
     pub const fn invalid() -> Self {
         Self::new(AuthErrorKind::InvalidCredentials)
     }
+
+    /// The credentials cannot be checked now (`503` with `Retry-After: 1`): what a callback
+    /// answers when its store is down. Never counted as a failed attempt.
+    #[must_use]
+    pub const fn unavailable() -> Self {
+        Self::new(AuthErrorKind::Unavailable)
+            .with_detail("the credential store failed")
+            .with_retry_after(1)
+    }
+
+    /// A store or backend error in a callback (a database that is down, a timeout): logs it
+    /// once (an error event, target `httpauth`, with the error's `Display`) and answers
+    /// [`unavailable`](Self::unavailable). For `.map_err(AuthError::backend)?` in a callback
+    /// that returns `Result<Option<User>, AuthError>`.
+    #[must_use]
+    pub fn backend(err: impl fmt::Display) -> Self {
+        tracing::error!(target: "httpauth", error = %err, "a callback's store failed; answering 503");
+        Self::unavailable()
+    }
 }
 
 impl fmt::Debug for AuthError {

@@ -44,7 +44,7 @@ pub(crate) fn decode_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
 // For callers that learn the length from the input (werkzeug hashes in `password/`).
 #[cfg_attr(not(any(test, feature = "password")), allow(dead_code))]
 pub(crate) fn decode(hex: &[u8]) -> Option<Vec<u8>> {
-    if hex.len() % 2 != 0 {
+    if !hex.len().is_multiple_of(2) {
         return None;
     }
     let mut out = vec![0_u8; hex.len() / 2];

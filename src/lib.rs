@@ -13,9 +13,10 @@
 //!   get-user-roles callback; 403 when they fail.
 //! - **Optional auth**, custom realms and scheme names, custom error responses (JSON, ...)
 //!   that keep the challenge, async or sync callbacks.
-//! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers.
+//! - **Guides** ([`docs`]): Flask-HTTPAuth compatibility, Digest, passwords, performance, browsers,
+//!   migrating from tower-http or actix-web-httpauth.
 //!
-//! The seed's Basic example, over hashed passwords, with your own user type, roles and JSON
+//! Flask-HTTPAuth's Basic example, over hashed passwords, with your own user type, roles and JSON
 //! errors:
 //!
 //! ```
@@ -99,6 +100,7 @@ pub mod actix;
 pub mod auth;
 pub mod basic;
 pub mod callback;
+pub mod client;
 pub mod digest;
 pub mod docs;
 pub mod error;
@@ -130,6 +132,7 @@ pub use crate::basic::BasicAuth;
 pub use crate::callback::{
     ErrorHandler, GetDigestUser, GetPassword, UserRoles, VerifyPassword, VerifyToken,
 };
+pub use crate::client::{IpRange, ProxyHeader};
 pub use crate::digest::{Algorithm, DigestAuth, Qop};
 pub use crate::error::{AuthError, AuthErrorKind, ConfigError};
 #[cfg(feature = "axum")]

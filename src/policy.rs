@@ -611,12 +611,12 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             });
         };
         match roles.user_roles(&identity.user).into_ready() {
-            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, &roles, &who)),
+            Ok(roles) => AuthFuture::ready(self.decide_roles(index, identity, roles, &who)),
             Err(pending) => {
                 let this = self.clone();
                 AuthFuture::new(async move {
                     let roles = pending.await;
-                    this.decide_roles(index, identity, &roles, &who)
+                    this.decide_roles(index, identity, roles, &who)
                 })
             }
         }
@@ -664,12 +664,11 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             return;
         }
         who.resolved = true;
-        let peer = req.peer_addr();
         let Some(t) = &self.throttle else {
-            who.addr = peer;
+            who.addr = req.peer_addr();
             return;
         };
-        who.addr = t.client(peer, || req.header("x-forwarded-for").one());
+        who.addr = t.client(req);
         who.keys = t.keys(who.username.as_deref(), who.addr);
     }
 
@@ -681,13 +680,18 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         &self,
         index: usize,
         identity: Identity<U>,
-        roles: &Roles,
+        roles: Result<Roles, AuthError>,
         who: &Attempt,
     ) -> Decision<U> {
+        let roles = match roles {
+            Ok(roles) => roles,
+            // The roles could not be looked up (a store that is down): the callback's error.
+            Err(err) => return self.deny(Some(index), Some(identity), err, who),
+        };
         let satisfied = self
             .requirement
             .as_ref()
-            .is_none_or(|r| r.is_satisfied_by(roles));
+            .is_none_or(|r| r.is_satisfied_by(&roles));
         if satisfied {
             return Decision::Allow {
                 identity: Some(identity),

@@ -27,13 +27,15 @@
 //!   otherwise). The connection manager reconnects in the background: when Redis is back, the
 //!   next calls succeed, without a restart.
 //!
-//! - **Data loss**: Redis records when its data starts (the key `<prefix>nonce-since`, set at
-//!   the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
+//! - **Data loss**: Redis records when its data starts (the key `<prefix>nonce-since`, on a
+//!   cluster one per bucket of windows, set at the first use after it started empty, [`SINCE_MARGIN`] ahead). A default nonce issued
 //!   before then that Redis does not track is refused as forgotten (`stale=true`: the client
 //!   retries with a new nonce), so a Redis restarted without its data never accepts a replay
 //!   of an earlier header. Custom nonces (`generate_nonce`) carry no issue time: after such a
 //!   loss their windows start afresh.
-//! - The two keys of one call must be on one node: not for Redis Cluster.
+//! - **TLS and Redis Cluster**: [`RedisTarget`] connects to one server or a cluster, over
+//!   `rediss://` with the system's roots or a CA of one's own. The keys of each call share a
+//!   hash slot, so every script runs on one cluster node.
 //!
 //! Configure Redis so that it never evicts these keys (`maxmemory-policy noeviction`, the
 //! default, or a `volatile-*` policy with room to spare): an evicted window would make a
@@ -57,8 +59,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, RedisError, Script};
+use ::redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use ::redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::{Client, RedisError, RedisFuture, Script, Value};
 use sha2::digest::Digest as _;
 use sha2::Sha256;
 
@@ -139,7 +143,7 @@ return verdict
 /// [module docs](self)). Clones share the connection.
 #[derive(Clone)]
 pub struct RedisNonceStore {
-    conn: ConnectionManager,
+    conn: Conn,
     script: Arc<Script>,
     prefix: Arc<str>,
     deadline: Duration,
@@ -155,24 +159,183 @@ impl fmt::Debug for RedisNonceStore {
     }
 }
 
-/// A connection manager that connects lazily (the store can be built while Redis is down),
-/// bounds each connection attempt and each response by `deadline`, and retries a lost
-/// connection quickly.
-fn manager(url: &str, deadline: Duration) -> Result<ConnectionManager, RedisError> {
-    let client = Client::open(url)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(deadline))
-        .set_response_timeout(Some(deadline))
-        .set_number_of_retries(2)
-        .set_min_delay(Duration::from_millis(50))
-        .set_max_delay(Duration::from_millis(500));
-    ConnectionManager::new_lazy_with_config(client, config)
+/// Where the shared state lives: one Redis server or a Redis Cluster, over plain TCP
+/// (`redis://`) or TLS (`rediss://`), with the certificate authorities TLS trusts. Give the
+/// same target to [`RedisNonceStore::connect`] and [`RedisThrottle::connect`].
+///
+/// - **TLS** (`rediss://host:port/`): rustls, the server's name (or IP address) checked
+///   against its certificate. The trusted roots are the system's, or only the CA certificates
+///   of [`ca_pem`](Self::ca_pem) / [`ca_file`](Self::ca_file) (a private CA, as managed
+///   services and self-run servers use).
+/// - **Cluster** ([`cluster`](Self::cluster)): the seed nodes (any of them; the others are
+///   discovered). Every call's keys are in one hash slot, so each script runs on one node.
+///
+/// ```no_run
+/// use httpauth::redis::{RedisNonceStore, RedisTarget, RedisThrottle};
+///
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// let target = RedisTarget::server("rediss://:password@redis.internal:6380/")
+///     .ca_file("/etc/ssl/redis-ca.pem")?;
+/// let nonces = RedisNonceStore::connect(&target)?;
+/// let counts = RedisThrottle::connect(&target, b"the salt every instance shares")?;
+///
+/// let cluster = RedisTarget::cluster(["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"]);
+/// let nonces = RedisNonceStore::connect(&cluster)?;
+/// # let _ = (nonces, counts); Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisTarget {
+    nodes: Vec<String>,
+    cluster: bool,
+    ca: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for RedisTarget {
+    // Never the URLs (they may hold a password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisTarget")
+            .field("nodes", &self.nodes.len())
+            .field("cluster", &self.cluster)
+            .field("own_ca", &self.ca.is_some())
+            .finish()
+    }
+}
+
+impl RedisTarget {
+    /// One Redis server: `redis://[[user]:password@]host[:port][/db]`, or `rediss://...` for
+    /// TLS.
+    #[must_use]
+    pub fn server(url: &str) -> Self {
+        Self {
+            nodes: vec![url.to_owned()],
+            cluster: false,
+            ca: None,
+        }
+    }
+
+    /// A Redis Cluster, from one or more of its nodes' URLs (`redis://` or `rediss://`, the
+    /// same password on each).
+    #[must_use]
+    pub fn cluster<I, S>(nodes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self {
+            nodes: nodes.into_iter().map(|n| n.as_ref().to_owned()).collect(),
+            cluster: true,
+            ca: None,
+        }
+    }
+
+    /// Trust only these CA certificates (PEM, one or more) for `rediss://`, instead of the
+    /// system's roots.
+    #[must_use]
+    pub fn ca_pem(mut self, pem: Vec<u8>) -> Self {
+        self.ca = Some(pem);
+        self
+    }
+
+    /// [`ca_pem`](Self::ca_pem) from a file.
+    ///
+    /// # Errors
+    ///
+    /// When the file cannot be read.
+    pub fn ca_file(self, path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        Ok(self.ca_pem(std::fs::read(path)?))
+    }
+
+    fn certificates(&self) -> Option<::redis::TlsCertificates> {
+        self.ca.as_ref().map(|pem| ::redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem.clone()),
+        })
+    }
+
+    /// A connection that connects lazily (a store can be built while Redis is down), bounds
+    /// each connection attempt and each response by `deadline`, and reconnects by itself.
+    fn connection(&self, deadline: Duration) -> Result<Conn, RedisError> {
+        // rustls needs a process-wide crypto provider when the application enabled more than
+        // one; ours unless the application installed its own.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        if self.cluster {
+            let mut builder = ClusterClientBuilder::new(self.nodes.iter().map(String::as_str))
+                .connection_timeout(deadline)
+                .response_timeout(deadline)
+                .retries(2)
+                .min_retry_wait(50)
+                .max_retry_wait(500);
+            if let Some(certs) = self.certificates() {
+                builder = builder.certs(certs);
+            }
+            let config = ClusterConfig::new()
+                .set_connection_timeout(deadline)
+                .set_response_timeout(deadline);
+            let client = builder.build()?;
+            return Ok(Conn::Cluster(
+                client.get_pending_async_connection_with_config(config),
+            ));
+        }
+        let url = self.nodes.first().map_or("", String::as_str);
+        let client = match self.certificates() {
+            Some(certs) => Client::build_with_tls(url, certs)?,
+            None => Client::open(url)?,
+        };
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(deadline))
+            .set_response_timeout(Some(deadline))
+            .set_number_of_retries(2)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500));
+        Ok(Conn::Single(ConnectionManager::new_lazy_with_config(
+            client, config,
+        )?))
+    }
+}
+
+/// A connection to one server (through the connection manager) or to a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a ::redis::Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a ::redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
 }
 
 impl RedisNonceStore {
-    /// A store on the Redis at `url` (`redis://[:password@]host[:port][/db]`), with the
-    /// [default deadline](DEFAULT_DEADLINE). It connects lazily: Redis may be down when it is
-    /// built (uses fail closed until it is up).
+    /// A store on the Redis at `url` (`redis://[:password@]host[:port][/db]`, or
+    /// `rediss://` for TLS with the system's roots), with the [default
+    /// deadline](DEFAULT_DEADLINE). It connects lazily: Redis may be down when it is built
+    /// (uses fail closed until it is up). [`connect`](Self::connect) takes a cluster or a CA
+    /// of one's own.
     ///
     /// Call it inside a Tokio runtime (the connection manager's task runs there).
     ///
@@ -180,13 +343,27 @@ impl RedisNonceStore {
     ///
     /// When `url` is not a valid Redis URL.
     pub fn open(url: &str) -> Result<Self, RedisError> {
-        Ok(Self::with_manager(manager(url, DEFAULT_DEADLINE)?))
+        Self::connect(&RedisTarget::server(url))
+    }
+
+    /// A store on `target` (a server or a cluster, TLS with its roots), like
+    /// [`open`](Self::open).
+    ///
+    /// # Errors
+    ///
+    /// When a URL is not a valid Redis URL, or a CA file holds no certificate.
+    pub fn connect(target: &RedisTarget) -> Result<Self, RedisError> {
+        Ok(Self::with_conn(target.connection(DEFAULT_DEADLINE)?))
     }
 
     /// A store over a connection manager you built (its own timeouts and retries apply
     /// beneath the store's [deadline](Self::deadline)).
     #[must_use]
     pub fn with_manager(conn: ConnectionManager) -> Self {
+        Self::with_conn(Conn::Single(conn))
+    }
+
+    fn with_conn(conn: Conn) -> Self {
         Self {
             conn,
             script: Arc::new(Script::new(NC_SCRIPT)),
@@ -203,17 +380,34 @@ impl RedisNonceStore {
         self
     }
 
-    /// The prefix of every key (default [`DEFAULT_PREFIX`]); keys are
-    /// `<prefix>nonce:<32 hex digits>` (half of the nonce's SHA-256).
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]; without `{` or `}`, which Redis
+    /// Cluster reads as a hash tag); keys are `<prefix>nonce:<32 hex digits>` (half of the
+    /// nonce's SHA-256) and `<prefix>nonce-since`. On a cluster, one call's keys share a hash
+    /// slot: `<prefix>nonce:{<2 hex digits>}<30 hex digits>` and `<prefix>nonce-since:{<the
+    /// same 2 hex digits>}`.
     #[must_use]
     pub fn key_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
         self
     }
 
-    fn key(&self, nonce: &str) -> String {
+    /// The window's key and the data-start key. On a cluster they share a hash slot (`{..}`,
+    /// a hash tag), so one script call touches one node, and 256 buckets spread the nonces
+    /// over the nodes, each bucket with its own data-start key.
+    fn keys(&self, nonce: &str) -> (String, String) {
         let digest = Sha256::digest(nonce.as_bytes());
-        format!("{}nonce:{}", self.prefix, hex::encode(&digest[..16]))
+        let hex = hex::encode(&digest[..16]);
+        if !matches!(self.conn, Conn::Cluster(_)) {
+            return (
+                format!("{}nonce:{hex}", self.prefix),
+                format!("{}nonce-since", self.prefix),
+            );
+        }
+        let (bucket, rest) = hex.split_at(2);
+        (
+            format!("{}nonce:{{{bucket}}}{rest}", self.prefix),
+            format!("{}nonce-since:{{{bucket}}}", self.prefix),
+        )
     }
 }
 
@@ -230,8 +424,7 @@ fn unix_ms(t: SystemTime) -> u64 {
 
 impl NonceStore for RedisNonceStore {
     fn check(&self, info: NonceInfo<'_>) -> AuthFuture<NonceUse> {
-        let key = self.key(info.nonce);
-        let since_key = format!("{}nonce-since", self.prefix);
+        let (key, since_key) = self.keys(info.nonce);
         let nc = info.nc;
         let now = SystemTime::now();
         let ttl = ttl_ms(info.expires, now);
@@ -317,7 +510,7 @@ return 0
 ///   fails closed on its own. When Redis is back, shared counting resumes by itself.
 #[derive(Clone)]
 pub struct RedisThrottle {
-    conn: ConnectionManager,
+    conn: Conn,
     failure: Arc<Script>,
     forgive: Arc<Script>,
     prefix: Arc<str>,
@@ -356,8 +549,19 @@ impl RedisThrottle {
     ///
     /// When `url` is not a valid Redis URL.
     pub fn open(url: &str, salt: &[u8]) -> Result<Self, RedisError> {
+        Self::connect(&RedisTarget::server(url), salt)
+    }
+
+    /// A throttle store on `target` (a server or a cluster, TLS with its roots), like
+    /// [`open`](Self::open). Each call touches one key, so a cluster spreads the counts over
+    /// its nodes.
+    ///
+    /// # Errors
+    ///
+    /// When a URL is not a valid Redis URL, or a CA file holds no certificate.
+    pub fn connect(target: &RedisTarget, salt: &[u8]) -> Result<Self, RedisError> {
         Ok(Self {
-            conn: manager(url, DEFAULT_DEADLINE)?,
+            conn: target.connection(DEFAULT_DEADLINE)?,
             failure: Arc::new(Script::new(FAILURE_SCRIPT)),
             forgive: Arc::new(Script::new(FORGIVE_SCRIPT)),
             prefix: Arc::from(DEFAULT_PREFIX),

@@ -17,12 +17,14 @@
 //! - Defaults ([`Throttle::new`]): 10 failures per username and 100 per client address per
 //!   window. A person who mistypes a password nine times in a row still gets in; a guesser
 //!   gets ten tries per account per quarter hour, and an address a hundred.
-//! - Client addresses come from the framework (axum's `ConnectInfo<SocketAddr>`, actix's peer
-//!   address); IPv6 addresses count per /64 (one host can use a whole /64). Behind a reverse
-//!   proxy, [`trusted_proxies`](Throttle::trusted_proxies) makes the client address the last
-//!   `X-Forwarded-For` hop that is not a trusted proxy; without it the header is ignored (it
-//!   is the client's to forge). **Set it behind a proxy**: otherwise every client has the
-//!   proxy's address and shares one per-address budget.
+//! - Client addresses come from the stack (axum's `ConnectInfo<SocketAddr>`, a `SocketAddr`
+//!   in the extensions, actix's peer address, or [a function](Throttle::client_addr_fn));
+//!   IPv6 addresses count per /64 (one host can use a whole /64). Behind reverse proxies,
+//!   [`trusted_proxy_ranges`](Throttle::trusted_proxy_ranges) makes the client address the
+//!   nearest hop of their forwarding header that is not a trusted proxy; without it the header
+//!   is ignored (it is the client's to forge). **Set it behind a proxy**: otherwise every
+//!   client has the proxy's address and shares one per-address budget. See
+//!   [`client`](crate::client).
 //! - **Fixed memory that never forgets a block**: [`MemoryThrottle`] counts in a count-min
 //!   sketch (4 rows × 2^19 16-bit counters per slot, 3 slots: 12 MiB at most, taken only
 //!   as written), with conservative updates. It never under-counts, so however many other
@@ -307,7 +309,7 @@ pub struct Throttle {
     per_user: u32,
     per_addr: u32,
     window: Duration,
-    proxies: Arc<[IpAddr]>,
+    resolver: crate::client::Resolver,
     hasher: Hashing,
     store: Arc<dyn ThrottleStore>,
     /// Where users have logged in (smart lockout); `None`: off.
@@ -328,7 +330,7 @@ impl fmt::Debug for Throttle {
             .field("max_failures_per_user", &self.per_user)
             .field("max_failures_per_addr", &self.per_addr)
             .field("window", &self.window)
-            .field("trusted_proxies", &self.proxies)
+            .field("client", &self.resolver)
             .finish_non_exhaustive()
     }
 }
@@ -348,7 +350,7 @@ impl Throttle {
             per_user: 10,
             per_addr: 100,
             window: Duration::from_secs(15 * 60),
-            proxies: Arc::from([]),
+            resolver: crate::client::Resolver::default(),
             hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
             familiar: Some(Arc::new(Mutex::new(familiar::Familiar::new(
@@ -421,11 +423,48 @@ impl Throttle {
         Ok(self)
     }
 
-    /// Reverse proxies whose `X-Forwarded-For` is believed: when the peer is one of them, the
-    /// client is the last hop of `X-Forwarded-For` that is not.
+    /// Reverse proxies whose forwarding header is believed, by address (see
+    /// [`trusted_proxy_ranges`](Self::trusted_proxy_ranges), which it replaces).
     #[must_use]
-    pub fn trusted_proxies<I: IntoIterator<Item = IpAddr>>(mut self, proxies: I) -> Self {
-        self.proxies = proxies.into_iter().collect();
+    pub fn trusted_proxies<I: IntoIterator<Item = IpAddr>>(self, proxies: I) -> Self {
+        self.trusted_proxy_ranges(proxies.into_iter().map(crate::client::IpRange::from))
+    }
+
+    /// Reverse proxies whose forwarding header is believed, as ranges (`"10.0.0.0/8".parse()`):
+    /// when the peer is in one, the client is the nearest hop of the header that is not (see
+    /// [`client`](crate::client)).
+    #[must_use]
+    pub fn trusted_proxy_ranges<I: IntoIterator<Item = crate::client::IpRange>>(
+        mut self,
+        ranges: I,
+    ) -> Self {
+        self.resolver.set_proxies(ranges);
+        self
+    }
+
+    /// The header the trusted proxies write (default `X-Forwarded-For`); the other is
+    /// never read.
+    #[must_use]
+    pub fn proxy_header(mut self, header: crate::client::ProxyHeader) -> Self {
+        self.resolver.set_header(header);
+        self
+    }
+
+    /// A function that finds the peer address in the request extensions, asked before the
+    /// built-in lookups (axum's `ConnectInfo`, a `SocketAddr` or `IpAddr`); e.g. tonic's:
+    ///
+    /// ```ignore
+    /// use tonic::transport::server::TcpConnectInfo;
+    /// let throttle = Throttle::new().client_addr_fn(|ext| {
+    ///     ext.get::<TcpConnectInfo>()?.remote_addr().map(|a| a.ip())
+    /// });
+    /// ```
+    #[must_use]
+    pub fn client_addr_fn<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&http::Extensions) -> Option<IpAddr> + Send + Sync + 'static,
+    {
+        self.resolver.set_peer_fn(Arc::new(f));
         self
     }
 
@@ -596,33 +635,9 @@ impl Throttle {
         both(user, addr)
     }
 
-    /// The client address: the peer, or behind trusted proxies the last untrusted
-    /// `X-Forwarded-For` hop (the header is only looked up then). Hops are read from the
-    /// right, the side the trusted proxies wrote; a hop that does not parse as an address
-    /// ends the walk at the nearest proxy, and so does a header that is missing, repeated or
-    /// not UTF-8: what lies to the left of it is the client's to choose, and would let it
-    /// rotate addresses.
-    pub(crate) fn client<'a>(
-        &self,
-        peer: Option<IpAddr>,
-        forwarded_for: impl FnOnce() -> Option<&'a [u8]>,
-    ) -> Option<IpAddr> {
-        let peer = peer?;
-        if !self.proxies.contains(&peer) {
-            return Some(peer);
-        }
-        let Some(hops) = forwarded_for().and_then(|v| std::str::from_utf8(v).ok()) else {
-            return Some(peer);
-        };
-        let mut nearest = peer;
-        for hop in hops.rsplit(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) if self.proxies.contains(&ip) => nearest = ip,
-                Ok(ip) => return Some(ip),
-                Err(_) => break,
-            }
-        }
-        Some(nearest)
+    /// The client address of `req` (see [`client`](crate::client)).
+    pub(crate) fn client(&self, req: &crate::scheme::AuthRequest<'_>) -> Option<IpAddr> {
+        self.resolver.client(req, self.per_addr > 0)
     }
 }
 
@@ -772,44 +787,12 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_counts_per_64_and_proxies_are_believed_only_when_trusted() {
+    fn ipv6_counts_per_64() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         assert_eq!(prefix(a), prefix(b));
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let t = Throttle::new().trusted_proxies([proxy]);
-        let client: IpAddr = "192.0.2.7".parse().unwrap();
-        assert_eq!(
-            t.client(Some(proxy), || Some(b"203.0.113.9, 192.0.2.7, 10.0.0.1")),
-            Some(client)
-        );
-        // An untrusted peer's header is ignored.
-        assert_eq!(
-            t.client(Some(client), || panic!(
-                "not looked up for an untrusted peer"
-            )),
-            Some(client)
-        );
         assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
         assert_eq!(retry_after_secs(Duration::ZERO), 1);
-    }
-
-    #[test]
-    fn hostile_forwarded_for_cannot_choose_the_address() {
-        let (proxy, inner): (IpAddr, IpAddr) =
-            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        let t = Throttle::new().trusted_proxies([proxy, inner]);
-        let client = |v: &'static [u8]| t.client(Some(proxy), move || Some(v));
-        // A hop that does not parse (a port, garbage) ends the walk at the nearest proxy:
-        // whatever the client wrote to the left of it is not believed.
-        assert_eq!(client(b"203.0.113.9, 192.0.2.7:443, 10.0.0.2"), Some(inner));
-        assert_eq!(client(b"198.51.100.1, nonsense"), Some(proxy));
-        assert_eq!(client(b""), Some(proxy));
-        assert_eq!(client(b"\xff"), Some(proxy));
-        // Only proxies: the nearest one the walk reached.
-        assert_eq!(client(b"10.0.0.2, 10.0.0.1"), Some(inner));
-        // No header, a repeated one, or not UTF-8: the proxy itself, never no address.
-        assert_eq!(t.client(Some(proxy), || None), Some(proxy));
     }
 
     #[test]

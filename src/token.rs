@@ -52,8 +52,8 @@ use http::header::{AUTHORIZATION, CACHE_CONTROL, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::Auth;
-use crate::callback::SyncVerifyToken;
 pub use crate::callback::VerifyToken;
+use crate::callback::{Answer, SyncVerifyToken};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::scheme::header::{self, Payload, MAX_CREDENTIALS_LEN};
 use crate::scheme::Challenge;
@@ -132,9 +132,10 @@ impl<U: Clone + Send + Sync + 'static> Auth<Token<U>> {
     /// Token auth with a plain verify-token function `Fn(&str) -> Option<U>` (answers at
     /// once: keep it cheap).
     #[must_use]
-    pub fn verify_token_sync<F>(verify: F) -> Self
+    pub fn verify_token_sync<F, A>(verify: F) -> Self
     where
-        F: Fn(&str) -> Option<U> + Send + Sync + 'static,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+        A: Answer<Value = U>,
     {
         Self::verify_token(SyncVerifyToken(verify))
     }
@@ -401,7 +402,7 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Token<U> {
         let private = self.header.is_some();
         self.verify
             .verify_token(token)
-            .map(move |user| Self::identity(private, user))
+            .map(move |user| Self::identity(private, user?))
     }
 
     fn set_realm(&mut self, realm: &str) -> Result<(), ConfigError> {

@@ -34,7 +34,8 @@ fn password_of(username: &str) -> Option<String> {
 /// a random secret and in-memory replay protection per route.
 #[derive(Clone, Default)]
 pub(crate) struct Shared {
-    /// The file of the nonce secret (`--secret-file`; the secret is never printed).
+    /// The file of the nonce secrets, one per line, the first issuing (`--secret-file`; never
+    /// printed).
     pub(crate) secret_file: Option<std::path::PathBuf>,
     /// The store of every Digest route (`--redis`).
     pub(crate) store: Option<Arc<dyn NonceStore>>,
@@ -47,7 +48,7 @@ impl Shared {
     fn apply(&self, mut auth: DigestAuth) -> DigestAuth {
         auth = auth.throttle(self.throttle.clone());
         if let Some(path) = &self.secret_file {
-            auth = auth.secret_from_file(path).unwrap_or_else(|err| {
+            auth = auth.secrets_from_file(path).unwrap_or_else(|err| {
                 eprintln!("cannot use the secret file {}: {err}", path.display());
                 std::process::exit(1);
             });

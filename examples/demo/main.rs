@@ -23,13 +23,17 @@ fn usage() -> ! {
          --port PORT      listen on 127.0.0.1:PORT (or PORT=... in the environment; default 3000)\n  \
          --htpasswd FILE  the Basic routes check this Apache htpasswd file's users (no roles)\n  \
          --browser-test   add the browser tests' routes and log (examples/demo/browser.rs)\n  \
-         --secret-file PATH  the Digest nonce secret (at least 32 bytes), shared by several instances\n  \
+         --secret-file PATH  the Digest nonce secrets (one per line, at least 32 bytes; the first issues), shared by several instances\n  \
          --redis URL      Digest replay protection and the throttle's counts in that Redis (the\n                   `redis` feature), shared by every instance pointed at it; without it, in memory\n  \
          --redis-deadline-ms N  the deadline of one Redis call (default 250)\n  \
+         --redis-ca-file PATH   trust only this CA (PEM) for rediss:// URLs\n  \
+         --redis-cluster URL,URL,...  like --redis, on a Redis Cluster (seed nodes)\n  \
          --max-failures-per-user N   failed attempts per username per window (default 10; 0: off)\n  \
          --max-failures-per-addr N   failed attempts per client address per window (default 100; 0: off)\n  \
          --throttle-window SECS      how long failures are remembered (default 900)\n  \
-         --no-throttle               no brute-force throttling"
+         --no-throttle               no brute-force throttling\n  \
+         --trusted-proxy CIDR        a reverse proxy (range) whose forwarding header is believed (repeatable)\n  \
+         --proxy-header NAME         the header they write: x-forwarded-for (default) or forwarded"
     );
     std::process::exit(2);
 }
@@ -43,6 +47,9 @@ struct Args {
     redis: Option<String>,
     /// `--redis-deadline-ms`: the deadline of one Redis call (default 250 ms).
     redis_deadline: Option<std::time::Duration>,
+    /// `--redis-ca-file`, `--redis-cluster`.
+    redis_ca_file: Option<std::path::PathBuf>,
+    redis_cluster: Option<String>,
 }
 
 fn args() -> Args {
@@ -52,7 +59,9 @@ fn args() -> Args {
     let mut secret_file = None;
     let mut redis = None;
     let mut redis_deadline = None;
+    let (mut redis_ca_file, mut redis_cluster) = (None, None);
     let mut throttle = Some(httpauth::Throttle::new());
+    let (mut proxies, mut proxy_header) = (Vec::new(), httpauth::ProxyHeader::default());
     let number = |args: &mut std::iter::Skip<std::env::Args>| -> u32 {
         args.next()
             .and_then(|n| n.parse().ok())
@@ -74,6 +83,20 @@ fn args() -> Args {
                 throttle = throttle.map(|t| t.try_window(window).unwrap_or_else(|_| usage()));
             }
             "--no-throttle" => throttle = None,
+            "--trusted-proxy" => {
+                let range = args
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .unwrap_or_else(|| usage());
+                proxies.push(range);
+            }
+            "--proxy-header" => {
+                proxy_header = match args.next().as_deref() {
+                    Some("x-forwarded-for") => httpauth::ProxyHeader::XForwardedFor,
+                    Some("forwarded") => httpauth::ProxyHeader::Forwarded,
+                    _ => usage(),
+                };
+            }
             "--port" => port = Some(args.next().unwrap_or_else(|| usage())),
             "--htpasswd" => htpasswd = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--browser-test" => {} // read in main
@@ -83,6 +106,10 @@ fn args() -> Args {
                 let ms = number(&mut args);
                 redis_deadline = Some(std::time::Duration::from_millis(ms.into()));
             }
+            "--redis-ca-file" => {
+                redis_ca_file = Some(args.next().unwrap_or_else(|| usage()).into())
+            }
+            "--redis-cluster" => redis_cluster = Some(args.next().unwrap_or_else(|| usage())),
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("unknown argument {other:?}");
@@ -90,6 +117,7 @@ fn args() -> Args {
             }
         }
     }
+    let throttle = throttle.map(|t| t.trusted_proxy_ranges(proxies).proxy_header(proxy_header));
     let port = match port {
         None => 3000,
         Some(p) => p.parse().unwrap_or_else(|_| usage()),
@@ -101,42 +129,58 @@ fn args() -> Args {
         secret_file,
         redis,
         redis_deadline,
+        redis_ca_file,
+        redis_cluster,
     }
 }
 
-/// The Digest routes' shared state from `--secret-file` and `--redis`.
-fn digest_shared(
-    secret_file: Option<&std::path::Path>,
-    redis: Option<&str>,
-    redis_deadline: Option<std::time::Duration>,
-) -> digest::Shared {
+/// Where `--redis` / `--redis-cluster` (with `--redis-ca-file`) point, when either is given.
+#[cfg(feature = "redis")]
+fn redis_target(args: &Args) -> Option<httpauth::redis::RedisTarget> {
+    use httpauth::redis::RedisTarget;
+    let target = match (&args.redis, &args.redis_cluster) {
+        (Some(url), None) => RedisTarget::server(url),
+        (None, Some(urls)) => RedisTarget::cluster(urls.split(',')),
+        (None, None) => return None,
+        (Some(_), Some(_)) => usage(),
+    };
+    Some(match &args.redis_ca_file {
+        None => target,
+        Some(path) => target.ca_file(path).unwrap_or_else(|err| {
+            eprintln!("cannot read {}: {err}", path.display());
+            std::process::exit(1);
+        }),
+    })
+}
+
+/// The Digest routes' shared state from `--secret-file` and `--redis` / `--redis-cluster`.
+fn digest_shared(args: &Args) -> digest::Shared {
     #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
     let mut shared = digest::Shared {
-        secret_file: secret_file.map(std::path::Path::to_path_buf),
+        secret_file: args.secret_file.clone(),
         store: None,
         throttle: httpauth::Throttle::new(),
     };
-    if let Some(url) = redis {
-        #[cfg(feature = "redis")]
-        match httpauth::redis::RedisNonceStore::open(url) {
+    #[cfg(feature = "redis")]
+    if let Some(target) = redis_target(args) {
+        match httpauth::redis::RedisNonceStore::connect(&target) {
             Ok(store) => {
-                let store = match redis_deadline {
+                let store = match args.redis_deadline {
                     Some(deadline) => store.deadline(deadline),
                     None => store,
                 };
                 shared.store = Some(std::sync::Arc::new(store));
             }
             Err(err) => {
-                eprintln!("invalid --redis URL ({:?})", err.kind());
+                eprintln!("invalid Redis configuration ({:?})", err.kind());
                 std::process::exit(1);
             }
         }
-        #[cfg(not(feature = "redis"))]
-        {
-            let _ = (url, redis_deadline);
-            eprintln!("--redis needs the demo built with the redis feature (cargo run --features redis --example demo)");
-            std::process::exit(1);
-        }
+    }
+    #[cfg(not(feature = "redis"))]
+    if args.redis.is_some() || args.redis_cluster.is_some() {
+        eprintln!("--redis needs the demo built with the redis feature (cargo run --features redis --example demo)");
+        std::process::exit(1);
     }
     shared
 }
@@ -171,36 +215,31 @@ async fn main() {
         .with_writer(std::io::stderr)
         .init();
 
-    let Args {
-        port,
-        htpasswd,
-        throttle,
-        secret_file,
-        redis,
-        redis_deadline,
-    } = args();
-    let mut digest = digest_shared(secret_file.as_deref(), redis.as_deref(), redis_deadline);
+    let mut args = args();
+    let mut digest = digest_shared(&args);
+    #[cfg(feature = "redis")]
+    let redis = redis_target(&args);
+    let (port, htpasswd) = (args.port, args.htpasswd.take());
     // Every route shares one throttle (no limit with --no-throttle).
-    let throttle = throttle.unwrap_or_else(|| {
+    let throttle = args.throttle.take().unwrap_or_else(|| {
         httpauth::Throttle::new()
             .max_failures_per_user(0)
             .max_failures_per_addr(0)
     });
     // With --redis the counts are shared too, their keys salted with the shared secret.
     #[cfg(feature = "redis")]
-    let throttle = match redis.as_deref() {
-        Some(url) => {
-            let salt = match secret_file.as_deref().map(std::fs::read) {
-                Some(Ok(secret)) => secret,
-                _ => b"httpauth demo throttle keys".to_vec(),
-            };
-            match httpauth::redis::RedisThrottle::open(url, &salt) {
-                Ok(store) => throttle.store(match redis_deadline {
+    let throttle = match &redis {
+        Some(target) => {
+            // A salt that does not change when the Digest secrets rotate (a deployment keeps
+            // its own, the same on every instance).
+            let salt = b"httpauth demo throttle keys".to_vec();
+            match httpauth::redis::RedisThrottle::connect(target, &salt) {
+                Ok(store) => throttle.store(match args.redis_deadline {
                     Some(deadline) => store.deadline(deadline),
                     None => store,
                 }),
                 Err(err) => {
-                    eprintln!("invalid --redis URL ({:?})", err.kind());
+                    eprintln!("invalid Redis configuration ({:?})", err.kind());
                     std::process::exit(2);
                 }
             }

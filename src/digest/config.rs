@@ -10,11 +10,13 @@ use std::time::Duration;
 
 use super::algorithm::HashFn;
 use super::nonce::{now_ms, NonceKey};
-use super::{generate_ha1, Algorithm, MemoryNonceStore, NonceStore, Qop, MIN_SECRET_LEN};
+use super::{
+    generate_ha1, Algorithm, MemoryNonceStore, NonceStore, Qop, MAX_SECRETS, MIN_SECRET_LEN,
+};
 use crate::auth::Auth;
 pub use crate::callback::GetDigestUser;
-use crate::callback::{GetPassword, SyncDigestUser, SyncGetPassword};
-use crate::error::ConfigError;
+use crate::callback::{Answer, GetPassword, SyncDigestUser, SyncGetPassword};
+use crate::error::{AuthError, ConfigError};
 use crate::scheme::Challenge;
 use crate::scheme::{AuthFuture, DEFAULT_REALM};
 
@@ -28,11 +30,11 @@ impl GetDigestUser for PasswordLookup {
         &self,
         username: &str,
         _algorithm: Algorithm,
-    ) -> AuthFuture<Option<(String, String)>> {
+    ) -> AuthFuture<Result<Option<(String, String)>, AuthError>> {
         let username = username.to_owned();
         self.0
             .get_password(&username)
-            .map(move |secret| secret.map(|s| (s, username)))
+            .map(move |secret| Ok(secret?.map(|s| (s, username))))
     }
 }
 
@@ -146,9 +148,10 @@ impl Auth<Digest<String>> {
     /// [`get_password`](Self::get_password) with a synchronous callback (runs on the
     /// executor: keep it cheap).
     #[must_use]
-    pub fn get_password_sync<F>(get: F) -> Self
+    pub fn get_password_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+        F: Fn(&str) -> A + Send + Sync + 'static,
+        A: Answer<Value = String>,
     {
         Self::password_lookup(Arc::new(SyncGetPassword(get)))
     }
@@ -172,9 +175,10 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
 
     /// [`get_user`](Self::get_user) with a synchronous callback.
     #[must_use]
-    pub fn get_user_sync<F>(get: F) -> Self
+    pub fn get_user_sync<F, A>(get: F) -> Self
     where
-        F: Fn(&str, Algorithm) -> Option<(String, U)> + Send + Sync + 'static,
+        F: Fn(&str, Algorithm) -> A + Send + Sync + 'static,
+        A: Answer<Value = (String, U)>,
     {
         Self::get_user(SyncDigestUser(get))
     }
@@ -204,7 +208,7 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
         })
     }
 
-    /// Offers one algorithm (default `MD5`, as the seed; SHA-256 recommended).
+    /// Offers one algorithm (default `MD5`, as Flask-HTTPAuth; SHA-256 recommended).
     ///
     /// # Panics
     ///
@@ -379,15 +383,81 @@ impl<U: Clone + Send + Sync + 'static> Auth<Digest<U>> {
     /// # Errors
     ///
     /// [`ConfigError::Invalid`] when `secret` is shorter than [`MIN_SECRET_LEN`] bytes.
-    pub fn try_secret(mut self, secret: &[u8]) -> Result<Self, ConfigError> {
-        if secret.len() < MIN_SECRET_LEN {
-            return Err(ConfigError::Invalid {
-                setting: "Digest nonce secret",
-                reason: "it must be at least 32 bytes",
-            });
+    pub fn try_secret(self, secret: &[u8]) -> Result<Self, ConfigError> {
+        self.try_secrets([secret])
+    }
+
+    /// Several nonce secrets, to rotate them without an outage: the **first** makes new
+    /// nonces, **every one** verifies the nonces it made (one MAC per check: a nonce names its
+    /// secret). A nonce made by a secret that is not in the list any more is refused as stale
+    /// (`stale=true`), so the client retries with a fresh
+    /// nonce without asking its user. To rotate over several instances: give each `[new,
+    /// old]` (in any order of restarts, every instance accepts every nonce), then, once every
+    /// instance has it, `[new]`.
+    ///
+    /// # Panics
+    ///
+    /// When the list is empty, longer than [`MAX_SECRETS`], or a secret is shorter than
+    /// [`MIN_SECRET_LEN`] bytes; see [`try_secrets`](Self::try_secrets).
+    #[must_use]
+    pub fn secrets<I, S>(self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        self.try_secrets(secrets)
+            .unwrap_or_else(|err| panic!("httpauth: {err}"))
+    }
+
+    /// Like [`secrets`](Self::secrets), returning an error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`] when the list is empty, longer than [`MAX_SECRETS`], or a
+    /// secret is shorter than [`MIN_SECRET_LEN`] bytes.
+    pub fn try_secrets<I, S>(mut self, secrets: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let invalid = |reason| ConfigError::Invalid {
+            setting: "Digest nonce secret",
+            reason,
+        };
+        let secrets: Vec<S> = secrets.into_iter().take(MAX_SECRETS + 1).collect();
+        if secrets.is_empty() || secrets.len() > MAX_SECRETS {
+            return Err(invalid("give from 1 to 8 secrets"));
         }
-        self.kind.key = Arc::new(NonceKey::from_secret(secret));
+        if secrets.iter().any(|s| s.as_ref().len() < MIN_SECRET_LEN) {
+            return Err(invalid("it must be at least 32 bytes"));
+        }
+        let secrets: Vec<&[u8]> = secrets.iter().map(AsRef::as_ref).collect();
+        self.kind.key = Arc::new(NonceKey::from_secrets(&secrets));
         Ok(self)
+    }
+
+    /// The [secrets](Self::secrets) read from a file, **one per line** (`\n` or `\r\n`; empty
+    /// lines skipped), the first making new nonces: rotate by rewriting the file (`new`, then
+    /// `new` and `old`, then `new`) and restarting each instance. Never logged, nor shown by
+    /// `Debug`, nor put in an error. (A binary secret that may hold a line break goes through
+    /// [`secret_from_file`](Self::secret_from_file).)
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or its secrets are not valid for
+    /// [`try_secrets`](Self::try_secrets) ([`std::io::ErrorKind::InvalidData`]).
+    pub fn secrets_from_file(self, path: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
+        let mut bytes = std::fs::read(path)?;
+        let result = self
+            .try_secrets(
+                bytes
+                    .split(|&b| b == b'\n')
+                    .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+                    .filter(|line| !line.is_empty()),
+            )
+            .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidData, err.to_string()));
+        bytes.fill(0);
+        result
     }
 
     /// The [secret](Self::secret) read from a file (a mounted secret, `/run/secrets/...`), so

@@ -3,7 +3,7 @@
 //!
 //! The get-password callback returns the user's password (or, with
 //! [`use_ha1`](DigestAuth::use_ha1), the stored `HA1`); the handler gets the username through
-//! [`Username`](crate::Username) or `CurrentUser<String>`. Defaults are the seed library's: one
+//! [`Username`](crate::Username) or `CurrentUser<String>`. Defaults are Flask-HTTPAuth's: one
 //! challenge, `MD5`, `qop="auth"`. **Prefer SHA-256** (`.algorithm(Algorithm::Sha256)`, or
 //! `.algorithms([Algorithm::Sha256, Algorithm::Md5])` to keep MD5-only clients working): RFC
 //! 7616 makes it mandatory and calls MD5 NOT RECOMMENDED.
@@ -21,7 +21,7 @@
 //!         .route_layer(auth.login_required()),
 //! );
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! // No credentials: 401 and the seed's challenge (a fresh nonce and opaque every time).
+//! // No credentials: 401 and Flask-HTTPAuth's challenge (a fresh nonce and opaque every time).
 //! let res = app.clone().oneshot(http::Request::get("/private").body(axum::body::Body::empty()).unwrap()).await.unwrap();
 //! assert_eq!(res.status(), 401);
 //! let challenge = res.headers()["www-authenticate"].to_str().unwrap().to_owned();
@@ -82,7 +82,7 @@
 //! is spelled in (a 64-count window accepts out-of-order counts once), and the record is kept
 //! for the longest lifetime among the clones sharing the [`NonceStore`]. RFC 2069 credentials (no `qop`, only when you configure
 //! [`no_qop`](DigestAuth::no_qop)) have no `nc`: each nonce is then good for one request. The
-//! seed's four callbacks [`generate_nonce`](DigestAuth::generate_nonce),
+//! Flask-HTTPAuth's four callbacks [`generate_nonce`](DigestAuth::generate_nonce),
 //! [`verify_nonce`](DigestAuth::verify_nonce), [`generate_opaque`](DigestAuth::generate_opaque),
 //! [`verify_opaque`](DigestAuth::verify_opaque) replace the defaults (set them in pairs).
 //!
@@ -122,7 +122,7 @@ pub use self::config::{
 };
 pub use self::credentials::{DigestCredentials, Qop};
 pub use self::nonce::{
-    MemoryNonceStore, NcWindow, NonceInfo, NonceStore, NonceUse, MIN_SECRET_LEN,
+    MemoryNonceStore, NcWindow, NonceInfo, NonceStore, NonceUse, MAX_SECRETS, MIN_SECRET_LEN,
 };
 pub use self::verify::DigestClaim;
 
@@ -169,15 +169,16 @@ impl<U: Clone + Send + Sync + 'static> Scheme for Digest<U> {
             (Some(_), Some(canonical)) => self
                 .lookup
                 .get_digest_user(canonical, claim.creds.algorithm),
-            _ => AuthFuture::ready(None),
+            _ => AuthFuture::ready(Ok(None)),
         };
         match found.into_ready() {
-            Ok(found) => self.finish(claim, body_hash, found, req.method()),
+            Ok(Ok(found)) => self.finish(claim, body_hash, found, req.method()),
+            Ok(Err(err)) => AuthFuture::ready(Err(err)),
             Err(pending) => {
                 let this = self.clone();
                 let method = req.method().to_owned();
                 AuthFuture::new(async move {
-                    let found = pending.await;
+                    let found = pending.await?;
                     this.finish(claim, body_hash, found, &method).await
                 })
             }

@@ -1,16 +1,26 @@
 //! Nonces without a session store, and replay protection.
 //!
-//! **Nonce** (default): `hex(timestamp ‖ random ‖ tag)`, 72 hex digits, where `timestamp` is
-//! the issue time in milliseconds since the Unix epoch (8 bytes, big-endian), `random` 12 bytes
-//! from the OS CSPRNG and `tag` the first 16 bytes of
-//! `HMAC-SHA-256(key, "httpauth digest nonce v1" ‖ len(realm) ‖ realm ‖ timestamp ‖ random)`.
-//! Verifying it recomputes the tag (constant-time comparison): no state is kept between the
-//! challenge and the answer, any instance holding the key can check it, and neither the
-//! timestamp nor the realm can be changed without the key. The **opaque** is
-//! `hex(HMAC-SHA-256(key, "httpauth digest opaque v2" ‖ random)[..16])`, so it is bound to the
-//! nonce it was issued with and to the `nextnonce`s that follow it: a `nextnonce`
-//! (`Authentication-Info`) keeps the random part under a new timestamp and tag, and the client
-//! sends it with the opaque it already has (RFC 7616 §3.3: the opaque is returned unchanged).
+//! **Nonce** (default): `hex(timestamp ‖ key id ‖ random ‖ tag)`, 72 hex digits, where
+//! `timestamp` is the issue time in milliseconds since the Unix epoch (8 bytes, big-endian),
+//! `key id` names the secret that made it (2 bytes of `HMAC-SHA-256(key, "httpauth digest key
+//! id")`), `random` 10 bytes from the OS CSPRNG and `tag` the first 16 bytes of
+//! `HMAC-SHA-256(key, "httpauth digest nonce v1" ‖ len(realm) ‖ realm ‖ timestamp ‖ key id ‖
+//! random)`. Verifying it recomputes the tag under the secret its key id names (constant-time
+//! comparison; one MAC, or one per configured secret sharing that id): no state is kept
+//! between the challenge and the answer, any instance holding the key can check it, and
+//! neither the timestamp nor the realm can be changed without the key.
+//!
+//! **Several secrets** ([`DigestAuth::secrets`](super::DigestAuth::secrets)): the first makes
+//! new nonces, every one verifies. A nonce whose key id names none of them was made by a
+//! secret that was removed (a rotation, a restart with a random secret): it is refused as
+//! stale (`stale=true`, before any callback runs), so the client retries with the fresh nonce
+//! of the challenge without asking its user.
+//!
+//! The **opaque** is `hex(HMAC-SHA-256(key, "httpauth digest opaque v3" ‖ random)[..16])`, so
+//! it is bound to the nonce it was issued with and to the `nextnonce`s that follow it: a
+//! `nextnonce` (`Authentication-Info`) keeps the random part under a new timestamp, key id
+//! and tag, and the client sends it with the opaque it already has (RFC 7616 §3.3: the opaque
+//! is returned unchanged). Any configured secret verifies an opaque (the first tried first).
 //! With a custom nonce generator the default opaque is
 //! `hex(HMAC-SHA-256(key, "httpauth digest opaque v1" ‖ lowercase nonce)[..16])`.
 //!
@@ -49,7 +59,9 @@ use crate::scheme::AuthFuture;
 type HmacSha256 = Hmac<Sha256>;
 
 const TS_LEN: usize = 8;
+/// The key id and the random part: what a `nextnonce` keeps (the id updated).
 const RANDOM_LEN: usize = 12;
+const ID_LEN: usize = 2;
 const TAG_LEN: usize = 16;
 const NONCE_LEN: usize = TS_LEN + RANDOM_LEN + TAG_LEN;
 /// How far in the future an issue time may be (clock skew between instances sharing a key).
@@ -58,10 +70,30 @@ const MAX_SKEW_MS: u64 = 5_000;
 /// The smallest secret [`DigestAuth::secret`](super::DigestAuth::secret) accepts.
 pub const MIN_SECRET_LEN: usize = 32;
 
-/// The HMAC key of the default nonces and opaques.
+/// The most secrets [`DigestAuth::secrets`](super::DigestAuth::secrets) accepts (a rotation
+/// needs two).
+pub const MAX_SECRETS: usize = 8;
+
+/// The HMAC keys of the default nonces and opaques: the first issues, every one verifies.
 #[derive(Clone)]
 pub(crate) struct NonceKey {
+    keys: Box<[Key]>,
+}
+
+/// One secret's MAC and its id.
+#[derive(Clone)]
+struct Key {
     mac: HmacSha256,
+    id: [u8; ID_LEN],
+}
+
+/// Why a default nonce is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NonceRefusal {
+    /// Not a default nonce, or its tag is wrong.
+    Forged,
+    /// Well-formed, but made by a secret that is not configured (any more).
+    Retired,
 }
 
 impl fmt::Debug for NonceKey {
@@ -127,14 +159,35 @@ impl NonceKey {
     }
 
     pub(crate) fn from_secret(secret: &[u8]) -> Self {
-        // HMAC takes keys of any length.
-        let mac = <HmacSha256 as Mac>::new_from_slice(secret)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        Self { mac }
+        Self::from_secrets(&[secret])
     }
 
-    fn nonce_tag(&self, realm: &str, ts: &[u8], random: &[u8]) -> [u8; TAG_LEN] {
-        let mut mac = self.mac.clone();
+    /// The keys of `secrets` (at least one), the first issuing.
+    pub(crate) fn from_secrets(secrets: &[&[u8]]) -> Self {
+        let keys = secrets
+            .iter()
+            .map(|secret| {
+                // HMAC takes keys of any length.
+                let mac = <HmacSha256 as Mac>::new_from_slice(secret)
+                    .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+                let mut id_mac = mac.clone();
+                id_mac.update(b"httpauth digest key id\0");
+                let full = id_mac.finalize().into_bytes();
+                let mut id = [0_u8; ID_LEN];
+                id.copy_from_slice(&full[..ID_LEN]);
+                Key { mac, id }
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// The key that issues.
+    fn issuer(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    fn nonce_tag(key: &Key, realm: &str, ts: &[u8], random: &[u8]) -> [u8; TAG_LEN] {
+        let mut mac = key.mac.clone();
         mac.update(b"httpauth digest nonce v1\0");
         mac.update(&u32::try_from(realm.len()).unwrap_or(u32::MAX).to_be_bytes());
         mac.update(realm.as_bytes());
@@ -149,7 +202,7 @@ impl NonceKey {
     /// A fresh nonce for `realm`, issued at `at_ms`.
     pub(crate) fn nonce_at(&self, realm: &str, at_ms: u64) -> String {
         let mut random = [0_u8; RANDOM_LEN];
-        random_bytes(&mut random);
+        random_bytes(&mut random[ID_LEN..]);
         self.nonce_with(realm, at_ms, &random)
     }
 
@@ -161,40 +214,52 @@ impl NonceKey {
         Some(self.nonce_with(realm, at_ms, &raw[TS_LEN..TS_LEN + RANDOM_LEN]))
     }
 
+    /// The nonce of the random part of `random` (its key id replaced by the issuer's).
     fn nonce_with(&self, realm: &str, at_ms: u64, random: &[u8]) -> String {
+        let key = self.issuer();
         let mut raw = [0_u8; NONCE_LEN];
         raw[..TS_LEN].copy_from_slice(&at_ms.to_be_bytes());
         raw[TS_LEN..TS_LEN + RANDOM_LEN].copy_from_slice(random);
-        let tag = self.nonce_tag(realm, &raw[..TS_LEN], random);
+        raw[TS_LEN..TS_LEN + ID_LEN].copy_from_slice(&key.id);
+        let (ts, rest) = raw.split_at(TS_LEN);
+        let tag = Self::nonce_tag(key, realm, ts, &rest[..RANDOM_LEN]);
         raw[TS_LEN + RANDOM_LEN..].copy_from_slice(&tag);
         hex::encode(&raw)
     }
 
-    /// Verifies the tag of a nonce made by [`nonce_at`](Self::nonce_at) for `realm`; its issue
-    /// time when it is authentic (expiry is the caller's business).
-    pub(crate) fn verify_nonce(&self, realm: &str, nonce: &str) -> Option<Issued> {
+    /// Verifies the tag of a nonce made by [`nonce_at`](Self::nonce_at) for `realm` under
+    /// the key its id names; its issue time when it is authentic (expiry is the caller's
+    /// business). At most one MAC per configured key (one, unless two keys share an id).
+    pub(crate) fn verify_nonce(&self, realm: &str, nonce: &str) -> Result<Issued, NonceRefusal> {
         let mut raw = [0_u8; NONCE_LEN];
-        hex::decode_into(nonce.as_bytes(), &mut raw)?;
+        hex::decode_into(nonce.as_bytes(), &mut raw).ok_or(NonceRefusal::Forged)?;
         let (ts, rest) = raw.split_at(TS_LEN);
         let (random, tag) = rest.split_at(RANDOM_LEN);
-        let expected = self.nonce_tag(realm, ts, random);
-        if !bool::from(expected.ct_eq(tag)) {
-            return None;
+        let mut named = self
+            .keys
+            .iter()
+            .filter(|k| random[..ID_LEN] == k.id)
+            .peekable();
+        if named.peek().is_none() {
+            return Err(NonceRefusal::Retired);
+        }
+        if !named.any(|key| bool::from(Self::nonce_tag(key, realm, ts, random).ct_eq(tag))) {
+            return Err(NonceRefusal::Forged);
         }
         let mut ts_bytes = [0_u8; TS_LEN];
         ts_bytes.copy_from_slice(ts);
-        Some(Issued {
+        Ok(Issued {
             at_ms: u64::from_be_bytes(ts_bytes),
         })
     }
 
-    fn opaque_tag(&self, nonce: &str) -> [u8; TAG_LEN] {
-        let mut mac = self.mac.clone();
+    fn opaque_tag(key: &Key, nonce: &str) -> [u8; TAG_LEN] {
+        let mut mac = key.mac.clone();
         let mut raw = [0_u8; NONCE_LEN];
         if hex::decode_into(nonce.as_bytes(), &mut raw).is_some() {
             // A default nonce: its random part, which its nextnonces keep.
-            mac.update(b"httpauth digest opaque v2\0");
-            mac.update(&raw[TS_LEN..TS_LEN + RANDOM_LEN]);
+            mac.update(b"httpauth digest opaque v3\0");
+            mac.update(&raw[TS_LEN + ID_LEN..TS_LEN + RANDOM_LEN]);
             let full = mac.finalize().into_bytes();
             let mut tag = [0_u8; TAG_LEN];
             tag.copy_from_slice(&full[..TAG_LEN]);
@@ -217,16 +282,20 @@ impl NonceKey {
 
     /// The opaque that goes with `nonce` (and with its nextnonces).
     pub(crate) fn opaque(&self, nonce: &str) -> String {
-        hex::encode(&self.opaque_tag(nonce))
+        hex::encode(&Self::opaque_tag(self.issuer(), nonce))
     }
 
-    /// Whether `opaque` is the one issued with `nonce` (constant time).
+    /// Whether `opaque` is the one issued with `nonce` under one of the keys (each compared
+    /// in constant time; the issuing key first, so one MAC unless the opaque is older than a
+    /// rotation).
     pub(crate) fn verify_opaque(&self, nonce: &str, opaque: &str) -> bool {
         let mut raw = [0_u8; TAG_LEN];
         if hex::decode_into(opaque.as_bytes(), &mut raw).is_none() {
             return false;
         }
-        bool::from(self.opaque_tag(nonce).ct_eq(&raw))
+        self.keys
+            .iter()
+            .any(|key| bool::from(Self::opaque_tag(key, nonce).ct_eq(&raw)))
     }
 }
 
@@ -637,30 +706,37 @@ mod tests {
         assert!(n
             .bytes()
             .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_eq!(key.verify_nonce("realm", &n), Some(Issued { at_ms: 1_000 }));
+        assert_eq!(key.verify_nonce("realm", &n), Ok(Issued { at_ms: 1_000 }));
         // Hex is case-insensitive.
-        assert!(key.verify_nonce("realm", &n.to_uppercase()).is_some());
+        assert!(key.verify_nonce("realm", &n.to_uppercase()).is_ok());
         // Bound to the realm and the key.
-        assert_eq!(key.verify_nonce("other", &n), None);
+        assert_eq!(key.verify_nonce("other", &n), Err(NonceRefusal::Forged));
         assert_eq!(
             NonceKey::from_secret(&[8; 32]).verify_nonce("realm", &n),
-            None
+            Err(NonceRefusal::Retired)
         );
-        // Every byte is covered: flip each hex digit.
+        // Every byte is covered: flip each hex digit (the key id's digits name no key).
         for i in 0..n.len() {
             let mut t = n.clone().into_bytes();
             t[i] = if t[i] == b'0' { b'1' } else { b'0' };
             let t = String::from_utf8(t).unwrap();
-            assert_eq!(key.verify_nonce("realm", &t), None, "digit {i}");
+            let expected = if (16..20).contains(&i) {
+                NonceRefusal::Retired
+            } else {
+                NonceRefusal::Forged
+            };
+            assert_eq!(key.verify_nonce("realm", &t), Err(expected), "digit {i}");
         }
         // Moving the timestamp forward (to extend the lifetime) breaks the tag.
         let forged = format!("{:016x}{}", 2_000_u64, &n[16..]);
-        assert_eq!(key.verify_nonce("realm", &forged), None);
+        assert_eq!(
+            key.verify_nonce("realm", &forged),
+            Err(NonceRefusal::Forged)
+        );
         // Wrong lengths, non-hex.
-        assert_eq!(key.verify_nonce("realm", &n[..70]), None);
-        assert_eq!(key.verify_nonce("realm", &format!("{n}00")), None);
-        assert_eq!(key.verify_nonce("realm", &n.replace(&n[..1], "g")), None);
-        assert_eq!(key.verify_nonce("realm", ""), None);
+        for bad in [&n[..70], &format!("{n}00"), &n.replace(&n[..1], "g"), ""] {
+            assert_eq!(key.verify_nonce("realm", bad), Err(NonceRefusal::Forged));
+        }
         // Two nonces at the same time differ.
         assert_ne!(key.nonce_at("realm", 1_000), n);
     }
@@ -677,7 +753,7 @@ mod tests {
         // A nextnonce keeps the opaque; it is a new, valid nonce of a later time.
         let next = key.next_nonce("r", &n, 9).unwrap();
         assert_ne!(next, n);
-        assert_eq!(key.verify_nonce("r", &next), Some(Issued { at_ms: 9 }));
+        assert_eq!(key.verify_nonce("r", &next), Ok(Issued { at_ms: 9 }));
         assert!(key.verify_opaque(&next, &o));
         assert_eq!(key.next_nonce("r", "custom", 9), None);
         // Custom nonces get an opaque of their own.
@@ -688,6 +764,29 @@ mod tests {
         let mut t = o.into_bytes();
         t[0] = if t[0] == b'a' { b'b' } else { b'a' };
         assert!(!key.verify_opaque(&n, &String::from_utf8(t).unwrap()));
+    }
+
+    #[test]
+    fn rotation_the_first_secret_issues_and_every_one_verifies() {
+        let (old, new) = (&[1_u8; 32][..], &[2_u8; 32][..]);
+        let before = NonceKey::from_secrets(&[old]);
+        let during = NonceKey::from_secrets(&[new, old]);
+        let after = NonceKey::from_secrets(&[new]);
+        let n_old = before.nonce_at("r", 5);
+        let o_old = before.opaque(&n_old);
+        let n_new = during.nonce_at("r", 6);
+        // During: both verify, with their opaques; the new secret issues.
+        assert_eq!(during.verify_nonce("r", &n_old), Ok(Issued { at_ms: 5 }));
+        assert!(during.verify_opaque(&n_old, &o_old));
+        assert_eq!(after.verify_nonce("r", &n_new), Ok(Issued { at_ms: 6 }));
+        assert!(after.verify_opaque(&n_new, &during.opaque(&n_new)));
+        // A nextnonce of an old nonce is the new secret's, and keeps the old opaque.
+        let next = during.next_nonce("r", &n_old, 7).unwrap();
+        assert_eq!(after.verify_nonce("r", &next), Ok(Issued { at_ms: 7 }));
+        assert!(during.verify_opaque(&next, &o_old));
+        // After: the removed secret's nonces are retired, not forged.
+        assert_eq!(after.verify_nonce("r", &n_old), Err(NonceRefusal::Retired));
+        assert!(!after.verify_opaque(&n_old, &o_old));
     }
 
     #[test]

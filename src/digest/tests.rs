@@ -448,8 +448,12 @@ fn foreign_and_tampered_nonces_never_reach_the_callback() {
     let mut tampered = nonce.clone().into_bytes();
     tampered[20] = if tampered[20] == b'a' { b'b' } else { b'a' };
     let tampered = String::from_utf8(tampered).unwrap();
+    // A nonce of a secret this auth does not hold: stale (a rotation's removed secret, or a
+    // restart's), so the client retries without asking its user; the callback is not asked.
+    let h = client.header(&n2, &o2, "00000001");
+    let r = check(&policy, "GET", "/digest", Some(&h), None);
+    assert_eq!(kind(&r), Some(AuthErrorKind::StaleNonce));
     for (n, o) in [
-        (n2.as_str(), o2.as_str()),
         (n3.as_str(), o3.as_str()),
         (
             tampered.as_str(),
@@ -1099,7 +1103,7 @@ fn debug_never_shows_secrets() {
 
 #[test]
 fn flask_constructor_defaults() {
-    // The seed's test_constructor, in this API.
+    // Flask-HTTPAuth's test_constructor, in this API.
     let a = auth();
     assert_eq!(a.offered_qop(), [Qop::Auth]);
     assert_eq!(a.offered_algorithms(), [Algorithm::Md5]);

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 
 use super::algorithm::Hasher;
 use super::config::{duration_ms, Digest, Userhash};
-use super::nonce::{freshness, ms_to_time, now_ms};
+use super::nonce::{freshness, ms_to_time, now_ms, NonceRefusal};
 use super::{Algorithm, DigestCredentials, Hex, NonceInfo, NonceUse, Qop};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::scheme::header::{self, Payload};
@@ -109,6 +109,18 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
             return Err(AuthError::new(AuthErrorKind::BadRequest)
                 .with_detail("uri does not match the request target"));
         }
+        // The default nonce's MAC (under the key its id names). A nonce of a secret no longer
+        // configured (a rotation, a restart) is stale: the client retries with the fresh nonce
+        // of the challenge, without asking its user; like any nonce not issued here, it never
+        // reaches the callback.
+        let nonce_check = self
+            .verify_nonce
+            .is_none()
+            .then(|| self.key.verify_nonce(&self.realm, &creds.nonce));
+        if let Some(Err(NonceRefusal::Retired)) = nonce_check {
+            return Err(AuthError::new(AuthErrorKind::StaleNonce)
+                .with_detail("nonce of a secret no longer in use"));
+        }
         let opaque = creds.opaque.as_deref();
         let opaque_ok = match &self.verify_opaque {
             Some(verify) => verify(opaque.unwrap_or("")),
@@ -117,20 +129,19 @@ impl<U: Clone + Send + Sync + 'static> Digest<U> {
         if !opaque_ok {
             return Err(refused("opaque was not issued here"));
         }
-        let issued_ms = match &self.verify_nonce {
-            Some(verify) => {
+        let issued_ms = match (&self.verify_nonce, nonce_check) {
+            (_, Some(checked)) => Some(
+                checked
+                    .map_err(|_| refused("nonce was not issued here"))?
+                    .at_ms,
+            ),
+            (Some(verify), None) => {
                 if !verify(&creds.nonce) {
                     return Err(refused("nonce refused"));
                 }
                 None
             }
-            None => {
-                let issued = self
-                    .key
-                    .verify_nonce(&self.realm, &creds.nonce)
-                    .ok_or_else(|| refused("nonce was not issued here"))?;
-                Some(issued.at_ms)
-            }
+            (None, None) => None,
         };
         Ok(issued_ms)
     }

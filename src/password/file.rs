@@ -356,14 +356,8 @@ impl VerifyPassword for HtpasswdFile {
     type User = String;
 
     /// A cache hit answers at once (a ready future: the layer decides inline). A check the
-    /// hashing pool refuses is `None` here; [`Basic`](crate::basic::Basic) calls
-    /// [`check_password`](VerifyPassword::check_password), which answers 503 then.
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
-        self.check_password(username, password)
-            .map(|r| r.ok().flatten())
-    }
-
-    fn check_password(
+    /// hashing pool refuses answers 503 ([`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded)).
+    fn verify_password(
         &self,
         username: &str,
         password: &str,

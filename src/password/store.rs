@@ -8,6 +8,7 @@ use super::cache::{HashDigest, Stored};
 use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{validate_hash, HashError, Params};
 use crate::basic::VerifyPassword;
+use crate::callback::Answer;
 use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
@@ -35,9 +36,9 @@ use crate::scheme::AuthFuture;
 /// let params = Params::new(1024, 1, 1).unwrap();
 /// let users = HashedPasswords::new().dummy_params(params);
 /// users.insert("john", params.hash("hello")).unwrap();
-/// assert_eq!(users.verify_password("john", "hello").await.as_deref(), Some("john"));
-/// assert_eq!(users.verify_password("john", "bye").await, None);
-/// assert_eq!(users.verify_password("nobody", "hello").await, None);
+/// assert_eq!(users.verify_password("john", "hello").await, Ok(Some("john".to_owned())));
+/// assert_eq!(users.verify_password("john", "bye").await, Ok(None));
+/// assert_eq!(users.verify_password("nobody", "hello").await, Ok(None));
 /// # });
 /// ```
 pub struct HashedPasswords<U = String> {
@@ -189,7 +190,7 @@ impl<U> HashedPasswords<U> {
     /// users.insert_user("susan", params.hash("bye"), User { id: 7, admin: true }).unwrap();
     /// assert_eq!(
     ///     users.verify_password("susan", "bye").await,
-    ///     Some(User { id: 7, admin: true })
+    ///     Ok(Some(User { id: 7, admin: true }))
     /// );
     /// # });
     /// ```
@@ -275,14 +276,8 @@ impl<U: Clone + Send + Sync + 'static> VerifyPassword for HashedPasswords<U> {
     type User = U;
 
     /// A cache hit answers at once (a ready future: the layer decides inline). A check the
-    /// hashing pool refuses is `None` here; [`Basic`](crate::basic::Basic) calls
-    /// [`check_password`](VerifyPassword::check_password), which answers 503 then.
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        self.check_password(username, password)
-            .map(|r| r.ok().flatten())
-    }
-
-    fn check_password(
+    /// hashing pool refuses answers 503 ([`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded)).
+    fn verify_password(
         &self,
         username: &str,
         password: &str,
@@ -349,29 +344,26 @@ impl<S, F> MapUser<S, F> {
     }
 }
 
-impl<S, F, U> VerifyPassword for MapUser<S, F>
+impl<S, F, A> VerifyPassword for MapUser<S, F>
 where
     S: VerifyPassword<User = String>,
-    F: Fn(&str) -> Option<U> + Send + Sync + 'static,
-    U: Clone + Send + Sync + 'static,
+    F: Fn(&str) -> A + Send + Sync + 'static,
+    A: Answer,
+    A::Value: Clone + Send + Sync + 'static,
 {
-    type User = U;
+    type User = A::Value;
 
-    fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<U>> {
-        let map = self.map.clone();
-        self.store
-            .verify_password(username, password)
-            .map(move |name| name.and_then(|name| map(&name)))
-    }
-
-    fn check_password(
+    fn verify_password(
         &self,
         username: &str,
         password: &str,
-    ) -> AuthFuture<Result<Option<U>, AuthError>> {
+    ) -> AuthFuture<Result<Option<A::Value>, AuthError>> {
         let map = self.map.clone();
         self.store
-            .check_password(username, password)
-            .map(move |name| Ok(name?.and_then(|name| map(&name))))
+            .verify_password(username, password)
+            .map(move |name| match name? {
+                Some(name) => map(&name).into_answer(),
+                None => Ok(None),
+            })
     }
 }

@@ -281,7 +281,7 @@ pub fn scheme_word(value: &[u8]) -> &[u8] {
     &value[..end]
 }
 
-fn trim_ows(mut s: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = s {
         if is_ows(*first) {
             s = rest;
@@ -420,7 +420,7 @@ pub fn parse_params(s: &str) -> Result<Params<'_>, HeaderError> {
 
 /// Parses the quoted-string starting at `s[start] == '"'`; returns the unescaped value and the
 /// index after the closing quote.
-fn parse_quoted(s: &str, start: usize) -> Result<(Cow<'_, str>, usize), HeaderError> {
+pub(crate) fn parse_quoted(s: &str, start: usize) -> Result<(Cow<'_, str>, usize), HeaderError> {
     let bytes = s.as_bytes();
     let mut i = start + 1;
     let mut owned: Option<String> = None;

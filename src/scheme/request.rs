@@ -31,9 +31,23 @@ pub trait RequestHead {
     }
 
     /// The address of the peer that sent the request, when the framework knows it (axum:
-    /// `ConnectInfo<SocketAddr>`, from `into_make_service_with_connect_info`; actix: the peer
-    /// address). Used by the throttle and in refusal events.
+    /// `ConnectInfo<SocketAddr>`, from `into_make_service_with_connect_info`; a `SocketAddr`
+    /// or `IpAddr` in the extensions; actix: the peer address). Used by the throttle and in
+    /// refusal events.
     fn peer_addr(&self) -> Option<std::net::IpAddr> {
+        None
+    }
+
+    /// Every value of the header `name` (lowercase), in order, appended to `out` (a list
+    /// header sent on several lines is one list). The default reads a header sent once;
+    /// override it to read repeated ones.
+    fn header_values<'a>(&'a self, name: &str, out: &mut Vec<&'a [u8]>) {
+        out.extend(self.header(name).one());
+    }
+
+    /// The request extensions, for a stack that is built on `http` (where an application's
+    /// [peer function](crate::Throttle::client_addr_fn) looks). Default: `None`.
+    fn extensions(&self) -> Option<&http::Extensions> {
         None
     }
 }
@@ -86,17 +100,26 @@ fn http_target<'a>(uri: &'a http::Uri, extensions: &'a http::Extensions) -> &'a 
     }
 }
 
-/// The peer address axum recorded (`into_make_service_with_connect_info::<SocketAddr>()`).
+/// The peer address axum recorded (`into_make_service_with_connect_info::<SocketAddr>()`), or
+/// the `SocketAddr` or `IpAddr` a hyper server put in the extensions.
 fn http_peer(extensions: &http::Extensions) -> Option<std::net::IpAddr> {
     #[cfg(feature = "axum")]
-    return extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
-    #[cfg(not(feature = "axum"))]
-    {
-        let _ = extensions;
-        None
+    if let Some(info) = extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+        return Some(info.0.ip());
     }
+    extensions
+        .get::<std::net::SocketAddr>()
+        .map(std::net::SocketAddr::ip)
+        .or_else(|| extensions.get::<std::net::IpAddr>().copied())
+}
+
+fn http_header_values<'a>(headers: &'a http::HeaderMap, name: &str, out: &mut Vec<&'a [u8]>) {
+    out.extend(
+        headers
+            .get_all(name)
+            .iter()
+            .map(http::HeaderValue::as_bytes),
+    );
 }
 
 fn http_header<'a, K: http::header::AsHeaderName>(
@@ -130,6 +153,14 @@ impl RequestHead for http::request::Parts {
     fn peer_addr(&self) -> Option<std::net::IpAddr> {
         http_peer(&self.extensions)
     }
+
+    fn header_values<'a>(&'a self, name: &str, out: &mut Vec<&'a [u8]>) {
+        http_header_values(&self.headers, name, out);
+    }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions)
+    }
 }
 
 impl<B> RequestHead for http::Request<B> {
@@ -155,6 +186,14 @@ impl<B> RequestHead for http::Request<B> {
 
     fn peer_addr(&self) -> Option<std::net::IpAddr> {
         http_peer(self.extensions())
+    }
+
+    fn header_values<'a>(&'a self, name: &str, out: &mut Vec<&'a [u8]>) {
+        http_header_values(self.headers(), name, out);
+    }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(self.extensions())
     }
 }
 
@@ -275,6 +314,17 @@ impl<'a> AuthRequest<'a> {
     #[must_use]
     pub fn peer_addr(&self) -> Option<std::net::IpAddr> {
         self.head.peer_addr()
+    }
+
+    /// Every value of a header, in order (see [`RequestHead::header_values`]).
+    pub fn header_values(&self, name: &str, out: &mut Vec<&'a [u8]>) {
+        self.head.header_values(name, out);
+    }
+
+    /// The request extensions (see [`RequestHead::extensions`]).
+    #[must_use]
+    pub fn extensions(&self) -> Option<&'a http::Extensions> {
+        self.head.extensions()
     }
 
     /// The buffered body (only when the handling scheme asked for it).

@@ -421,19 +421,19 @@ impl httpauth::VerifyPassword for Store {
         &self,
         username: &str,
         password: &str,
-    ) -> httpauth::scheme::AuthFuture<Option<String>> {
+    ) -> httpauth::scheme::AuthFuture<Result<Option<String>, httpauth::AuthError>> {
         use std::sync::atomic::Ordering::SeqCst;
         // "Cached": john:hello is answered at once; anything else waits.
         if username == "john" && password == "hello" {
             self.0.now.fetch_add(1, SeqCst);
-            return httpauth::scheme::AuthFuture::ready(Some(username.to_owned()));
+            return httpauth::scheme::AuthFuture::ready(Ok(Some(username.to_owned())));
         }
         self.0.slow.fetch_add(1, SeqCst);
         let ok = username == "susan" && password == "bye";
         let username = username.to_owned();
         httpauth::scheme::AuthFuture::new(async move {
             tokio::task::yield_now().await;
-            ok.then_some(username)
+            Ok(ok.then_some(username))
         })
     }
 }

@@ -19,14 +19,18 @@ mod users;
 mod accounting;
 #[cfg(feature = "actix")]
 mod actix_parity;
+mod client_addr;
 mod conformance_basic;
 mod demo;
 mod digest_auth_info;
 mod digest_clients;
 mod digest_nest;
 mod digest_replay;
+#[cfg(feature = "redis")]
+mod digest_rotation;
 mod digest_seed;
 mod digest_wire;
+mod fallible;
 mod hostile_basic;
 mod hostile_policy;
 mod htpasswd_demo;
@@ -35,6 +39,9 @@ mod own_scheme;
 mod password_cache;
 mod password_hashes;
 mod policy_settings;
+mod proxy_chains;
+#[cfg(feature = "redis")]
+mod redis_tls_cluster;
 #[cfg(feature = "redis")]
 mod redis_two_instances;
 mod seed_basic;

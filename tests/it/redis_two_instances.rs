@@ -1,7 +1,8 @@
-//! Two demo instances sharing `--secret-file` and `--redis` against a real `redis-server`
-//! (issue 10): replays across instances refused, nonces shared, Redis killed → 503 with
+//! Two demo instances sharing `--secret-file` and `--redis` against a real `redis-server`:
+//! replays across instances refused, nonces shared, Redis killed → 503 with
 //! `Retry-After` on both (never a 200 for a replay, never a hang), Redis restarted → both
-//! recover without a restart.
+//! recover without a restart. The scenarios are shared with `redis_tls_cluster` (the same over
+//! TLS and on a cluster).
 
 use crate::{common, digest_client};
 
@@ -12,7 +13,7 @@ use digest_client::{challenge, parse_challenge, Client};
 
 const REDIS: &str = "/usr/bin/redis-server";
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -21,19 +22,25 @@ fn free_port() -> u16 {
 }
 
 /// A redis-server on `port`, without persistence, killed when dropped.
-struct Redis(Child);
+pub(crate) struct Redis(Child);
 
 impl Redis {
-    fn start(port: u16) -> Self {
+    pub(crate) fn start(port: u16) -> Self {
+        Self::with_args(port, &["--port", &port.to_string()])
+    }
+
+    /// A redis-server with these arguments (besides loopback and no persistence), ready once
+    /// `ready_port` accepts connections.
+    pub(crate) fn with_args(ready_port: u16, args: &[&str]) -> Self {
         let child = Command::new(REDIS)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(args)
+            .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|err| panic!("{REDIS}: {err} (scripts/test.sh installs it)"));
         let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", ready_port)).is_err() {
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not start"
@@ -51,9 +58,57 @@ impl Drop for Redis {
     }
 }
 
+/// A scratch directory with the shared Digest secret (`secret`), removed when dropped.
+pub(crate) struct Scratch(pub(crate) std::path::PathBuf);
+
+impl Scratch {
+    pub(crate) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("httpauth-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("secret"),
+            "an instance-shared secret of 32+ bytes, for the test\n",
+        )
+        .unwrap();
+        Self(dir)
+    }
+
+    pub(crate) fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The demo's arguments for an instance sharing `scratch`'s secret and the Redis of `redis`
+/// (e.g. `["--redis", url]`), with a generous deadline (the suite runs tests in parallel on
+/// two shared cores), then `extra`.
+pub(crate) fn demo_args(scratch: &Scratch, redis: &[&str], extra: &[&str]) -> Vec<String> {
+    ["--port", "0", "--secret-file", &scratch.path("secret")]
+        .iter()
+        .chain(redis)
+        .chain(&["--redis-deadline-ms", "2000"])
+        .chain(extra)
+        .map(|a| (*a).to_owned())
+        .collect()
+}
+
+/// Two demo instances with the same arguments: (their processes, their base URLs).
+pub(crate) fn two_demos(args: &[String]) -> ([common::Running; 2], [String; 2]) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (a, a_url) = common::start_demo(&args, None);
+    let (b, b_url) = common::start_demo(&args, None);
+    ([a, b], [a_url, b_url])
+}
+
 /// GET with an `Authorization` header: (status, WWW-Authenticate, Retry-After), within a
 /// bound (no hang).
-async fn send(url: &str, authorization: &str) -> (u16, Vec<String>, Option<String>) {
+pub(crate) async fn send(url: &str, authorization: &str) -> (u16, Vec<String>, Option<String>) {
     let started = Instant::now();
     let res = common::client()
         .get(url)
@@ -78,7 +133,7 @@ async fn send(url: &str, authorization: &str) -> (u16, Vec<String>, Option<Strin
     (res.status().as_u16(), challenges, retry)
 }
 
-fn stale(challenges: &[String]) -> bool {
+pub(crate) fn stale(challenges: &[String]) -> bool {
     challenges
         .first()
         .is_some_and(|l| parse_challenge(l).get("stale").map(String::as_str) == Some("true"))
@@ -86,7 +141,7 @@ fn stale(challenges: &[String]) -> bool {
 
 /// A nonce of `base` accepted with `nc=1` (retried: right after Redis starts empty, nonces
 /// issued in the last second are refused as forgotten), as (nonce, opaque).
-async fn accepted_nonce(base: &str, client: &Client) -> (String, String) {
+pub(crate) async fn accepted_nonce(base: &str, client: &Client) -> (String, String) {
     let url = format!("{base}/digest");
     let started = Instant::now();
     loop {
@@ -103,37 +158,16 @@ async fn accepted_nonce(base: &str, client: &Client) -> (String, String) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_instances_share_replay_protection_and_fail_closed() {
-    let dir = std::env::temp_dir().join(format!("httpauth-redis-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let secret = dir.join("secret");
-    std::fs::write(
-        &secret,
-        "an instance-shared secret of 32+ bytes, for the test\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let mut redis = Redis::start(port);
-    let url = format!("redis://127.0.0.1:{port}/");
-    let args = [
-        "--port",
-        "0",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--redis",
-        &url,
-        // A generous deadline: the suite runs tests in parallel on 2 shared cores.
-        "--redis-deadline-ms",
-        "2000",
-    ];
-    let (_a, a) = common::start_demo(&args, None);
-    let (_b, b) = common::start_demo(&args, None);
+/// A header accepted on `a` is refused as a replay on `b` (and on `a`); the nonce goes on
+/// across the instances with the next counts, each accepted once. Returns John's client, the
+/// nonce, its opaque and the first header.
+pub(crate) async fn replays_are_refused_across(
+    a: &str,
+    b: &str,
+) -> (Client, String, String, String) {
     let (a_url, b_url) = (format!("{a}/digest"), format!("{b}/digest"));
     let john = Client::new("john", "hello", "/digest");
-
-    // A header accepted on A is a replay on B (and on A).
-    let (nonce, opaque) = accepted_nonce(&a, &john).await;
+    let (nonce, opaque) = accepted_nonce(a, &john).await;
     let first = john.header(&nonce, &opaque, "00000001");
     let (status, ch, _) = send(&b_url, &first).await;
     assert_eq!(status, 401);
@@ -147,24 +181,29 @@ async fn two_instances_share_replay_protection_and_fail_closed() {
     assert_eq!((status, stale(&ch)), (401, true));
 
     // Out of order within the window, once, across instances.
-    assert_eq!(
-        send(&a_url, &john.header(&nonce, &opaque, "00000005"))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        send(&b_url, &john.header(&nonce, &opaque, "00000004"))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(
-        send(&a_url, &john.header(&nonce, &opaque, "00000004"))
-            .await
-            .0,
-        401
-    );
+    for (url, nc, expected) in [
+        (&a_url, "00000005", 200),
+        (&b_url, "00000004", 200),
+        (&a_url, "00000004", 401),
+    ] {
+        assert_eq!(
+            send(url, &john.header(&nonce, &opaque, nc)).await.0,
+            expected,
+            "{url} nc={nc}"
+        );
+    }
+    (john, nonce, opaque, first)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_instances_share_replay_protection_and_fail_closed() {
+    let scratch = Scratch::new("redis");
+    let port = free_port();
+    let mut redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (_demos, [a, b]) = two_demos(&demo_args(&scratch, &["--redis", &url], &[]));
+    let (a_url, b_url) = (format!("{a}/digest"), format!("{b}/digest"));
+    let (john, nonce, opaque, first) = replays_are_refused_across(&a, &b).await;
 
     // Redis killed: fail closed on both, quickly, even for a replay and for a fresh count.
     let _ = redis.0.kill();
@@ -194,11 +233,10 @@ async fn two_instances_share_replay_protection_and_fail_closed() {
         assert_eq!((status, stale(&ch)), (401, true), "{base}");
     }
     drop(redis);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Basic GET through `reqwest` (status, Retry-After).
-async fn basic_get(url: &str, user: &str, password: &str) -> (u16, Option<String>) {
+pub(crate) async fn basic_get(url: &str, user: &str, password: &str) -> (u16, Option<String>) {
     let res = common::client()
         .get(url)
         .header("authorization", common::basic(user, password))
@@ -213,41 +251,25 @@ async fn basic_get(url: &str, user: &str, password: &str) -> (u16, Option<String
     (res.status().as_u16(), retry)
 }
 
-#[tokio::test]
-async fn a_flood_spread_over_two_instances_trips_the_shared_throttle() {
-    let dir = std::env::temp_dir().join(format!("httpauth-redis-throttle-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let secret = dir.join("secret");
-    std::fs::write(
-        &secret,
-        "an instance-shared secret of 32+ bytes, for the test\n",
-    )
-    .unwrap();
-    let port = free_port();
-    let redis = Redis::start(port);
-    let url = format!("redis://127.0.0.1:{port}/");
-    let limit = 6;
-    let args = [
-        "--port",
-        "0",
-        "--secret-file",
-        secret.to_str().unwrap(),
-        "--redis",
-        &url,
-        "--redis-deadline-ms",
-        "2000",
-        "--max-failures-per-user",
-        "6",
-        "--max-failures-per-addr",
-        "0",
-    ];
-    let (_a, a) = common::start_demo(&args, None);
-    let (_b, b) = common::start_demo(&args, None);
-    // Alternate wrong passwords for john between A and B until both refuse with 429.
+/// The per-user limit of [`THROTTLE_ARGS`].
+pub(crate) const LIMIT: usize = 6;
+
+/// The throttle flags of the instances [`a_flood_trips_the_shared_throttle`] expects.
+pub(crate) const THROTTLE_ARGS: [&str; 4] = [
+    "--max-failures-per-user",
+    "6",
+    "--max-failures-per-addr",
+    "0",
+];
+
+/// Wrong passwords for john alternate between `a` and `b` (started with [`THROTTLE_ARGS`]):
+/// the shared count refuses them past the limit on both, susan is not affected, and john's
+/// right password waits too.
+pub(crate) async fn a_flood_trips_the_shared_throttle(a: &str, b: &str) {
     let mut checked = 0;
     let mut throttled = 0;
-    for i in 0..(limit * 3) {
-        let base = if i % 2 == 0 { &a } else { &b };
+    for i in 0..(LIMIT * 3) {
+        let base = if i % 2 == 0 { a } else { b };
         let (status, retry) = basic_get(&format!("{base}/basic"), "john", "wrong").await;
         match status {
             401 => checked += 1,
@@ -258,32 +280,36 @@ async fn a_flood_spread_over_two_instances_trips_the_shared_throttle() {
             other => panic!("unexpected {other}"),
         }
     }
-    // One instance alone checks `limit` guesses; two sharing Redis check at most one more
-    // each before they learn the shared count (not `2 × limit`).
+    // One instance alone checks `LIMIT` guesses; two sharing Redis check at most one more
+    // each before they learn the shared count (not `2 × LIMIT`).
     assert!(
-        (limit..=limit + 1).contains(&checked),
-        "{checked} guesses checked over two instances (limit {limit})"
+        (LIMIT..=LIMIT + 1).contains(&checked),
+        "{checked} guesses checked over two instances (limit {LIMIT})"
     );
-    assert_eq!(checked + throttled, limit * 3);
-    // Susan is not affected, on either instance.
-    assert_eq!(
-        basic_get(&format!("{a}/basic"), "susan", "bye").await.0,
-        200
-    );
-    assert_eq!(
-        basic_get(&format!("{b}/basic"), "susan", "bye").await.0,
-        200
-    );
-    // A success resets john's shared count: here it is blocked, so even the right password
-    // waits on both instances.
-    assert_eq!(
-        basic_get(&format!("{a}/basic"), "john", "hello").await.0,
-        429
-    );
-    assert_eq!(
-        basic_get(&format!("{b}/basic"), "john", "hello").await.0,
-        429
-    );
+    assert_eq!(checked + throttled, LIMIT * 3);
+    for base in [a, b] {
+        // Susan is not affected, on either instance.
+        assert_eq!(
+            basic_get(&format!("{base}/basic"), "susan", "bye").await.0,
+            200
+        );
+        // A success resets john's shared count: here it is blocked, so even the right
+        // password waits on both instances.
+        assert_eq!(
+            basic_get(&format!("{base}/basic"), "john", "hello").await.0,
+            429
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_flood_spread_over_two_instances_trips_the_shared_throttle() {
+    let scratch = Scratch::new("redis-throttle");
+    let port = free_port();
+    let redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (_demos, [a, b]) = two_demos(&demo_args(&scratch, &["--redis", &url], &THROTTLE_ARGS));
+    a_flood_trips_the_shared_throttle(&a, &b).await;
     // Redis down: the throttle fails open (documented): logins go on, failures are counted
     // locally, and nothing hangs.
     drop(redis);
@@ -300,5 +326,4 @@ async fn a_flood_spread_over_two_instances_trips_the_shared_throttle() {
         started.elapsed() < Duration::from_secs(5),
         "a Redis outage must not hang"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
