@@ -498,8 +498,10 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .into_ready()
         {
             Ok(result) => {
-                // A success is remembered where the throttle learns familiar addresses.
-                if result.is_err() || self.throttle.as_ref().is_some_and(Throttle::learns) {
+                // A success answered at once makes its address familiar only while the
+                // throttle holds records (the attempt was resolved for `admit` then); one
+                // that waited (`wait`) always does.
+                if result.is_err() {
                     self.resolve(&mut who, req);
                 }
                 self.conclude(index, result, who, Stage::Verify { counted: false })

@@ -484,12 +484,6 @@ impl Throttle {
         self.store.may_have_records() || self.familiar().is_some_and(|f| f.has_failures())
     }
 
-    /// Whether successes are remembered (smart lockout is on).
-    #[inline]
-    pub(crate) fn learns(&self) -> bool {
-        self.familiar.is_some()
-    }
-
     /// The limits in force.
     #[must_use]
     pub fn limits(&self) -> (u32, u32, Duration) {
@@ -500,7 +494,7 @@ impl Throttle {
     pub(crate) fn keys(&self, username: Option<&str>, addr: Option<IpAddr>) -> Keys {
         let user = username.map(|u| self.hash(0, u));
         let addr = addr.map(|a| self.hash(1, &prefix(a)));
-        Keys {
+        let mut keys = Keys {
             user: user.filter(|_| self.per_user > 0).map(ThrottleKey::User),
             addr: addr.filter(|_| self.per_addr > 0).map(ThrottleKey::Addr),
             // Without a client address (a server that does not give the peer), the pair is
@@ -512,7 +506,15 @@ impl Throttle {
                 }
                 _ => None,
             },
+            shared_pair: None,
+        };
+        // A shared store counts every pair's failures itself, so an instance where the
+        // address is familiar judges it by the count of every instance (the table of familiar
+        // pairs stays in the process).
+        if let (Some(pair), Hashing::Salted(_)) = (keys.pair, &self.hasher) {
+            keys.shared_pair = Some(ThrottleKey::User(pair));
         }
+        keys
     }
 
     fn hash<T: Hash + ?Sized>(&self, kind: u8, value: &T) -> u64 {
@@ -544,9 +546,10 @@ impl Throttle {
             }
             _ => None,
         };
-        let user = match familiar {
-            Some(pair) => pair,
-            None => keys
+        let user = match (familiar, keys.shared_pair) {
+            (Some(_), Some(k)) => self.store.blocked(k, self.per_user, self.window),
+            (Some(pair), None) => pair,
+            (None, _) => keys
                 .user
                 .and_then(|k| self.store.blocked(k, self.per_user, self.window)),
         };
@@ -565,7 +568,8 @@ impl Throttle {
         let window = self.window;
         let user = keys.user.map(|k| self.store.begin(k, window));
         let addr = keys.addr.map(|k| self.store.begin(k, window));
-        both(user, addr)
+        let pair = keys.shared_pair.map(|k| self.store.begin(k, window));
+        both(Some(both(user, addr)), pair)
     }
 
     /// Settles an attempt [begun](Self::begin) when it started to wait: a wrong secret counts
@@ -604,7 +608,16 @@ impl Throttle {
                 keys.addr.map(|k| store.forgive(k)),
             ),
         };
-        both(user, addr)
+        let pair = keys.shared_pair.map(|k| match charge {
+            Charge::Secret => store.commit(k, window),
+            Charge::Success => {
+                let forgiven = store.forgive(k);
+                let reset = store.reset(k);
+                forgiven.and_then(move |()| reset)
+            }
+            Charge::Address | Charge::Nothing => store.forgive(k),
+        });
+        both(Some(both(user, addr)), pair)
     }
 
     /// Counts an attempt's outcome: a wrong secret against the username and the address, a
@@ -623,16 +636,20 @@ impl Throttle {
         let (user, addr) = match charge {
             Charge::Nothing => return AuthFuture::ready(()),
             Charge::Success => {
-                return keys
-                    .user
-                    .map_or_else(|| AuthFuture::ready(()), |k| store.reset(k))
+                let user = keys.user.map(|k| store.reset(k));
+                let pair = keys.shared_pair.map(|k| store.reset(k));
+                return both(user, pair);
             }
             Charge::Secret => (keys.user, keys.addr),
             Charge::Address => (None, keys.addr),
         };
         let user = user.map(|k| store.record_failure(k, window));
         let addr = addr.map(|k| store.record_failure(k, window));
-        both(user, addr)
+        let pair = match charge {
+            Charge::Secret => keys.shared_pair.map(|k| store.record_failure(k, window)),
+            _ => None,
+        };
+        both(Some(both(user, addr)), pair)
     }
 
     /// The client address of `req` (see [`client`](crate::client)).
@@ -641,13 +658,30 @@ impl Throttle {
     }
 }
 
-/// The store's answers for the username's key and the address's key, one after the other
-/// (either may be absent).
+/// The store's answers for the username's key and the address's key, awaited together (a
+/// shared store that does not answer costs one deadline, not two; either may be absent).
 fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFuture<()> {
-    match (user, addr) {
+    let pending = |f: Option<AuthFuture<()>>| f.and_then(|f| f.into_ready().err());
+    match (pending(user), pending(addr)) {
         (None, None) => AuthFuture::ready(()),
         (Some(f), None) | (None, Some(f)) => f,
-        (Some(u), Some(a)) => u.and_then(move |()| a),
+        (Some(u), Some(a)) => {
+            let (mut u, mut a) = (Some(u), Some(a));
+            AuthFuture::new(std::future::poll_fn(move |cx| {
+                for slot in [&mut u, &mut a] {
+                    if let Some(f) = slot {
+                        if std::future::Future::poll(std::pin::Pin::new(f), cx).is_ready() {
+                            *slot = None;
+                        }
+                    }
+                }
+                if u.is_none() && a.is_none() {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            }))
+        }
     }
 }
 
@@ -674,6 +708,8 @@ pub(crate) struct Keys {
     addr: Option<ThrottleKey>,
     /// The username and the address together (smart lockout).
     pair: Option<u64>,
+    /// The pair's key in a shared store.
+    shared_pair: Option<ThrottleKey>,
 }
 
 /// How long an address stays familiar to a user after their last success there: 30 days.
