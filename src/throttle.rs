@@ -13,7 +13,12 @@
 //!   failures (and the address's own limit) instead of the username's, and a success there
 //!   clears them: failures from elsewhere cannot lock the user out there. The trade-off: a
 //!   user on a network they never logged in from, while their name is under attack, waits
-//!   for the window like anyone else.
+//!   for the window like anyone else. A success that waited for its check (a hash on the
+//!   pool, a remote store) always makes its address familiar; one answered at once (a
+//!   synchronous callback, a cached login) does so only while the throttle holds failures,
+//!   which keeps the common success path free of address work. With a shared store
+//!   (`RedisThrottle`) each pair's failures are counted in
+//!   the store, so every instance where the address is familiar judges it by the same count.
 //! - Defaults ([`Throttle::new`]): 10 failures per username and 100 per client address per
 //!   window. A person who mistypes a password nine times in a row still gets in; a guesser
 //!   gets ten tries per account per quarter hour, and an address a hundred.
