@@ -98,7 +98,8 @@ pub(crate) enum Stored<'a> {
     Full(&'a str),
     /// A stored hash given by its digest (the built-in stores, which compute it once).
     Digest(&'a HashDigest),
-    /// No stored hash: an unknown user (single-flight keys only; never inserted).
+    /// No stored hash (never inserted; unknown users are refused without a hash).
+    #[cfg(test)]
     Unknown,
 }
 
@@ -209,6 +210,7 @@ impl CredentialCache {
         let tag: u8 = match stored {
             Stored::Full(_) => 0,
             Stored::Digest(_) => 1,
+            #[cfg(test)]
             Stored::Unknown => 2,
         };
         prf.write(&[tag]);
@@ -223,6 +225,7 @@ impl CredentialCache {
         match stored {
             Stored::Full(hash) => prefixed(&mut prf, hash.as_bytes()),
             Stored::Digest(digest) => prf.write(&digest.0),
+            #[cfg(test)]
             Stored::Unknown => {}
         }
         prf.finish128().as_bytes()

@@ -14,8 +14,9 @@ use crate::scheme::AuthFuture;
 /// Users whose hashes live in your own store: an async lookup from a (canonical) username to
 /// its stored hash and your user, to nothing (no such user), or to an error (the store is
 /// down). Everything else is done here, through a [`PasswordChecker`]: the hash is verified on
-/// the bounded pool (a full queue answers 503), an unknown user costs a check of a dummy hash
-/// of the same kind (so it takes as long as a wrong password), a success is cached (a repeat
+/// the bounded pool (a full queue answers 503), an unknown user is refused without a hash after
+/// the time a wrong password takes (the measured cost of a hash plus the pool's typical wait;
+/// the dummy's cost is measured once when no user's hash has been), a success is cached (a repeat
 /// login costs no hash), and a lookup error answers its status (503 for
 /// [`AuthError::backend`]) without counting as a failed attempt.
 ///
@@ -97,16 +98,17 @@ impl<F> HashLookup<F> {
         &self.checker
     }
 
-    /// Unknown users are checked against an argon2id hash with these parameters (made on first
-    /// need): set them to your users' cost.
+    /// Unknown users wait what an argon2id hash with these parameters costs, until a user's
+    /// hash has been measured (made and measured once, on first need): set them to your
+    /// users' cost.
     #[must_use]
     pub fn dummy_params(mut self, params: Params) -> Self {
         self.dummy = Dummy::lazy(params);
         self
     }
 
-    /// Unknown users are checked against this hash: one of the same kind and cost as your
-    /// users' (bcrypt, scrypt, ...).
+    /// Unknown users wait what checking this hash costs, until a user's hash has been
+    /// measured: one of the same kind and cost as your users' (bcrypt, scrypt, ...).
     ///
     /// # Errors
     ///

@@ -49,4 +49,5 @@ mod redis_two_instances;
 mod seed_basic;
 mod seed_multi;
 mod seed_token;
+mod smart_lockout;
 mod throttle;
