@@ -22,10 +22,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-# Python clients used as real Digest/Basic clients, and werkzeug to make Flask-style hashes.
-if ! python3 -c 'import requests, httpx, werkzeug' >/dev/null 2>&1; then
-  echo "installing python packages: requests httpx werkzeug"
-  python3 -m pip install -q --disable-pip-version-check requests httpx werkzeug
+# Python clients used as real Digest/Basic clients, werkzeug to make Flask-style hashes, and
+# grpcio (+ the health service's stubs) as the real gRPC client of examples/grpc.
+if ! python3 -c 'import requests, httpx, werkzeug, grpc, grpc_health.v1' >/dev/null 2>&1; then
+  echo "installing python packages: requests httpx werkzeug grpcio grpcio-health-checking"
+  python3 -m pip install -q --disable-pip-version-check requests httpx werkzeug grpcio grpcio-health-checking
 fi
 
 # Cargo tools the checks below run (built from crates.io when missing; cargo-fuzz is
@@ -39,7 +40,10 @@ done
 
 export CARGO_TERM_COLOR=never
 cargo fmt --all -- --check
-cargo clippy --all-targets --all-features -- -D warnings
+# The workspace: the library and the example crates (examples/users-db, grpc, hyper,
+# htpasswd, actix-jwt), whose heavy dependencies (sqlx, tonic, jsonwebtoken) stay out of the
+# library's.
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 
 # --- every feature set ------------------------------------------------------------------
 # The library with no features, each feature alone, the defaults and all of them (what an
@@ -65,12 +69,13 @@ if [ -n "$(git status --porcelain 2>/dev/null)" ]; then
 fi
 cargo package "${dirty[@]}" 2>&1 | grep -Ev '^ *(Compiling|Checking|Updating|Locking|Adding|Downloaded|Downloading)'
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features --quiet
-# The black-box tests run the demo binary itself.
+# The black-box tests run the demo and the small examples' binaries themselves (the example
+# crates' tests start their own binaries).
 cargo build --examples --all-features --quiet
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --all-features --no-fail-fast
+  cargo nextest run --workspace --all-features --no-fail-fast
 else
-  cargo test --all-features --no-fail-fast --tests --lib --examples
+  cargo test --workspace --all-features --no-fail-fast --tests --lib --examples
 fi
 cargo test --doc --all-features
 ./scripts/browser-tests.sh

@@ -418,7 +418,9 @@ impl ResponseError for MissingAuthLayer {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::InternalServerError().body("Internal Server Error")
+        HttpResponse::InternalServerError()
+            .content_type("text/plain; charset=utf-8")
+            .body(self.to_string())
     }
 }
 

@@ -359,6 +359,34 @@ impl<U: Clone + Send + Sync + 'static> Auth<Basic<U>> {
         Self::from_scheme(Basic::new(Arc::new(verify), None))
     }
 
+    /// Users whose hashes live in your own store (a database), in one call: `lookup` gives
+    /// the stored hash and your user for a (canonical) username, `None`, or an error; the
+    /// library verifies on the bounded pool, equalizes unknown users, caches successes and
+    /// answers 503 on a lookup error (see [`HashLookup`](crate::password::HashLookup), which
+    /// this wraps with its defaults).
+    ///
+    /// ```
+    /// use httpauth::{AuthError, BasicAuth};
+    /// # use httpauth::password::Params;
+    /// # let hash = Params::new(1024, 1, 1).unwrap().hash("hello");
+    /// # #[derive(Clone)] struct Db; impl Db { async fn user(&self, _n: &str) -> Result<Option<(String, String)>, std::io::Error> { Ok(None) } }
+    /// # let db = Db;
+    /// let auth = BasicAuth::lookup_hash(move |name: String| {
+    ///     let db = db.clone();
+    ///     async move { db.user(&name).await.map_err(AuthError::backend) }
+    /// });
+    /// ```
+    #[cfg(feature = "password")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
+    pub fn lookup_hash<F, Fut, A>(lookup: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = A> + Send + 'static,
+        A: Answer<Value = (String, U)>,
+    {
+        Self::verify_password(crate::password::HashLookup::new(lookup))
+    }
+
     /// Basic auth with a plain verify-password function `Fn(&str, &str) -> Option<U>` (it
     /// answers at once, so the layer decides inline).
     ///

@@ -7,7 +7,7 @@
 //! [`AuthFuture::ready`] when it knows at once).
 //!
 //! ```
-//! use httpauth::{BasicAuth, VerifyPassword};
+//! use httpauth::{AuthError, BasicAuth, VerifyPassword};
 //! use httpauth::scheme::AuthFuture;
 //! use httpauth::policy::Decision;
 //! use httpauth::scheme::AuthRequest;
@@ -17,8 +17,8 @@
 //!
 //! impl VerifyPassword for OnlyJohn {
 //!     type User = String;
-//!     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Option<String>> {
-//!         AuthFuture::ready((username == "john" && password == "hello").then(|| username.to_owned()))
+//!     fn verify_password(&self, username: &str, password: &str) -> AuthFuture<Result<Option<String>, AuthError>> {
+//!         AuthFuture::ready(Ok((username == "john" && password == "hello").then(|| username.to_owned())))
 //!     }
 //! }
 //!

@@ -261,7 +261,9 @@ impl Username {
 
 /// The handler asked for something the request does not carry: a programming error (no
 /// httpauth layer on the route, another user type, a `Username` on a token route, or a plain
-/// `CurrentUser<U>` on an optional route), answered with 500 and logged.
+/// `CurrentUser<U>` on an optional route). As an axum or actix-web rejection it answers `500`
+/// with its message as the body (the type asked for and the one the route has, as axum's own
+/// rejections do, so it shows without a log subscriber), and logs it at ERROR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MissingAuthLayer {
     wanted: &'static str,
@@ -329,10 +331,17 @@ mod axum_impls {
 
     use super::{CurrentUser, MissingAuthLayer, Username};
 
+    /// `500`, the [message](MissingAuthLayer#impl-Display-for-MissingAuthLayer) as the
+    /// plain-text body (as axum's own rejections answer), and an error event.
     impl IntoResponse for MissingAuthLayer {
         fn into_response(self) -> Response {
             tracing::error!(target: "httpauth", "{self}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                self.to_string(),
+            )
+                .into_response()
         }
     }
 

@@ -81,7 +81,7 @@
 //!
 //! | Name | Description | Default? |
 //! |---|---|---|
-//! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)) | yes |
+//! | `tower` | [`LoginRequired`] is a tower `Layer` ([`AuthService`](crate::tower::AuthService)); [`grpc`]: the same as a gRPC layer (tonic) | yes |
 //! | `axum` | [`CurrentUser`], `Option<CurrentUser<U>>` and [`Username`] are axum extractors | yes |
 //! | `actix` | [`LoginRequired`] is an actix-web middleware; the same extractors for actix-web | no |
 //! | `password` | [`password`]: hash generation and checks (argon2, scrypt, pbkdf2, bcrypt, werkzeug, Apache formats), the verified-credential cache, htpasswd/htdigest files | yes |
@@ -110,6 +110,9 @@ pub mod error;
 #[cfg(any(feature = "tower", feature = "actix"))]
 mod exchange;
 pub mod extract;
+#[cfg(feature = "tower")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower")))]
+pub mod grpc;
 mod hex;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]

@@ -508,6 +508,9 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .into_ready()
         {
             Ok(result) => {
+                // A success answered at once makes its address familiar only while the
+                // throttle holds records (the attempt was resolved for `admit` then); one
+                // that waited (`wait`) always does.
                 if result.is_err() {
                     self.resolve(&mut who, req);
                 }
@@ -549,12 +552,13 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         mut who: Attempt,
     ) -> AuthFuture<Decision<U>> {
         self.resolve(&mut who, req);
-        let counted = match &self.throttle {
-            Some(t) => t.record(who.keys, Charge::Secret).into_ready().is_ok(),
-            None => false,
-        };
+        let begun = self.throttle.as_ref().map(|t| t.begin(who.keys));
+        let counted = begun.is_some();
         let this = self.clone();
         AuthFuture::new(async move {
+            if let Some(begun) = begun {
+                begun.await;
+            }
             let result = pending.await;
             this.conclude(index, result, who, Stage::Verify { counted })
                 .await

@@ -305,7 +305,16 @@ enum Conn {
 impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a ::redis::Cmd) -> RedisFuture<'a, Value> {
         match self {
-            Self::Single(c) => c.req_packed_command(cmd),
+            // After a reconnect that failed (Redis was down longer than its retries), the
+            // manager answers the next call with that old error, unsent, and only then
+            // reconnects: a refused connection is tried once more (within the caller's
+            // deadline), so the first call after Redis is back is answered.
+            Self::Single(c) => Box::pin(async move {
+                match c.req_packed_command(cmd).await {
+                    Err(err) if err.is_connection_refusal() => c.req_packed_command(cmd).await,
+                    answer => answer,
+                }
+            }),
             Self::Cluster(c) => c.req_packed_command(cmd),
         }
     }
@@ -523,6 +532,9 @@ pub struct RedisThrottle {
         >,
     >,
     fail_closed: bool,
+    /// Attempts begun while Redis did not answer, per key (settled in `local`).
+    local_begun:
+        Arc<std::sync::Mutex<std::collections::HashMap<crate::throttle::ThrottleKey, u32>>>,
     /// Until when Redis is taken as down (fail-closed mode), after a failed call.
     down_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
@@ -570,6 +582,7 @@ impl RedisThrottle {
             local: Arc::new(crate::throttle::MemoryThrottle::default()),
             view: Arc::default(),
             fail_closed: false,
+            local_begun: Arc::default(),
             down_until: Arc::default(),
         })
     }
@@ -604,6 +617,92 @@ impl RedisThrottle {
             crate::throttle::ThrottleKey::Addr(h) => ("a", h),
         };
         format!("{}throttle:{kind}:{h:016x}", self.prefix)
+    }
+
+    /// One failure counted in Redis within the deadline, its answer kept in the local view;
+    /// `false` when Redis did not answer (the caller counts locally).
+    async fn count(&self, key: crate::throttle::ThrottleKey, window: Duration) -> bool {
+        let redis_key = self.key(key);
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+        let mut conn = self.conn.clone();
+        let call = async {
+            self.failure
+                .key(&redis_key)
+                .arg(window_ms)
+                .invoke_async::<(i64, i64)>(&mut conn)
+                .await
+        };
+        if let Ok(Ok((count, ttl))) = tokio::time::timeout(self.deadline, call).await {
+            let until = std::time::Instant::now()
+                + Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0));
+            let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+            let mut view = self.view();
+            if view.len() >= VIEW_CAPACITY {
+                let now = std::time::Instant::now();
+                view.retain(|_, (_, until)| *until > now);
+                if view.len() >= VIEW_CAPACITY {
+                    view.clear();
+                }
+            }
+            view.insert(key, (count, until));
+            drop(view);
+            *self
+                .down_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+            return true;
+        }
+        if self.fail_closed {
+            *self
+                .down_until
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                Some(std::time::Instant::now() + Duration::from_secs(1));
+            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; refusing throttled attempts for a second (fail closed), counting locally");
+        } else {
+            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
+        }
+        false
+    }
+
+    /// Attempts begun while Redis did not answer, per key (settled in the local view).
+    fn local_begun(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<crate::throttle::ThrottleKey, u32>>
+    {
+        self.local_begun
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Whether an attempt for `key` was begun locally (and takes it).
+    fn take_local_begun(&self, key: crate::throttle::ThrottleKey) -> bool {
+        let mut begun = self.local_begun();
+        match begun.get_mut(&key) {
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    begun.remove(&key);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A call whose answer no request needs (taking a count back), run within the deadline on
+    /// the runtime without making the request wait for it; dropped outside a Tokio runtime.
+    fn in_background<F, Fut>(&self, call: F)
+    where
+        F: FnOnce(Conn) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<(), RedisError>> + Send + 'static,
+    {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (conn, deadline) = (self.conn.clone(), self.deadline);
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(deadline, call(conn)).await;
+            });
+        }
     }
 
     fn view(
@@ -649,89 +748,66 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
         window: Duration,
     ) -> AuthFuture<()> {
         let this = self.clone();
-        let redis_key = self.key(key);
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         AuthFuture::new(async move {
-            let mut conn = this.conn.clone();
-            let call = async {
-                this.failure
-                    .key(&redis_key)
-                    .arg(window_ms)
-                    .invoke_async::<(i64, i64)>(&mut conn)
-                    .await
-            };
-            match tokio::time::timeout(this.deadline, call).await {
-                Ok(Ok((count, ttl))) => {
-                    let until = std::time::Instant::now()
-                        + Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0));
-                    let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
-                    let mut view = this.view();
-                    if view.len() >= VIEW_CAPACITY {
-                        let now = std::time::Instant::now();
-                        view.retain(|_, (_, until)| *until > now);
-                        if view.len() >= VIEW_CAPACITY {
-                            view.clear();
-                        }
-                    }
-                    view.insert(key, (count, until));
-                    drop(view);
-                    *this
-                        .down_until
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-                }
-                _ => {
-                    if this.fail_closed {
-                        *this
-                            .down_until
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(std::time::Instant::now() + Duration::from_secs(1));
-                        tracing::warn!(target: "httpauth", "Redis throttle store unavailable; refusing throttled attempts for a second (fail closed), counting locally");
-                    } else {
-                        tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
-                    }
-                    crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
-                }
+            if !this.count(key, window).await {
+                crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
             }
         })
+    }
+
+    /// Counted in Redis at once (so every instance sees the attempt before it is checked);
+    /// when Redis does not answer within the deadline, counted in flight in the local view,
+    /// and settled there.
+    fn begin(&self, key: crate::throttle::ThrottleKey, window: Duration) -> AuthFuture<()> {
+        let this = self.clone();
+        AuthFuture::new(async move {
+            if !this.count(key, window).await {
+                *this.local_begun().entry(key).or_insert(0) += 1;
+                crate::throttle::ThrottleStore::begin(&*this.local, key, window).await;
+            }
+        })
+    }
+
+    fn commit(&self, key: crate::throttle::ThrottleKey, window: Duration) -> AuthFuture<()> {
+        if self.take_local_begun(key) {
+            return crate::throttle::ThrottleStore::commit(&*self.local, key, window);
+        }
+        // Counted in Redis by `begin`.
+        AuthFuture::ready(())
     }
 
     fn reset(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
         self.view().remove(&key);
         // The in-memory store does its work when called; its future is ready.
         drop(crate::throttle::ThrottleStore::reset(&*self.local, key));
-        let this = self.clone();
         let redis_key = self.key(key);
-        AuthFuture::new(async move {
-            let mut conn = this.conn.clone();
-            let call = async {
-                ::redis::cmd("DEL")
-                    .arg(&redis_key)
-                    .query_async::<i64>(&mut conn)
-                    .await
-            };
-            let _ = tokio::time::timeout(this.deadline, call).await;
-        })
+        self.in_background(move |mut conn| async move {
+            ::redis::cmd("DEL")
+                .arg(&redis_key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map(drop)
+        });
+        AuthFuture::ready(())
     }
 
     fn forgive(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
+        if self.take_local_begun(key) {
+            return crate::throttle::ThrottleStore::forgive(&*self.local, key);
+        }
         if let Some((count, _)) = self.view().get_mut(&key) {
             *count = count.saturating_sub(1);
         }
-        drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
-        let this = self.clone();
         let redis_key = self.key(key);
-        AuthFuture::new(async move {
-            let mut conn = this.conn.clone();
-            let call = async {
-                this.forgive
-                    .key(&redis_key)
-                    .invoke_async::<i64>(&mut conn)
-                    .await
-            };
-            let _ = tokio::time::timeout(this.deadline, call).await;
-        })
+        let forgive = self.forgive.clone();
+        self.in_background(move |mut conn| async move {
+            forgive
+                .key(&redis_key)
+                .invoke_async::<i64>(&mut conn)
+                .await
+                .map(drop)
+        });
+        AuthFuture::ready(())
     }
 
     fn key_salt(&self) -> Option<Arc<[u8]>> {

@@ -2,11 +2,23 @@
 //! username and per client address, and a request over the limit is refused with `429 Too
 //! Many Requests` and `Retry-After` **before** any password is hashed or any callback runs.
 //!
-//! - Only failures count (wrong password, unknown user, wrong token); a success resets the
-//!   username's count. An address whose users log in successfully is never blocked by its own
-//!   successes.
-//! - Counts live in a window ([`Throttle::window`], default 15 minutes): the window starts at
-//!   the first failure, and the record is forgotten when it ends.
+//! - Only failures count (wrong password, unknown user, wrong token). A failure counts for
+//!   one window ([`Throttle::window`], default 15 minutes) at least and a window and a half at
+//!   most (counts are kept in half-window slots).
+//! - **Smart lockout**: an address where a user logged in successfully (IPv4, or the /64 of
+//!   IPv6) is remembered, as a keyed 64-bit hash of the canonical username and the address,
+//!   for 30 days after the last success there ([`Throttle::familiar_for`]), in a fixed table
+//!   (65 536 pairs, 24 bytes each; only a success adds or refreshes an entry, the oldest in
+//!   its set makes room). At a familiar address the user is judged by that pair's own
+//!   failures (and the address's own limit) instead of the username's, and a success there
+//!   clears them: failures from elsewhere cannot lock the user out there. The trade-off: a
+//!   user on a network they never logged in from, while their name is under attack, waits
+//!   for the window like anyone else. A success that waited for its check (a hash on the
+//!   pool, a remote store) always makes its address familiar; one answered at once (a
+//!   synchronous callback, a cached login) does so only while the throttle holds failures,
+//!   which keeps the common success path free of address work. With a shared store
+//!   (`RedisThrottle`) each pair's failures are counted in
+//!   the store, so every instance where the address is familiar judges it by the same count.
 //! - Defaults ([`Throttle::new`]): 10 failures per username and 100 per client address per
 //!   window. A person who mistypes a password nine times in a row still gets in; a guesser
 //!   gets ten tries per account per quarter hour, and an address a hundred.
@@ -18,10 +30,17 @@
 //!   is ignored (it is the client's to forge). **Set it behind a proxy**: otherwise every
 //!   client has the proxy's address and shares one per-address budget. See
 //!   [`client`](crate::client).
-//! - Bounded memory: records are sharded, each shard has a fixed capacity; when a shard is
-//!   full, the record with the fewest failures is dropped, so rotating usernames or
-//!   addresses (each with one failure) cannot push out the record of an account under attack.
-//!   Keys are keyed hashes (64 bits), so a record has a fixed size whatever the username.
+//! - **Fixed memory that never forgets a block**: [`MemoryThrottle`] counts in a count-min
+//!   sketch (4 rows × 2^19 16-bit counters per slot, 3 slots: 12 MiB at most, taken only
+//!   as written), with conservative updates. It never under-counts, so however many other
+//!   usernames or addresses an attacker makes it count, a key at its limit stays blocked until
+//!   its failures age out. It may over-count: an innocent key is refused as if at its limit
+//!   only when each of its 4 counters is shared with keys whose failures reach the limit,
+//!   about `(k / 2^19)^4` for `k` such keys in a window: after 70 000 usernames × 10 and
+//!   7 000 addresses × 100 failures, measured ≤ 0.1 % of innocent usernames and no innocent
+//!   address (`a_flood_never_unblocks_and_rarely_over_counts`); at a familiar address the
+//!   user is not affected. A success no longer resets the username's count in the sketch
+//!   (it makes the address familiar instead).
 //! - The store is a trait ([`ThrottleStore`]) so a shared backend (Redis) can count across
 //!   instances; [`MemoryThrottle`] is the default.
 //!
@@ -51,8 +70,12 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+mod familiar;
+mod sketch;
 
 use crate::error::ConfigError;
 use crate::scheme::AuthFuture;
@@ -84,9 +107,22 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Forgets `key`'s failures (a success).
     fn reset(&self, key: ThrottleKey) -> AuthFuture<()>;
 
-    /// Takes back one failure of `key`: an attempt counted when it started waiting for a
-    /// slow check (so a burst of concurrent guesses meets the limit at once) that turned out
-    /// not to be a wrong secret.
+    /// Counts an attempt that starts waiting for a slow check (so a burst of concurrent
+    /// guesses meets the limit at once): it counts towards [`blocked`](Self::blocked) until
+    /// it is settled by [`commit`](Self::commit) (a wrong secret) or
+    /// [`forgive`](Self::forgive) (anything else). Default: [`record_failure`](Self::record_failure).
+    fn begin(&self, key: ThrottleKey, window: Duration) -> AuthFuture<()> {
+        self.record_failure(key, window)
+    }
+
+    /// Settles a [`begin`](Self::begin) as a failure. Default: nothing (the default `begin`
+    /// counted it already).
+    fn commit(&self, key: ThrottleKey, window: Duration) -> AuthFuture<()> {
+        let _ = (key, window);
+        AuthFuture::ready(())
+    }
+
+    /// Settles a [`begin`](Self::begin) as not a failure of `key`: takes it back.
     fn forgive(&self, key: ThrottleKey) -> AuthFuture<()>;
 
     /// Whether any failure may be recorded (when `false`, the policy skips the lookups:
@@ -103,77 +139,70 @@ pub trait ThrottleStore: Send + Sync + 'static {
     }
 }
 
-#[derive(Clone, Copy)]
-struct Record {
-    failures: u32,
-    since: Instant,
+/// The in-memory [`ThrottleStore`]: a count-min sketch in fixed memory (see the [module
+/// docs](self)), and an exact count of the attempts still being verified.
+pub struct MemoryThrottle {
+    state: Mutex<MemoryState>,
+    width: usize,
+    any: AtomicBool,
 }
 
-/// The in-memory [`ThrottleStore`]: sharded, bounded (see the [module docs](self)).
-pub struct MemoryThrottle {
-    shards: Box<[Mutex<HashMap<ThrottleKey, Record>>]>,
-    per_shard: usize,
-    /// Records kept, over all shards (kept up to date under the shards' locks).
-    records: std::sync::atomic::AtomicUsize,
+struct MemoryState {
+    sketch: Option<sketch::Sketch>,
+    /// Attempts counted when they started waiting for a slow check, not settled yet (bounded
+    /// by the requests in flight; an entry goes at zero).
+    pending: HashMap<ThrottleKey, u32>,
 }
 
 impl fmt::Debug for MemoryThrottle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryThrottle")
-            .field("capacity", &(self.per_shard * self.shards.len()))
-            .field("len", &self.len())
-            .finish()
+            .field("width", &self.width)
+            .field("bytes", &self.bytes())
+            .finish_non_exhaustive()
     }
 }
 
 impl Default for MemoryThrottle {
     fn default() -> Self {
-        Self::new(Self::DEFAULT_CAPACITY)
+        Self::new(Self::DEFAULT_WIDTH)
     }
 }
 
-const SHARDS: usize = 16;
-
 impl MemoryThrottle {
-    /// The default capacity: 65 536 records. A record is 40 bytes (a 16-byte key, the count
-    /// and the window's start) plus a control byte per hash-table bucket; tables are at most
-    /// 7/8 full and grow by doubling, so the default tops out at 16 shards × 8 192 buckets × 41
-    /// bytes ≈ 5.4 MiB.
-    pub const DEFAULT_CAPACITY: usize = 65_536;
+    /// The default width: 2^19 counters per row, so the counts take at most 4 rows × 3 slots ×
+    /// 524 288 × 2 bytes = 12 MiB (see [`bytes`](Self::bytes); pages are taken only once
+    /// written: an idle throttle takes almost nothing).
+    pub const DEFAULT_WIDTH: usize = 1 << 19;
 
-    /// A store of at most `capacity` records.
+    /// A store of `width` counters per row (rounded up to a power of two, at least 64).
     #[must_use]
-    pub fn new(capacity: usize) -> Self {
-        let per_shard = capacity.div_ceil(SHARDS).max(1);
+    pub fn new(width: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard,
-            records: std::sync::atomic::AtomicUsize::new(0),
+            state: Mutex::new(MemoryState {
+                sketch: None,
+                pending: HashMap::new(),
+            }),
+            width,
+            any: AtomicBool::new(false),
         }
     }
 
-    /// How many records are kept.
+    /// The most memory the counts take, in bytes (4 rows × 3 slots × width × 2 bytes); fixed,
+    /// whatever the number of keys counted.
     #[must_use]
-    pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
-            .sum()
+    pub fn bytes(&self) -> usize {
+        sketch::Sketch::bytes(self.width)
     }
 
-    /// Whether no record is kept.
+    /// Whether no failure is counted.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        !self.lock().has_records(Instant::now())
     }
 
-    fn shard(&self, key: ThrottleKey) -> std::sync::MutexGuard<'_, HashMap<ThrottleKey, Record>> {
-        let (ThrottleKey::User(h) | ThrottleKey::Addr(h)) = key;
-        // The low bits are a keyed hash already.
-        let index = usize::try_from(h % SHARDS as u64).unwrap_or(0);
-        self.shards[index]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, MemoryState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn blocked_at(
@@ -183,68 +212,47 @@ impl MemoryThrottle {
         window: Duration,
         now: Instant,
     ) -> Option<Duration> {
-        let shard = self.shard(key);
-        let record = shard.get(&key)?;
-        let end = record.since + window;
-        (record.failures >= limit && now < end).then(|| end - now)
+        let mut state = self.lock();
+        let extra = state.pending.get(&key).copied().unwrap_or(0);
+        let width = self.width;
+        let sketch = state
+            .sketch
+            .get_or_insert_with(|| sketch::Sketch::new(width, window));
+        sketch.blocked_with(hash_of(key), limit, extra, now)
     }
 
     fn record_at(&self, key: ThrottleKey, window: Duration, now: Instant) {
-        let mut shard = self.shard(key);
-        let before = shard.len();
-        self.insert(&mut shard, key, window, now);
-        self.adjust(before, shard.len());
+        let mut state = self.lock();
+        let width = self.width;
+        state
+            .sketch
+            .get_or_insert_with(|| sketch::Sketch::new(width, window))
+            .add(hash_of(key), now);
+        self.any.store(true, Relaxed);
+        drop(state);
     }
 
-    /// Keeps the record count in step with a shard's change of size.
-    fn adjust(&self, before: usize, after: usize) {
-        use std::sync::atomic::Ordering::Relaxed;
-        if after > before {
-            self.records.fetch_add(after - before, Relaxed);
-        } else {
-            self.records.fetch_sub(before - after, Relaxed);
+    fn settle(&self, key: ThrottleKey) {
+        let mut state = self.lock();
+        if let Some(n) = state.pending.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                state.pending.remove(&key);
+            }
         }
     }
+}
 
-    fn insert(
-        &self,
-        shard: &mut HashMap<ThrottleKey, Record>,
-        key: ThrottleKey,
-        window: Duration,
-        now: Instant,
-    ) {
-        if let Some(record) = shard.get_mut(&key) {
-            if now >= record.since + window {
-                *record = Record {
-                    failures: 1,
-                    since: now,
-                };
-            } else {
-                record.failures = record.failures.saturating_add(1);
-            }
-            return;
-        }
-        if shard.len() >= self.per_shard {
-            // Forget what has expired; if nothing has, the record with the fewest failures
-            // (the oldest among equals): a flood of one-failure keys evicts its own kind.
-            shard.retain(|_, r| now < r.since + window);
-            if shard.len() >= self.per_shard {
-                let victim = shard
-                    .iter()
-                    .min_by_key(|(_, r)| (r.failures, r.since))
-                    .map(|(k, _)| *k);
-                if let Some(victim) = victim {
-                    shard.remove(&victim);
-                }
-            }
-        }
-        shard.insert(
-            key,
-            Record {
-                failures: 1,
-                since: now,
-            },
-        );
+impl MemoryState {
+    fn has_records(&mut self, now: Instant) -> bool {
+        !self.pending.is_empty() || self.sketch.as_mut().is_some_and(|s| s.has_records(now))
+    }
+}
+
+fn hash_of(key: ThrottleKey) -> u64 {
+    match key {
+        ThrottleKey::User(h) => h,
+        ThrottleKey::Addr(h) => h ^ 0x5bd1_e995_5bd1_e995,
     }
 }
 
@@ -258,24 +266,42 @@ impl ThrottleStore for MemoryThrottle {
         AuthFuture::ready(())
     }
 
-    fn reset(&self, key: ThrottleKey) -> AuthFuture<()> {
-        let mut shard = self.shard(key);
-        let before = shard.len();
-        shard.remove(&key);
-        self.adjust(before, shard.len());
+    /// Counts are not taken back one key at a time (the sketch shares its counters): a
+    /// success makes its address familiar instead (see [`Throttle::familiar_for`]).
+    fn reset(&self, _key: ThrottleKey) -> AuthFuture<()> {
+        AuthFuture::ready(())
+    }
+
+    fn begin(&self, key: ThrottleKey, _window: Duration) -> AuthFuture<()> {
+        let mut state = self.lock();
+        *state.pending.entry(key).or_insert(0) += 1;
+        self.any.store(true, Relaxed);
+        drop(state);
+        AuthFuture::ready(())
+    }
+
+    fn commit(&self, key: ThrottleKey, window: Duration) -> AuthFuture<()> {
+        self.settle(key);
+        self.record_at(key, window, Instant::now());
         AuthFuture::ready(())
     }
 
     fn forgive(&self, key: ThrottleKey) -> AuthFuture<()> {
-        let mut shard = self.shard(key);
-        if let Some(record) = shard.get_mut(&key) {
-            record.failures = record.failures.saturating_sub(1);
-        }
+        self.settle(key);
         AuthFuture::ready(())
     }
 
     fn may_have_records(&self) -> bool {
-        self.records.load(std::sync::atomic::Ordering::Relaxed) > 0
+        if !self.any.load(Relaxed) {
+            return false;
+        }
+        // Cleared under the lock that every recording takes: none is lost.
+        let mut state = self.lock();
+        let any = state.has_records(Instant::now());
+        if !any {
+            self.any.store(false, Relaxed);
+        }
+        any
     }
 }
 
@@ -291,6 +317,8 @@ pub struct Throttle {
     resolver: crate::client::Resolver,
     hasher: Hashing,
     store: Arc<dyn ThrottleStore>,
+    /// Where users have logged in (smart lockout); `None`: off.
+    familiar: Option<Arc<Mutex<familiar::Familiar>>>,
 }
 
 /// How keys are hashed: under a per-process random key, or (a shared store) a salt every
@@ -330,7 +358,31 @@ impl Throttle {
             resolver: crate::client::Resolver::default(),
             hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
+            familiar: Some(Arc::new(Mutex::new(familiar::Familiar::new(
+                DEFAULT_FAMILIAR_CAPACITY,
+                DEFAULT_FAMILIAR_LIFETIME,
+            )))),
         }
+    }
+
+    /// How long an address where a user logged in stays familiar to that user (smart lockout;
+    /// default [`DEFAULT_FAMILIAR_LIFETIME`], 30 days after the last success there), and how
+    /// many such pairs are remembered (default [`DEFAULT_FAMILIAR_CAPACITY`]; 24 bytes each).
+    /// At a familiar address the user is judged by the failures at that address only, so
+    /// failures from elsewhere cannot lock them out there. `Duration::ZERO` turns it off:
+    /// every attempt meets the per-username and per-address limits. See the [module
+    /// docs](self).
+    #[must_use]
+    pub fn familiar_for(mut self, lifetime: Duration, capacity: usize) -> Self {
+        self.familiar = (!lifetime.is_zero() && capacity > 0)
+            .then(|| Arc::new(Mutex::new(familiar::Familiar::new(capacity, lifetime))));
+        self
+    }
+
+    fn familiar(&self) -> Option<MutexGuard<'_, familiar::Familiar>> {
+        self.familiar
+            .as_ref()
+            .map(|f| f.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Failures allowed per username in a window (0: no per-username limit).
@@ -434,7 +486,7 @@ impl Throttle {
     /// Whether the store may hold a failure (see [`ThrottleStore::may_have_records`]).
     #[inline]
     pub(crate) fn may_have_records(&self) -> bool {
-        self.store.may_have_records()
+        self.store.may_have_records() || self.familiar().is_some_and(|f| f.has_failures())
     }
 
     /// The limits in force.
@@ -445,14 +497,29 @@ impl Throttle {
 
     /// The keys of an attempt.
     pub(crate) fn keys(&self, username: Option<&str>, addr: Option<IpAddr>) -> Keys {
-        Keys {
-            user: username
-                .filter(|_| self.per_user > 0)
-                .map(|u| ThrottleKey::User(self.hash(0, u))),
-            addr: addr
-                .filter(|_| self.per_addr > 0)
-                .map(|a| ThrottleKey::Addr(self.hash(1, &prefix(a)))),
+        let user = username.map(|u| self.hash(0, u));
+        let addr = addr.map(|a| self.hash(1, &prefix(a)));
+        let mut keys = Keys {
+            user: user.filter(|_| self.per_user > 0).map(ThrottleKey::User),
+            addr: addr.filter(|_| self.per_addr > 0).map(ThrottleKey::Addr),
+            // Without a client address (a server that does not give the peer), the pair is
+            // the user alone: a success clears the user's own failures, as without smart
+            // lockout.
+            pair: match (user, addr.or(Some(0)), &self.familiar) {
+                (Some(u), Some(a), Some(_)) if self.per_user > 0 => {
+                    Some(u ^ a.rotate_left(29) ^ 0x243f_6a88_85a3_08d3)
+                }
+                _ => None,
+            },
+            shared_pair: None,
+        };
+        // A shared store counts every pair's failures itself, so an instance where the
+        // address is familiar judges it by the count of every instance (the table of familiar
+        // pairs stays in the process).
+        if let (Some(pair), Hashing::Salted(_)) = (keys.pair, &self.hasher) {
+            keys.shared_pair = Some(ThrottleKey::User(pair));
         }
+        keys
     }
 
     fn hash<T: Hash + ?Sized>(&self, kind: u8, value: &T) -> u64 {
@@ -474,11 +541,23 @@ impl Throttle {
         }
     }
 
-    /// How long the attempt must wait, if one of its keys is over its limit.
+    /// How long the attempt must wait, if one of its keys is over its limit. At an address
+    /// familiar to the user, the pair's own failures count instead of the username's (the
+    /// address's own limit still holds: its failures were made there).
     pub(crate) fn blocked(&self, keys: Keys) -> Option<Duration> {
-        let user = keys
-            .user
-            .and_then(|k| self.store.blocked(k, self.per_user, self.window));
+        let familiar = match (keys.pair, self.familiar()) {
+            (Some(pair), Some(mut familiar)) => {
+                familiar.blocked(pair, self.per_user, self.window, Instant::now())
+            }
+            _ => None,
+        };
+        let user = match (familiar, keys.shared_pair) {
+            (Some(_), Some(k)) => self.store.blocked(k, self.per_user, self.window),
+            (Some(pair), None) => pair,
+            (None, _) => keys
+                .user
+                .and_then(|k| self.store.blocked(k, self.per_user, self.window)),
+        };
         let addr = keys
             .addr
             .and_then(|k| self.store.blocked(k, self.per_addr, self.window));
@@ -491,44 +570,97 @@ impl Throttle {
         user.max(addr)
     }
 
-    /// Settles an attempt that was counted as a wrong secret when it started to wait: a
-    /// success resets the username and forgives the address; a failure that counts against
-    /// the address only forgives the username; one that counts for nothing forgives both.
+    /// Counts an attempt that starts waiting for a slow check as a wrong secret until it is
+    /// settled ([`settle_counted`](Self::settle_counted)).
+    pub(crate) fn begin(&self, keys: Keys) -> AuthFuture<()> {
+        if let (Some(pair), Some(mut familiar)) = (keys.pair, self.familiar()) {
+            familiar.fail(pair, self.window, Instant::now());
+        }
+        let window = self.window;
+        let user = keys.user.map(|k| self.store.begin(k, window));
+        let addr = keys.addr.map(|k| self.store.begin(k, window));
+        let pair = keys.shared_pair.map(|k| self.store.begin(k, window));
+        both(Some(both(user, addr)), pair)
+    }
+
+    /// Settles an attempt [begun](Self::begin) when it started to wait: a wrong secret counts
+    /// against the username and the address; a failure that counts against the address only
+    /// is taken back from the username; one that counts for nothing from both; a success
+    /// takes it back from both and makes the address familiar to the user.
     pub(crate) fn settle_counted(&self, keys: Keys, charge: Charge) -> AuthFuture<()> {
         let store = self.store.clone();
+        let window = self.window;
+        if let (Some(pair), Some(mut familiar)) = (keys.pair, self.familiar()) {
+            match charge {
+                Charge::Secret => {}
+                Charge::Success => familiar.succeed(pair, Instant::now()),
+                Charge::Address | Charge::Nothing => familiar.forgive(pair, Instant::now()),
+            }
+        }
         let (user, addr) = match charge {
-            Charge::Secret => return AuthFuture::ready(()),
+            Charge::Secret => (
+                keys.user.map(|k| store.commit(k, window)),
+                keys.addr.map(|k| store.commit(k, window)),
+            ),
             Charge::Success => (
-                keys.user.map(|k| store.reset(k)),
+                keys.user.map(|k| {
+                    let forgiven = store.forgive(k);
+                    let reset = store.reset(k);
+                    forgiven.and_then(move |()| reset)
+                }),
                 keys.addr.map(|k| store.forgive(k)),
             ),
-            Charge::Address => (keys.user.map(|k| store.forgive(k)), None),
+            Charge::Address => (
+                keys.user.map(|k| store.forgive(k)),
+                keys.addr.map(|k| store.commit(k, window)),
+            ),
             Charge::Nothing => (
                 keys.user.map(|k| store.forgive(k)),
                 keys.addr.map(|k| store.forgive(k)),
             ),
         };
-        both(user, addr)
+        let pair = keys.shared_pair.map(|k| match charge {
+            Charge::Secret => store.commit(k, window),
+            Charge::Success => {
+                let forgiven = store.forgive(k);
+                let reset = store.reset(k);
+                forgiven.and_then(move |()| reset)
+            }
+            Charge::Address | Charge::Nothing => store.forgive(k),
+        });
+        both(Some(both(user, addr)), pair)
     }
 
     /// Counts an attempt's outcome: a wrong secret against the username and the address, a
-    /// failure that verified nothing against the address, a success resets the username.
+    /// failure that verified nothing against the address; a success makes the address
+    /// familiar to the user (and resets the username's count where the store can).
     pub(crate) fn record(&self, keys: Keys, charge: Charge) -> AuthFuture<()> {
         let store = self.store.clone();
         let window = self.window;
+        if let (Some(pair), Some(mut familiar)) = (keys.pair, self.familiar()) {
+            match charge {
+                Charge::Secret => familiar.fail(pair, window, Instant::now()),
+                Charge::Success => familiar.succeed(pair, Instant::now()),
+                Charge::Address | Charge::Nothing => {}
+            }
+        }
         let (user, addr) = match charge {
             Charge::Nothing => return AuthFuture::ready(()),
             Charge::Success => {
-                return keys
-                    .user
-                    .map_or_else(|| AuthFuture::ready(()), |k| store.reset(k))
+                let user = keys.user.map(|k| store.reset(k));
+                let pair = keys.shared_pair.map(|k| store.reset(k));
+                return both(user, pair);
             }
             Charge::Secret => (keys.user, keys.addr),
             Charge::Address => (None, keys.addr),
         };
         let user = user.map(|k| store.record_failure(k, window));
         let addr = addr.map(|k| store.record_failure(k, window));
-        both(user, addr)
+        let pair = match charge {
+            Charge::Secret => keys.shared_pair.map(|k| store.record_failure(k, window)),
+            _ => None,
+        };
+        both(Some(both(user, addr)), pair)
     }
 
     /// The client address of `req` (see [`client`](crate::client)).
@@ -537,13 +669,30 @@ impl Throttle {
     }
 }
 
-/// The store's answers for the username's key and the address's key, one after the other
-/// (either may be absent).
+/// The store's answers for the username's key and the address's key, awaited together (a
+/// shared store that does not answer costs one deadline, not two; either may be absent).
 fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFuture<()> {
-    match (user, addr) {
+    let pending = |f: Option<AuthFuture<()>>| f.and_then(|f| f.into_ready().err());
+    match (pending(user), pending(addr)) {
         (None, None) => AuthFuture::ready(()),
         (Some(f), None) | (None, Some(f)) => f,
-        (Some(u), Some(a)) => u.and_then(move |()| a),
+        (Some(u), Some(a)) => {
+            let (mut u, mut a) = (Some(u), Some(a));
+            AuthFuture::new(std::future::poll_fn(move |cx| {
+                for slot in [&mut u, &mut a] {
+                    if let Some(f) = slot {
+                        if std::future::Future::poll(std::pin::Pin::new(f), cx).is_ready() {
+                            *slot = None;
+                        }
+                    }
+                }
+                if u.is_none() && a.is_none() {
+                    std::task::Poll::Ready(())
+                } else {
+                    std::task::Poll::Pending
+                }
+            }))
+        }
     }
 }
 
@@ -568,7 +717,17 @@ pub(crate) enum Charge {
 pub(crate) struct Keys {
     user: Option<ThrottleKey>,
     addr: Option<ThrottleKey>,
+    /// The username and the address together (smart lockout).
+    pair: Option<u64>,
+    /// The pair's key in a shared store.
+    shared_pair: Option<ThrottleKey>,
 }
+
+/// How long an address stays familiar to a user after their last success there: 30 days.
+pub const DEFAULT_FAMILIAR_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How many (username, address) pairs are remembered by default: 65 536 (1.5 MiB).
+pub const DEFAULT_FAMILIAR_CAPACITY: usize = 65_536;
 
 /// IPv4 as is; IPv6 by its /64 (IPv4-mapped addresses as IPv4).
 fn prefix(addr: IpAddr) -> IpAddr {
@@ -595,17 +754,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn record_size_is_what_the_docs_say() {
-        assert_eq!(
-            std::mem::size_of::<(ThrottleKey, Record)>(),
-            40,
-            "update MemoryThrottle::DEFAULT_CAPACITY's docs"
-        );
-    }
-
-    #[test]
     fn counts_block_and_expire() {
-        let store = MemoryThrottle::new(64);
+        let store = MemoryThrottle::new(1024);
         let key = ThrottleKey::User(7);
         let w = Duration::from_secs(60);
         let t0 = Instant::now();
@@ -613,28 +763,74 @@ mod tests {
             assert_eq!(store.blocked_at(key, 3, w, t0), None);
             store.record_at(key, w, t0);
         }
-        let wait = store.blocked_at(key, 3, w, t0 + Duration::from_secs(10));
-        assert_eq!(wait, Some(Duration::from_secs(50)));
-        assert_eq!(store.blocked_at(key, 3, w, t0 + w), None);
-        // A failure after the window starts a new one.
-        store.record_at(key, w, t0 + w);
-        assert_eq!(store.blocked_at(key, 2, w, t0 + w), None);
+        assert!(store
+            .blocked_at(key, 3, w, t0 + Duration::from_secs(10))
+            .is_some());
+        // A failure counts for a window at least, a window and a half at most.
+        assert!(store
+            .blocked_at(key, 3, w, t0 + w - Duration::from_millis(1))
+            .is_some());
+        assert_eq!(
+            store.blocked_at(key, 3, w, t0 + w + w / 2 + Duration::from_millis(1)),
+            None
+        );
+        // Attempts in flight count until they settle.
+        let other = ThrottleKey::Addr(9);
+        for _ in 0..2 {
+            drop(store.begin(other, w));
+        }
+        assert!(store.blocked_at(other, 2, w, t0).is_some());
+        drop(store.forgive(other));
+        drop(store.commit(other, w));
+        assert_eq!(store.blocked_at(other, 2, w, t0), None);
+        assert!(store.blocked_at(other, 1, w, t0).is_some());
     }
 
+    /// The flood: 70 000 usernames × 10 failures from 7 000 addresses × 100, after
+    /// one user was locked. The locked user stays locked; innocent keys are over-counted
+    /// rarely (the rate the docs state).
     #[test]
-    fn a_flood_of_new_keys_does_not_evict_the_attacked_record() {
-        let store = MemoryThrottle::new(SHARDS * 8);
-        let w = Duration::from_secs(600);
-        let now = Instant::now();
-        let victim = ThrottleKey::User(3 * SHARDS as u64);
-        for _ in 0..5 {
-            store.record_at(victim, w, now);
+    fn a_flood_never_unblocks_and_rarely_over_counts() {
+        let t = Throttle::new();
+        let (per_user, per_addr, _) = t.limits();
+        let victim = t.keys(Some("john"), Some("192.0.2.1".parse().unwrap()));
+        for _ in 0..per_user {
+            assert!(t.record(victim, Charge::Secret).into_ready().is_ok());
         }
-        for i in 0..10_000_u64 {
-            store.record_at(ThrottleKey::Addr(i * SHARDS as u64 + 3), w, now);
+        assert!(t.blocked(victim).is_some());
+        for i in 0..70_000_u32 {
+            let name = format!("user{i}");
+            let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i % 7_000));
+            let keys = t.keys(Some(&name), Some(addr));
+            for _ in 0..10 {
+                drop(t.record(keys, Charge::Secret));
+            }
         }
-        assert!(store.len() <= SHARDS * 8);
-        assert_eq!(store.blocked_at(victim, 5, w, now), Some(w));
+        assert!(t.blocked(victim).is_some(), "the locked user was forgotten");
+        let probes = 20_000_u32;
+        let over = (0..probes)
+            .filter(|i| {
+                let keys = t.keys(Some(&format!("innocent{i}")), None);
+                t.blocked(keys).is_some()
+            })
+            .count();
+        let addr_over = (0..probes)
+            .filter(|i| {
+                let addr = IpAddr::V4(std::net::Ipv4Addr::from(0x0b00_0000 + i));
+                t.blocked(t.keys(None, Some(addr))).is_some()
+            })
+            .count();
+        eprintln!(
+            "over-counted past the limit: {over} of {probes} innocent usernames, {addr_over} of {probes} addresses ({per_user}/{per_addr})"
+        );
+        assert!(
+            over * 1000 <= probes as usize,
+            "{over} of {probes} usernames"
+        );
+        assert!(
+            addr_over * 1000 <= probes as usize,
+            "{addr_over} of {probes} addresses"
+        );
     }
 
     #[test]
@@ -657,5 +853,35 @@ mod tests {
         let keys = t.keys(Some("john"), None);
         assert!(t.record(keys, Charge::Secret).into_ready().is_ok());
         assert!(t.blocked(keys).is_some());
+    }
+
+    #[test]
+    fn smart_lockout_judges_a_familiar_address_by_its_own_failures() {
+        let t = Throttle::new().max_failures_per_user(3);
+        let home: IpAddr = "192.0.2.1".parse().unwrap();
+        let at_home = t.keys(Some("john"), Some(home));
+        drop(t.record(at_home, Charge::Success));
+        for i in 0..14_u8 {
+            let elsewhere = t.keys(Some("john"), Some(IpAddr::from([198, 51, 100, i])));
+            drop(t.record(elsewhere, Charge::Secret));
+        }
+        let new_place = t.keys(Some("john"), Some("203.0.113.5".parse().unwrap()));
+        assert!(t.blocked(new_place).is_some());
+        assert_eq!(t.blocked(at_home), None);
+        // At home, its own failures still count.
+        for _ in 0..3 {
+            drop(t.record(at_home, Charge::Secret));
+        }
+        assert!(t.blocked(at_home).is_some());
+        // Off: the username's limit everywhere.
+        let off = Throttle::new()
+            .max_failures_per_user(3)
+            .familiar_for(Duration::ZERO, 0);
+        let at_home = off.keys(Some("john"), Some(home));
+        drop(off.record(at_home, Charge::Success));
+        for _ in 0..3 {
+            drop(off.record(off.keys(Some("john"), None), Charge::Secret));
+        }
+        assert!(off.blocked(at_home).is_some());
     }
 }

@@ -3,6 +3,10 @@
 //! throttle's per-username counts, the name the verify callback and the stores are asked
 //! about, the verified-credential cache and [`Username`](crate::Username).
 //!
+//! A store is asked about the canonical name only, so it keeps its users under their canonical
+//! names (with [`Usernames::case_insensitive`], insert `john`, not `John`; a database can
+//! store a lowercased column, or compare with `lower(name) = ?`).
+//!
 //! ```
 //! use httpauth::{BasicAuth, Usernames};
 //! use httpauth::scheme::AuthRequest;

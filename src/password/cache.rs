@@ -1,4 +1,4 @@
-//! The verified-credential cache: HMAC-SHA-256 keys, successes only, bounded, with a TTL, and
+//! The verified-credential cache: keyed SipHash-2-4-128 keys, successes only, bounded, with a TTL, and
 //! single flight for concurrent identical misses.
 
 use std::cell::RefCell;
@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use hmac::{Hmac, Mac};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
@@ -74,7 +73,7 @@ impl Default for CacheConfig {
     }
 }
 
-pub(crate) type Key = [u8; 32];
+pub(crate) type Key = [u8; 16];
 
 /// SHA-256 of a stored hash, computed once per stored hash (when a store loads it). A key covers
 /// this digest instead of the full string: 32 bytes instead of ~100 for an argon2id PHC string,
@@ -99,12 +98,13 @@ pub(crate) enum Stored<'a> {
     Full(&'a str),
     /// A stored hash given by its digest (the built-in stores, which compute it once).
     Digest(&'a HashDigest),
-    /// No stored hash: an unknown user (single-flight keys only; never inserted).
+    /// No stored hash (never inserted; unknown users are refused without a hash).
+    #[cfg(test)]
     Unknown,
 }
 
-/// Keys are HMAC outputs under a secret key: uniformly distributed and impossible to aim, so
-/// their first 8 bytes are a good hash (no SipHash needed against flooding).
+/// Keys are outputs of a keyed PRF under a secret key: uniformly distributed and impossible to
+/// aim, so their first 8 bytes are a good hash (no second hashing needed against flooding).
 #[derive(Default, Clone, Copy)]
 pub(crate) struct KeyHasher(u64);
 
@@ -137,7 +137,8 @@ pub(crate) struct CredentialCache {
     /// Bumped when an entry is evicted before its time or the cache is cleared: memo entries
     /// of an older generation are ignored.
     generation: AtomicU64,
-    mac: Hmac<Sha256>,
+    /// The key of the cache keys' PRF (random, per cache, never leaves the process).
+    prf_key: [u8; 16],
     config: CacheConfig,
     entries: Mutex<Entries>,
     inflight: Mutex<KeyMap<Arc<OnceCell<Verdict>>>>,
@@ -145,7 +146,7 @@ pub(crate) struct CredentialCache {
 
 /// A per-thread memo of the last few hits, so repeated hits on one core read no shared lock (a
 /// shared lock's cache line bouncing between cores costs more than the lookup). It holds
-/// HMAC keys and verification times only, is checked against the TTL and the cache's
+/// PRF keys and verification times only, is checked against the TTL and the cache's
 /// generation, and is refreshed from the shared map.
 #[derive(Clone, Copy)]
 struct Memo {
@@ -179,14 +180,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl CredentialCache {
     pub(crate) fn new(config: CacheConfig) -> Self {
-        let mut key = [0u8; 32];
-        OsRng.fill_bytes(&mut key);
-        let mac = <Hmac<Sha256> as Mac>::new_from_slice(&key)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        let mut prf_key = [0u8; 16];
+        OsRng.fill_bytes(&mut prf_key);
         Self {
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
             generation: AtomicU64::new(0),
-            mac,
+            prf_key,
             config,
             entries: Mutex::new(Entries {
                 map: KeyMap::default(),
@@ -200,32 +199,36 @@ impl CredentialCache {
         self.config
     }
 
-    /// HMAC-SHA-256, under this cache's random key (keyed once, at creation: each key clones the
-    /// keyed state), of a tag for the form of `stored`, then the length-prefixed username and
-    /// password, then the stored hash (length-prefixed) or its 32-byte digest.
+    /// SipHash-2-4 with 128-bit output (a PRF), under this cache's random 128-bit key, of a
+    /// tag for the form of `stored`, then the length-prefixed username and password, then the
+    /// stored hash (length-prefixed) or its 32-byte digest. Without the key no one can aim at
+    /// a cached key; a forged hit would need a 128-bit collision with a verified entry.
     pub(crate) fn key(&self, username: &str, password: &str, stored: Stored<'_>) -> Key {
-        let mut mac = self.mac.clone();
+        use siphasher::sip128::{Hasher128 as _, SipHasher24};
+        use std::hash::Hasher as _;
+        let mut prf = SipHasher24::new_with_key(&self.prf_key);
         let tag: u8 = match stored {
             Stored::Full(_) => 0,
             Stored::Digest(_) => 1,
+            #[cfg(test)]
             Stored::Unknown => 2,
         };
-        mac.update(&[tag]);
-        // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB), and the shorter
-        // input saves a SHA-256 block in common cases.
-        let prefixed = |mac: &mut Hmac<Sha256>, part: &[u8]| {
+        prf.write(&[tag]);
+        // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB).
+        let prefixed = |prf: &mut SipHasher24, part: &[u8]| {
             let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-            mac.update(&len.to_be_bytes());
-            mac.update(part);
+            prf.write(&len.to_be_bytes());
+            prf.write(part);
         };
-        prefixed(&mut mac, username.as_bytes());
-        prefixed(&mut mac, password.as_bytes());
+        prefixed(&mut prf, username.as_bytes());
+        prefixed(&mut prf, password.as_bytes());
         match stored {
-            Stored::Full(hash) => prefixed(&mut mac, hash.as_bytes()),
-            Stored::Digest(digest) => mac.update(&digest.0),
+            Stored::Full(hash) => prefixed(&mut prf, hash.as_bytes()),
+            Stored::Digest(digest) => prf.write(&digest.0),
+            #[cfg(test)]
             Stored::Unknown => {}
         }
-        mac.finalize().into_bytes().into()
+        prf.finish128().as_bytes()
     }
 
     /// Whether `key` was verified within the TTL (a hit), counted for the metrics.

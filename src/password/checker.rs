@@ -1,5 +1,5 @@
 //! The checking engine shared by every store: the verified-credential cache in front, the
-//! bounded blocking pool behind it, and the dummy verification for unknown users.
+//! bounded blocking pool behind it, and the timed refusal of unknown users.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -379,45 +379,32 @@ impl PasswordChecker {
         }
     }
 
-    /// The check for a user that does not exist: verifies `password` against `dummy_hash`
-    /// (which should cost what a real user's hash costs) and returns `false`, so an unknown
-    /// user takes as long as a wrong password.
+    /// The check for a user that does not exist: computes no hash, and returns when a wrong
+    /// password of a known user would: after the cost of the most expensive hash class seen
+    /// (`dummy_hash`, which should cost what a real user's hash costs, is measured once when
+    /// no other class is known) plus the pool's typical wait for a permit. A flood of
+    /// unknown usernames therefore takes no hashing capacity from real users.
     pub async fn verify_unknown(&self, username: &str, password: &str, dummy_hash: Arc<str>) {
         let _ = self
             .try_verify_unknown(username, password, dummy_hash)
             .await;
     }
 
-    /// [`verify_unknown`](Self::verify_unknown), with the pool's refusal as an error.
+    /// [`verify_unknown`](Self::verify_unknown), as a `Result` (it no longer takes a place in
+    /// the pool's queue, so it is never refused).
     ///
     /// # Errors
     ///
-    /// As [`try_verify`](Self::try_verify).
+    /// None today; kept for the signature's sake.
     pub async fn try_verify_unknown(
         &self,
         username: &str,
         password: &str,
         dummy_hash: Arc<str>,
     ) -> Result<(), AuthError> {
-        if password.len() <= MAX_PASSWORD_LEN {
-            let key = self.unknown_key(username, password);
-            self.slow(
-                key,
-                username,
-                password,
-                None,
-                Some(Dummy::Fixed(dummy_hash)),
-            )
-            .await?;
-        }
+        let _ = (username, password);
+        self.refuse_unknown(&Dummy::Fixed(dummy_hash)).await;
         Ok(())
-    }
-
-    /// The single-flight key of an unknown user's check (`None` without a cache).
-    fn unknown_key(&self, username: &str, password: &str) -> Option<Key> {
-        self.cache
-            .as_ref()
-            .map(|cache| cache.key(username, password, Stored::Unknown))
     }
 
     /// The store-side check after a [`lookup`](Self::lookup) that missed (its key is reused,
@@ -447,15 +434,37 @@ impl PasswordChecker {
                     .await?;
                 Ok(ok.then(user).flatten())
             }),
-            Miss::Unknown(dummy) => {
-                let key = self.unknown_key(&username, &password);
-                AuthFuture::new(async move {
-                    this.slow(key, &username, &password, None, Some(dummy))
-                        .await?;
-                    Ok(None)
-                })
-            }
+            Miss::Unknown(dummy) => AuthFuture::new(async move {
+                this.refuse_unknown(&dummy).await;
+                Ok(None)
+            }),
         }
+    }
+
+    /// A user the store knows does not exist: no hash is computed. The refusal waits what a
+    /// wrong password of a known user takes: the cost of the most expensive hash class (the
+    /// dummy's class is measured once when no other is known) plus the pool's typical wait
+    /// for a permit right now, so the two stay indistinguishable, idle or busy, and a flood
+    /// of unknown usernames costs no hashing at all.
+    async fn refuse_unknown(&self, dummy: &Dummy) {
+        let start = Instant::now();
+        if self.costs.target().is_zero() && !self.costs.has_pending.load(Relaxed) {
+            let hash = match dummy {
+                Dummy::Fixed(hash) => hash.clone(),
+                Dummy::Lazy(..) => {
+                    let dummy = dummy.clone();
+                    match tokio::runtime::Handle::try_current() {
+                        Ok(_) => tokio::task::spawn_blocking(move || dummy.resolve())
+                            .await
+                            .unwrap_or_else(|_| Arc::from("")),
+                        Err(_) => dummy.resolve(),
+                    }
+                }
+            };
+            self.costs.register(&hash);
+        }
+        self.calibrate().await;
+        Delay::until(start + self.pool.typical_wait() + self.costs.target()).await;
     }
 
     /// The cache's answer for a known user's stored hash; a miss carries the key it computed.

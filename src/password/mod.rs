@@ -93,6 +93,7 @@ mod checker;
 mod file;
 #[cfg(feature = "password")]
 mod hash;
+mod lookup;
 #[cfg(feature = "password")]
 mod pool;
 #[cfg(feature = "password")]
@@ -110,6 +111,7 @@ pub use self::hash::{
     BCRYPT_MAX_PASSWORD_LEN, MAX_PASSWORD_LEN,
 };
 #[cfg(feature = "password")]
-pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
+pub use self::lookup::HashLookup;
 #[cfg(feature = "password")]
+pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
 pub use self::store::{HashedPasswords, MapUser};

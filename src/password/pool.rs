@@ -16,9 +16,11 @@ use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub(crate) use crate::timer::Delay;
 
 /// Default wait deadline for a hashing permit.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2);
-/// Default queue bound: this many waiters per permit.
-pub const DEFAULT_WAITERS_PER_PERMIT: usize = 8;
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(3);
+/// Default queue bound: this many waiters per permit (a rush of first logins waits its turn
+/// rather than being refused; unknown users never take a place, see
+/// [`PasswordChecker`](super::PasswordChecker)).
+pub const DEFAULT_WAITERS_PER_PERMIT: usize = 32;
 
 /// The pool refused a check: its queue was full or the wait deadline passed. No hash was
 /// computed; the request answers 503 with `Retry-After`.
@@ -74,6 +76,9 @@ struct Inner {
     max_per_key: usize,
     hasher: RandomState,
     refused: AtomicU64,
+    /// A running average (EWMA, weight 1/8) of how long a check waited for its permit, in
+    /// nanoseconds: what an unknown user's refusal waits on top of the hash's cost.
+    typical_wait: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -151,6 +156,7 @@ impl HashPool {
                 max_per_key,
                 hasher: RandomState::new(),
                 refused: AtomicU64::new(0),
+                typical_wait: AtomicU64::new(0),
                 state: Mutex::new(State {
                     available: permits,
                     ..State::default()
@@ -284,9 +290,33 @@ impl HashPool {
         }
     }
 
+    /// How long a check typically waits for its permit right now (a running average).
+    pub(crate) fn typical_wait(&self) -> Duration {
+        Duration::from_nanos(self.inner.typical_wait.load(Ordering::Relaxed))
+    }
+
+    fn sample_wait(&self, waited: Duration) {
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .inner
+            .typical_wait
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
+                Some(avg - avg / 8 + ns / 8)
+            });
+    }
+
     /// A permit for a check of `key` (the username): at once, or after waiting in the key's
     /// queue, or a refusal (queue full, deadline passed).
     pub(crate) async fn acquire(&self, key: &str) -> Result<Permit, Busy> {
+        let start = std::time::Instant::now();
+        let result = self.acquire_inner(key).await;
+        if result.is_ok() {
+            self.sample_wait(start.elapsed());
+        }
+        result
+    }
+
+    async fn acquire_inner(&self, key: &str) -> Result<Permit, Busy> {
         let key = self.inner.hasher.hash_one(key);
         let id = {
             let mut state = self.inner.lock();
@@ -544,7 +574,7 @@ mod tests {
             assert!(futures_poll(&mut first).is_none());
             assert_eq!(pool.waiting(), 1);
             let refused = pool.acquire("a").await.unwrap_err();
-            assert_eq!(refused.retry_after, 2);
+            assert_eq!(refused.retry_after, 3);
             assert_eq!(pool.refused(), 1);
             drop(held);
             let permit = first.await.unwrap();

@@ -36,9 +36,9 @@ use crate::scheme::AuthFuture;
 /// let params = Params::new(1024, 1, 1).unwrap();
 /// let users = HashedPasswords::new().dummy_params(params);
 /// users.insert("john", params.hash("hello")).unwrap();
-/// assert_eq!(users.verify_password("john", "hello").await.as_deref(), Some("john"));
-/// assert_eq!(users.verify_password("john", "bye").await, None);
-/// assert_eq!(users.verify_password("nobody", "hello").await, None);
+/// assert_eq!(users.verify_password("john", "hello").await, Ok(Some("john".to_owned())));
+/// assert_eq!(users.verify_password("john", "bye").await, Ok(None));
+/// assert_eq!(users.verify_password("nobody", "hello").await, Ok(None));
 /// # });
 /// ```
 pub struct HashedPasswords<U = String> {
@@ -190,7 +190,7 @@ impl<U> HashedPasswords<U> {
     /// users.insert_user("susan", params.hash("bye"), User { id: 7, admin: true }).unwrap();
     /// assert_eq!(
     ///     users.verify_password("susan", "bye").await,
-    ///     Some(User { id: 7, admin: true })
+    ///     Ok(Some(User { id: 7, admin: true }))
     /// );
     /// # });
     /// ```

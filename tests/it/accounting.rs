@@ -255,6 +255,20 @@ async fn case_spellings_are_one_user() {
     )
     .await;
     assert_eq!(status, 401);
+    // On the demo's /basic-ci, 16 spellings × 11 guesses from 16 addresses lock john under
+    // every spelling (his budget is one, however he is spelled).
+    let url = format!("{base}/basic-ci");
+    for n in 0..16 {
+        let creds = basic(&spelling("john", n), "guess");
+        for _ in 0..11 {
+            let (status, _, _) =
+                get_from(loopback(720 + n), &url, &[("authorization", &creds)]).await;
+            assert!(matches!(status, 401 | 429), "{status}");
+        }
+    }
+    let creds = basic("jOhN", "hello");
+    let (status, _, _) = get_from(loopback(750), &url, &[("authorization", &creds)]).await;
+    assert_eq!(status, 429);
 }
 
 /// A Digest answer that names the user by `userhash` (RFC 7616 §3.4.4), with the hash's hex in

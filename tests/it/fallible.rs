@@ -172,3 +172,57 @@ async fn a_token_refused_with_a_reason() {
     let (status, _, _) = get_from(client, &url, &[("authorization", "Bearer down")]).await;
     assert_eq!(status, 503);
 }
+
+#[tokio::test]
+async fn stored_hashes_in_one_call() {
+    use httpauth::password::{HashLookup, Params};
+    let params = Params::new(1024, 1, 1).unwrap();
+    let table: Arc<std::sync::Mutex<std::collections::HashMap<String, String>>> = Arc::default();
+    table
+        .lock()
+        .unwrap()
+        .insert("john".to_owned(), params.hash("hello"));
+    let down = Arc::new(AtomicBool::new(false));
+    let (t, d) = (table.clone(), down.clone());
+    let users = HashLookup::new(move |name: String| {
+        let found = t.lock().unwrap().get(&name).cloned();
+        let down = d.load(SeqCst);
+        async move {
+            if down {
+                return Err(AuthError::backend("database is down"));
+            }
+            Ok(found.map(|hash| (hash, name)))
+        }
+    })
+    .dummy_params(params);
+    let checker = users.checker_ref().clone();
+    let auth = BasicAuth::verify_password(users).throttle(
+        Throttle::new()
+            .max_failures_per_user(2)
+            .max_failures_per_addr(100),
+    );
+    let base =
+        serve_with_peer(Router::new().route("/", get(hello).route_layer(auth.login_required())))
+            .await;
+    let url = format!("{base}/");
+    let client = loopback(1300);
+    let ask = |creds: String| {
+        let url = url.clone();
+        async move { get_from(client, &url, &[("authorization", &creds)]).await.0 }
+    };
+    assert_eq!(ask(basic("john", "hello")).await, 200);
+    assert_eq!(ask(basic("john", "hello")).await, 200);
+    let stats = checker.stats();
+    assert_eq!((stats.verifications, stats.cache_hits), (1, 1), "{stats:?}");
+    // An unknown user is refused without a hash, after the time a wrong password takes.
+    assert_eq!(ask(basic("nobody", "hello")).await, 401);
+    assert_eq!(checker.stats().verifications, 1);
+    assert!(checker.refusal_padding() > std::time::Duration::ZERO);
+    // The database is down: 503 without counting, however often john retries.
+    down.store(true, SeqCst);
+    for _ in 0..5 {
+        assert_eq!(ask(basic("john", "hello")).await, 503);
+    }
+    down.store(false, SeqCst);
+    assert_eq!(ask(basic("john", "hello")).await, 200);
+}

@@ -170,12 +170,17 @@ pub fn raw_status(response: &str) -> u16 {
 
 /// The demo binary built next to the running test (`target/<profile>/examples/demo`).
 pub fn demo_binary() -> std::path::PathBuf {
+    example_binary("demo")
+}
+
+/// An example binary built next to the running test (`target/<profile>/examples/<name>`).
+pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join("examples").join("demo");
+    let bin = dir.join("examples").join(name);
     assert!(
         bin.exists(),
-        "build the demo first: cargo build --examples ({})",
+        "build the examples first: cargo build --examples --all-features ({})",
         bin.display()
     );
     bin
@@ -194,8 +199,13 @@ impl Drop for Running {
 /// Starts the demo binary with `args` (and `PORT` from `env_port`, when given) and returns it
 /// with the address from its first stdout line.
 pub fn start_demo(args: &[&str], env_port: Option<&str>) -> (Running, String) {
+    start_example("demo", args, env_port)
+}
+
+/// Starts the example binary `name` as [`start_demo`] starts the demo.
+pub fn start_example(name: &str, args: &[&str], env_port: Option<&str>) -> (Running, String) {
     use std::io::BufRead as _;
-    let mut cmd = std::process::Command::new(demo_binary());
+    let mut cmd = std::process::Command::new(example_binary(name));
     cmd.args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
