@@ -266,6 +266,39 @@ impl Attempt {
     }
 }
 
+/// An attempt the throttle counts while its check runs ([`Throttle::begin`]), not settled yet:
+/// dropped armed (the request was dropped mid-check), it is taken back.
+struct Unsettled<U> {
+    policy: Arc<Policy<U>>,
+    keys: Keys,
+    armed: bool,
+}
+
+impl<U> Drop for Unsettled<U> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(t) = &self.policy.throttle {
+            let settled = t.settle_counted(self.keys, Charge::Nothing);
+            if let Err(pending) = settled.into_ready() {
+                detach(pending);
+            }
+        }
+    }
+}
+
+/// Runs a store's update that nobody waits for: on the current Tokio runtime when there is one
+/// (a shared store's call), else it is dropped (an in-memory store answers at once).
+fn detach(pending: AuthFuture<()>) {
+    #[cfg(any(feature = "password", feature = "redis"))]
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(pending);
+        return;
+    }
+    drop(pending);
+}
+
 /// Where a failure happened, which says what it counts against (see the module docs).
 #[derive(Debug, Clone, Copy)]
 enum Stage {
@@ -554,12 +587,20 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         self.resolve(&mut who, req);
         let begun = self.throttle.as_ref().map(|t| t.begin(who.keys));
         let counted = begun.is_some();
-        let this = self.clone();
+        // Taken back if the request is dropped before it is settled (a client that hangs up
+        // while its check runs): a dropped request never leaves a count behind.
+        let mut unsettled = Unsettled {
+            policy: self.clone(),
+            keys: who.keys,
+            armed: counted,
+        };
         AuthFuture::new(async move {
             if let Some(begun) = begun {
                 begun.await;
             }
             let result = pending.await;
+            unsettled.armed = false;
+            let this = unsettled.policy.clone();
             this.conclude(index, result, who, Stage::Verify { counted })
                 .await
         })

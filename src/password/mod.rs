@@ -93,6 +93,7 @@ mod checker;
 mod file;
 #[cfg(feature = "password")]
 mod hash;
+#[cfg(feature = "password")]
 mod lookup;
 #[cfg(feature = "password")]
 mod pool;
@@ -114,4 +115,5 @@ pub use self::hash::{
 pub use self::lookup::HashLookup;
 #[cfg(feature = "password")]
 pub use self::pool::{HashPool, DEFAULT_MAX_WAIT, DEFAULT_WAITERS_PER_PERMIT};
+#[cfg(feature = "password")]
 pub use self::store::{HashedPasswords, MapUser};

@@ -333,3 +333,40 @@ async fn userhash_spellings_are_one_user() {
     let (status, _, body) = get_from(loopback(901), &url, &[("authorization", &answer)]).await;
     assert_eq!((status, body.as_str()), (200, "Hello, susan!"));
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_check_leaves_no_count() {
+    // A check that takes a while, as a hash on the pool or a remote store does.
+    let auth = BasicAuth::verify_password(|u: String, p: String| async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        (u == "john" && p == "hello").then_some(u)
+    })
+    .throttle(
+        Throttle::new()
+            .max_failures_per_user(3)
+            .max_failures_per_addr(100),
+    );
+    let base =
+        serve_with_peer(Router::new().route("/", get(hello).route_layer(auth.login_required())))
+            .await;
+    let url = format!("{base}/");
+    // Six clients give up after 100 ms, while their checks run: their requests are dropped.
+    for n in 0..6 {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(100))
+            .local_address(loopback(1400 + n))
+            .build()
+            .unwrap();
+        let sent = client
+            .get(&url)
+            .header("authorization", basic("john", "hello"))
+            .send()
+            .await;
+        assert!(sent.is_err(), "the client gave up");
+    }
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    // Nothing was left counted against john.
+    let creds = basic("john", "hello");
+    let (status, _, body) = get_from(loopback(1450), &url, &[("authorization", &creds)]).await;
+    assert_eq!((status, body.as_str()), (200, "Hello, john!"));
+}
