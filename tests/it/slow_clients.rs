@@ -1,6 +1,7 @@
 //! Slow clients against the demo binary's server loop: a header trickled one byte a second is
-//! cut off at the header-read timeout, a connection that sends nothing at the same timeout,
-//! and connections beyond the limit wait until one closes. Every wait is bounded.
+//! cut off at the header-read timeout, a connection that sends nothing at the same timeout, a
+//! kept-alive connection left silent at the idle timeout, and connections beyond the limit
+//! wait until one closes. Every wait is bounded.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -129,5 +130,35 @@ fn connections_beyond_the_limit_wait_until_one_closes() {
         buf[..n].starts_with(b"HTTP/1.1 200"),
         "{:?}",
         String::from_utf8_lossy(&buf[..n])
+    );
+}
+
+#[test]
+fn a_connection_idle_between_requests_is_closed_at_the_idle_timeout() {
+    let (_demo, base) = start_demo(
+        &[
+            "--port",
+            "0",
+            "--header-read-timeout",
+            "30",
+            "--idle-timeout",
+            "2",
+        ],
+        None,
+    );
+    let mut stream = connect(&base);
+    stream
+        .write_all(b"GET /public HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // Kept alive, then silent: the idle timeout (2 s), not the header timeout (30 s), ends it.
+    let start = Instant::now();
+    assert!(read_to_close(&mut stream).is_empty());
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(8),
+        "closed after {elapsed:?}"
     );
 }
