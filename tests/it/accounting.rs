@@ -370,3 +370,52 @@ async fn a_client_that_hangs_up_mid_check_leaves_no_count() {
     let (status, _, body) = get_from(loopback(1450), &url, &[("authorization", &creds)]).await;
     assert_eq!((status, body.as_str()), (200, "Hello, john!"));
 }
+
+#[tokio::test]
+async fn a_full_hashing_queue_counts_for_the_address_only() {
+    use httpauth::password::{HashPool, HashedPasswords, Params, PasswordChecker};
+    // One hashing permit, no queue: while one check runs, every other is refused with 503.
+    let slow = Params::new(64 * 1024, 4, 1).unwrap();
+    let users = HashedPasswords::new()
+        .with_checker(PasswordChecker::new().pool(HashPool::new(1).max_waiters(0)))
+        .dummy_params(slow);
+    users.insert("john", slow.hash("hello")).unwrap();
+    users.insert("susan", slow.hash("bye")).unwrap();
+    let auth = BasicAuth::verify_password(users).throttle(
+        Throttle::new()
+            .max_failures_per_user(2)
+            .max_failures_per_addr(3),
+    );
+    let base =
+        serve_with_peer(Router::new().route("/", get(hello).route_layer(auth.login_required())))
+            .await;
+    let url = format!("{base}/");
+    // susan's wrong guess holds the only permit; john tries three times meanwhile.
+    let busy = {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let creds = basic("susan", "guess");
+            get_from(loopback(1500), &url, &[("authorization", &creds)])
+                .await
+                .0
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let john = basic("john", "hello");
+    let mut refused = 0;
+    for _ in 0..3 {
+        let (status, _, _) = get_from(loopback(1501), &url, &[("authorization", &john)]).await;
+        assert!(matches!(status, 503 | 200), "{status}");
+        refused += usize::from(status == 503);
+    }
+    assert_eq!(busy.await.unwrap(), 401);
+    assert!(refused >= 1, "the hashing queue was never full");
+    // john's username was not counted (3 refusals, a limit of 2): he logs in from elsewhere.
+    let (status, _, _) = get_from(loopback(1502), &url, &[("authorization", &john)]).await;
+    assert_eq!(status, 200);
+    // His address was: with a limit of 3, the refusals count there.
+    if refused == 3 {
+        let (status, _, _) = get_from(loopback(1501), &url, &[("authorization", &john)]).await;
+        assert_eq!(status, 429);
+    }
+}
