@@ -26,7 +26,7 @@ async fn hello_optional(user: Option<CurrentUser<User>>) -> String {
     }
 }
 
-/// The seed's token example: a verify-token callback over a token table, returning the user.
+/// Flask-HTTPAuth's token example: a verify-token callback over a token table, returning the user.
 fn token_auth() -> TokenAuth<User> {
     let tokens: Arc<HashMap<&'static str, User>> = Arc::new(
         USERS

@@ -1,4 +1,4 @@
-//! The demo's Digest routes (`/digest`, `/digest-sha256`, `/digest-ha1`), as the seed's Digest
+//! The demo's Digest routes (`/digest`, `/digest-sha256`, `/digest-ha1`), as Flask-HTTPAuth's Digest
 //! example: a get-password callback (or one returning the stored HA1), the username for the
 //! handler.
 //!
@@ -22,7 +22,7 @@ async fn hello(Username(name): Username) -> String {
     format!("Hello, {name}!")
 }
 
-/// The seed's get-password callback: the plain password of a user, `None` for strangers.
+/// Flask-HTTPAuth's get-password callback: the plain password of a user, `None` for strangers.
 fn password_of(username: &str) -> Option<String> {
     USERS
         .iter()
@@ -62,7 +62,7 @@ impl Shared {
 
 /// The Digest routes.
 pub(crate) fn routes(shared: &Shared) -> Router {
-    // `/digest`: the seed's defaults (MD5, qop="auth"), an async get-password callback.
+    // `/digest`: Flask-HTTPAuth's defaults (MD5, qop="auth"), an async get-password callback.
     let md5 = shared.apply(DigestAuth::get_password(|username: String| async move {
         password_of(&username)
     }));
