@@ -52,7 +52,7 @@ pub(crate) fn allowed(scheme: &str, user: Option<&str>, addr: Option<IpAddr>, pa
 
 /// Records the authenticated user as `enduser.id` on the current span, when the application
 /// declared that field (`tracing::info_span!("request", enduser.id = tracing::field::Empty)`).
-/// Called only once a subscriber was set.
+/// Called only once a subscriber was set and enables `httpauth` events at INFO.
 pub(crate) fn record_user(user: Option<&str>) {
     if let Some(user) = user {
         tracing::Span::current().record("enduser.id", user);

@@ -52,8 +52,10 @@ struct Args {
     secret_file: Option<std::path::PathBuf>,
     redis: Option<String>,
     /// `--redis-deadline-ms`: the deadline of one Redis call (default 250 ms).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     redis_deadline: Option<std::time::Duration>,
     /// `--redis-ca-file`, `--redis-cluster`.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     redis_ca_file: Option<std::path::PathBuf>,
     redis_cluster: Option<String>,
     /// `--metrics`, `--log-format json`.
