@@ -72,22 +72,18 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode};
-use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::AuthError;
 use crate::exchange::{merge_headers, settle, Exchange};
-use crate::extract::insert_identity;
 use crate::policy::{BodyFailure, Decision, LoginRequired};
-use crate::scheme::{AuthFuture, AuthRequest, BoxFuture, Identity};
+use crate::scheme::{AuthFuture, AuthRequest, Identity};
 
 /// A gRPC status code, as `grpc-status` carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,7 +234,7 @@ where
         let decision = self.policy.check(&AuthRequest::new(&req));
         match decision.into_ready() {
             Ok(Decision::Allow { identity, error }) => {
-                let headers = allow(req.extensions_mut(), identity, error);
+                let headers = crate::tower::allow(req.extensions_mut(), identity, error);
                 GrpcResponseFuture::inner(self.inner.call(req), headers)
             }
             Ok(Decision::Deny(response)) => GrpcResponseFuture::ready(refusal(response)),
@@ -306,7 +302,7 @@ impl Exchange for GrpcExchange {
         identity: Option<Identity<U>>,
         error: Option<AuthError>,
     ) -> Option<Box<HeaderMap>> {
-        allow(&mut self.parts.extensions, identity, error)
+        crate::tower::allow(&mut self.parts.extensions, identity, error)
     }
 }
 
@@ -352,84 +348,9 @@ fn percent_encode(message: &str) -> String {
     out
 }
 
-/// Moves what the handler may read into the request extensions; the headers for the response.
-fn allow<U: Clone + Send + Sync + 'static>(
-    extensions: &mut http::Extensions,
-    identity: Option<Identity<U>>,
-    error: Option<AuthError>,
-) -> Option<Box<HeaderMap>> {
-    if let Some(error) = error {
-        extensions.insert(error);
-    }
-    identity.and_then(|identity| insert_identity(extensions, identity))
-}
-
-pin_project! {
-    /// The response future of [`GrpcAuthService`].
-    pub struct GrpcResponseFuture<F, B, E> {
-        #[pin]
-        kind: Kind<F, B, E>,
-    }
-}
-
-pin_project! {
-    #[project = KindProj]
-    enum Kind<F, B, E> {
-        Inner { #[pin] future: F, headers: Option<Box<HeaderMap>> },
-        Ready { response: Option<Box<Response<B>>> },
-        Boxed { future: BoxFuture<Result<Response<B>, E>> },
-    }
-}
-
-impl<F, B, E> GrpcResponseFuture<F, B, E> {
-    fn inner(future: F, headers: Option<Box<HeaderMap>>) -> Self {
-        Self {
-            kind: Kind::Inner { future, headers },
-        }
-    }
-
-    fn ready(response: Response<B>) -> Self {
-        Self {
-            kind: Kind::Ready {
-                response: Some(Box::new(response)),
-            },
-        }
-    }
-
-    fn boxed(future: BoxFuture<Result<Response<B>, E>>) -> Self {
-        Self {
-            kind: Kind::Boxed { future },
-        }
-    }
-}
-
-impl<F, B, E> Future for GrpcResponseFuture<F, B, E>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future, headers } => {
-                let mut response = std::task::ready!(future.poll(cx))?;
-                merge_headers(headers.take(), response.headers_mut());
-                Poll::Ready(Ok(response))
-            }
-            KindProj::Ready { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(*response)),
-                None => panic!("GrpcResponseFuture polled after completion"),
-            },
-            KindProj::Boxed { future } => future.as_mut().poll(cx),
-        }
-    }
-}
-
-impl<F, B, E> fmt::Debug for GrpcResponseFuture<F, B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GrpcResponseFuture").finish_non_exhaustive()
-    }
-}
+/// The response future of [`GrpcAuthService`]: the tower adapter's (the inner service's
+/// future unboxed when the policy answered at once, a ready refusal, or the awaited path).
+pub type GrpcResponseFuture<F, B, E> = crate::tower::ResponseFuture<F, B, E>;
 
 #[cfg(test)]
 mod tests {

@@ -284,7 +284,7 @@ fn refusal<B: From<Bytes>>(response: Response<Bytes>) -> Response<B> {
 }
 
 /// Moves what the handler may read into the request extensions; the headers for the response.
-fn allow<U: Clone + Send + Sync + 'static>(
+pub(crate) fn allow<U: Clone + Send + Sync + 'static>(
     extensions: &mut http::Extensions,
     identity: Option<Identity<U>>,
     error: Option<crate::AuthError>,
@@ -321,13 +321,13 @@ pin_project! {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    fn inner(future: F, headers: Option<Box<HeaderMap>>) -> Self {
+    pub(crate) fn inner(future: F, headers: Option<Box<HeaderMap>>) -> Self {
         Self {
             kind: Kind::Inner { future, headers },
         }
     }
 
-    fn ready(response: Response<B>) -> Self {
+    pub(crate) fn ready(response: Response<B>) -> Self {
         Self {
             kind: Kind::Ready {
                 response: Some(Box::new(response)),
@@ -335,7 +335,7 @@ impl<F, B, E> ResponseFuture<F, B, E> {
         }
     }
 
-    fn boxed(future: BoxFuture<Result<Response<B>, E>>) -> Self {
+    pub(crate) fn boxed(future: BoxFuture<Result<Response<B>, E>>) -> Self {
         Self {
             kind: Kind::Boxed { future },
         }
