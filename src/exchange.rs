@@ -68,6 +68,20 @@ where
                 let check = policy.check(&AuthRequest::new(exchange.head()).with_body(Some(bytes)));
                 decision = check.await;
             }
+            Decision::Admit(admission) => {
+                decision = match admission.await {
+                    Ok(ticket) => {
+                        let check = policy.check_admitted(
+                            &AuthRequest::new(exchange.head()).with_body(body.as_ref()),
+                            &ticket,
+                        );
+                        // The policy has taken the ticket: the check settles the attempt.
+                        drop(ticket);
+                        check.await
+                    }
+                    Err(refused) => refused,
+                };
+            }
         }
     }
 }

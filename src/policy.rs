@@ -13,17 +13,22 @@
 //!    answered 429 with `Retry-After`; nothing is verified.
 //! 5. **Body**: credentials that need the body (Digest `auth-int`) make `check` answer
 //!    [`Decision::ReadBody`]; the adapter buffers it (bounded in size and time) and checks again.
-//! 6. **Verify**: the scheme's verify callback runs, once ([`Scheme::verify`]).
-//! 7. **Count**: the outcome is counted for what it is (below); a success resets the
+//! 6. **Admit**: with a throttle whose store is shared by several instances (Redis), the
+//!    attempt is admitted against the shared count, atomically, and counted in flight before
+//!    anything is verified; the store's answer is awaited ([`Decision::Admit`]), and an
+//!    attempt over a limit is answered 429. A concurrent burst on several instances meets
+//!    the limit together.
+//! 7. **Verify**: the scheme's verify callback runs, once ([`Scheme::verify`]).
+//! 8. **Count**: the outcome is counted for what it is (below); a success resets the
 //!    username's count.
-//! 8. **Roles**: a route with a [`RoleRequirement`] asks the roles callback (the scheme's own,
+//! 9. **Roles**: a route with a [`RoleRequirement`] asks the roles callback (the scheme's own,
 //!    else the route's) once: 403 when they do not match.
-//! 9. **Decision**: the identity goes into the request extensions and the handler runs; headers
-//!    the scheme added (Digest's `Authentication-Info`) go onto its response. Or the refusal:
-//!    the error handler's response (the scheme's own, else the route's, else the default), the
-//!    challenge unless the response set one, the [`AuthError`] in the response extensions, and
-//!    a `tracing` event (never the password). With [`optional`](LoginRequired::optional) the
-//!    handler runs anyway.
+//! 10. **Decision**: the identity goes into the request extensions and the handler runs;
+//!     headers the scheme added (Digest's `Authentication-Info`) go onto its response. Or the
+//!     refusal: the error handler's response (the scheme's own, else the route's, else the
+//!     default), the challenge unless the response set one, the [`AuthError`] in the response
+//!     extensions, and a `tracing` event (never the password). With
+//!     [`optional`](LoginRequired::optional) the handler runs anyway.
 //!
 //! What a failure counts against:
 //!
@@ -103,6 +108,74 @@ pub enum Decision<U> {
         /// How long the body may take to arrive ([`LoginRequired::body_timeout`]).
         timeout: std::time::Duration,
     },
+    /// The throttle counts in a store shared with other instances: the attempt must be
+    /// admitted against the shared count before anything is verified. Await the
+    /// [`Admission`]; with its ticket, call [`check_admitted`](LoginRequired::check_admitted)
+    /// (then drop the ticket); otherwise its decision is the answer (429 over a limit). The
+    /// tower and actix adapters do this themselves.
+    Admit(Admission<U>),
+}
+
+/// An attempt waiting to be admitted by the throttle's shared store ([`Decision::Admit`]):
+/// a future of the ticket ([`Admitted`]) or of the decision when it is refused.
+#[must_use = "an admission does nothing unless awaited"]
+pub struct Admission<U> {
+    future:
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Admitted, Decision<U>>> + Send>>,
+}
+
+impl<U> fmt::Debug for Admission<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admission").finish_non_exhaustive()
+    }
+}
+
+impl<U> std::future::Future for Admission<U> {
+    type Output = Result<Admitted, Decision<U>>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+/// An attempt the throttle's shared store admitted ([`Admission`]): it is counted in flight
+/// until [`check_admitted`](LoginRequired::check_admitted) settles it. Dropped unused, it is
+/// taken back.
+pub struct Admitted {
+    throttle: Throttle,
+    keys: Keys,
+    addr: Option<IpAddr>,
+    taken: std::sync::atomic::AtomicBool,
+}
+
+impl fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admitted").finish_non_exhaustive()
+    }
+}
+
+impl Admitted {
+    /// The attempt's keys and address, once, for a policy counting in the same store.
+    fn take(&self, throttle: &Throttle) -> Option<(Keys, Option<IpAddr>)> {
+        (throttle.same_store(&self.throttle)
+            && !self.taken.swap(true, std::sync::atomic::Ordering::AcqRel))
+        .then_some((self.keys, self.addr))
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        if *self.taken.get_mut() {
+            return;
+        }
+        let settled = self.throttle.settle_counted(self.keys, Charge::Nothing);
+        if let Err(pending) = settled.into_ready() {
+            detach(pending);
+        }
+    }
 }
 
 /// A scheme as the policy runs it: the [`Scheme`] trait without its credentials type, so the
@@ -117,6 +190,7 @@ pub(crate) trait Run<U>: Send + Sync + 'static {
         policy: &Arc<Policy<U>>,
         index: usize,
         req: &AuthRequest<'_>,
+        ticket: Option<&Admitted>,
     ) -> AuthFuture<Decision<U>>;
 }
 
@@ -136,8 +210,9 @@ impl<S: Scheme> Run<S::User> for S {
         policy: &Arc<Policy<S::User>>,
         index: usize,
         req: &AuthRequest<'_>,
+        ticket: Option<&Admitted>,
     ) -> AuthFuture<Decision<S::User>> {
-        policy.run(self, index, req)
+        policy.run(self, index, req, ticket)
     }
 }
 
@@ -455,6 +530,26 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
     /// answers at once; each callback runs at most once.
     #[inline]
     pub fn check(&self, req: &AuthRequest<'_>) -> AuthFuture<Decision<U>> {
+        self.check_with(req, None)
+    }
+
+    /// [`check`](Self::check) again for an attempt the throttle's shared store admitted
+    /// ([`Decision::Admit`]): the ticket says it is counted already, so it goes on to verify.
+    /// A ticket from another throttle, or one used already, is ignored.
+    pub fn check_admitted(
+        &self,
+        req: &AuthRequest<'_>,
+        ticket: &Admitted,
+    ) -> AuthFuture<Decision<U>> {
+        self.check_with(req, Some(ticket))
+    }
+
+    #[inline]
+    fn check_with(
+        &self,
+        req: &AuthRequest<'_>,
+        ticket: Option<&Admitted>,
+    ) -> AuthFuture<Decision<U>> {
         let p = &self.policy;
         if p.skip_options && req.is_options() {
             return AuthFuture::ready(Decision::Allow {
@@ -464,7 +559,9 @@ impl<U: Clone + Send + Sync + 'static> LoginRequired<U> {
         }
         match p.select(req) {
             Some(index) if !req.has_several_authorizations() => {
-                p.members[index].scheme.run(&self.policy, index, req)
+                p.members[index]
+                    .scheme
+                    .run(&self.policy, index, req, ticket)
             }
             _ => AuthFuture::ready(p.unselected(req)),
         }
@@ -508,6 +605,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         scheme: &S,
         index: usize,
         req: &AuthRequest<'_>,
+        ticket: Option<&Admitted>,
     ) -> AuthFuture<Decision<U>> {
         let creds = match scheme.parse(req) {
             Ok(creds) => creds,
@@ -518,10 +616,19 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .map(|name| self.usernames.canonical(name).into_owned());
         let mut who = Attempt::named(username);
         self.observe(&mut who, req);
-        if self
-            .throttle
-            .as_ref()
-            .is_some_and(Throttle::may_have_records)
+        // Admitted by a shared store already (the second pass after `Decision::Admit`).
+        let mut counted = match (ticket, &self.throttle) {
+            (Some(ticket), Some(t)) => ticket.take(t).map(|(keys, addr)| {
+                (who.keys, who.addr, who.resolved) = (keys, addr, true);
+            }),
+            _ => None,
+        }
+        .is_some();
+        if !counted
+            && self
+                .throttle
+                .as_ref()
+                .is_some_and(Throttle::may_have_records)
         {
             if let Some(refusal) = self.admit(index, req, &mut who) {
                 return AuthFuture::ready(refusal);
@@ -533,6 +640,14 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                     limit,
                     timeout: self.body_timeout,
                 });
+            }
+        }
+        if !counted {
+            if let Some(t) = self.throttle.as_ref().filter(|t| t.shared()) {
+                if let Some(decision) = self.admit_shared(index, req, &mut who, t) {
+                    return decision;
+                }
+                counted = true;
             }
         }
         who.started = crate::metrics::Started::now();
@@ -547,9 +662,44 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 if result.is_err() {
                     self.resolve(&mut who, req);
                 }
-                self.conclude(index, result, who, Stage::Verify { counted: false })
+                self.conclude(index, result, who, Stage::Verify { counted })
             }
-            Err(pending) => self.wait(index, req, pending, who),
+            Err(pending) => self.wait(index, req, pending, who, counted),
+        }
+    }
+
+    /// Admits the attempt against the throttle's shared store before anything is verified:
+    /// `None` (counted in flight) when the store answers at once, else the decision: a refusal
+    /// over a limit, or [`Decision::Admit`] to wait for the store.
+    #[inline(never)]
+    fn admit_shared(
+        self: &Arc<Self>,
+        index: usize,
+        req: &AuthRequest<'_>,
+        who: &mut Attempt,
+        throttle: &Throttle,
+    ) -> Option<AuthFuture<Decision<U>>> {
+        self.resolve(who, req);
+        match throttle.admit(who.keys).into_ready() {
+            Ok(Ok(())) => None,
+            Ok(Err(wait)) => Some(AuthFuture::ready(self.throttled(index, wait, who))),
+            Err(pending) => {
+                let this = self.clone();
+                let throttle = throttle.clone();
+                let who = std::mem::take(who);
+                let future = Box::pin(async move {
+                    match pending.await {
+                        Ok(()) => Ok(Admitted {
+                            throttle,
+                            keys: who.keys,
+                            addr: who.addr,
+                            taken: std::sync::atomic::AtomicBool::new(false),
+                        }),
+                        Err(wait) => Err(this.throttled(index, wait, &who)),
+                    }
+                });
+                Some(AuthFuture::ready(Decision::Admit(Admission { future })))
+            }
         }
     }
 
@@ -583,10 +733,14 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         req: &AuthRequest<'_>,
         pending: AuthFuture<Result<Identity<U>, AuthError>>,
         mut who: Attempt,
+        admitted: bool,
     ) -> AuthFuture<Decision<U>> {
         self.resolve(&mut who, req);
-        let begun = self.throttle.as_ref().map(|t| t.begin(who.keys));
-        let counted = begun.is_some();
+        let begun = match &self.throttle {
+            Some(t) if !admitted => Some(t.begin(who.keys)),
+            _ => None,
+        };
+        let counted = admitted || begun.is_some();
         // Taken back if the request is dropped before it is settled (a client that hangs up
         // while its check runs): a dropped request never leaves a count behind.
         let mut unsettled = Unsettled {
@@ -706,9 +860,14 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     fn admit(&self, index: usize, req: &AuthRequest<'_>, who: &mut Attempt) -> Option<Decision<U>> {
         self.resolve(who, req);
         let wait = self.throttle.as_ref()?.blocked(who.keys)?;
+        Some(self.throttled(index, wait, who))
+    }
+
+    /// The refusal of an attempt over a limit: 429 with `Retry-After`.
+    fn throttled(&self, index: usize, wait: std::time::Duration, who: &Attempt) -> Decision<U> {
         let err =
             AuthError::new(AuthErrorKind::TooManyAttempts).with_retry_after(retry_after_secs(wait));
-        Some(self.deny(Some(index), None, err, who))
+        self.deny(Some(index), None, err, who)
     }
 
     /// The scheme that handles `req`: the first that claims it.

@@ -477,64 +477,145 @@ impl NonceStore for RedisNonceStore {
     }
 }
 
-/// The throttle's script: count one failure, start the window at the first, answer the count
-/// and the window's remaining milliseconds.
+/// Admits an attempt against the throttle's shared count (see [`RedisThrottle`]).
+/// KEYS[1..3]: the sketch's slots (the current one, the one before, the one before that);
+/// KEYS[4..]: each key's set of attempts in flight. ARGV[1]: now (Unix ms). ARGV[2]: the
+/// length of a slot (ms). ARGV[3]: the current slot's number. ARGV[4]: how long an attempt may
+/// stay in flight (ms). ARGV[5]: this attempt's member. Then per key: its limit (0: counted,
+/// not judged) and its 4 counters. Returns -1 admitted (counted in flight for every key), or
+/// the milliseconds to wait.
+const ADMIT_SCRIPT: &str = r"
+local now = tonumber(ARGV[1])
+local slot = tonumber(ARGV[2])
+local epoch = tonumber(ARGV[3])
+local life = tonumber(ARGV[4])
+local n = #KEYS - 3
+local wait = -1
+for i = 1, n do
+  local a = 5 + (i - 1) * 5
+  local limit = tonumber(ARGV[a + 1])
+  if limit > 0 then
+    local flight = KEYS[3 + i]
+    redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
+    local total = redis.call('ZCARD', flight)
+    local counts = {}
+    for s = 3, 1, -1 do
+      local v = redis.call('BITFIELD_RO', KEYS[s],
+        'GET', 'u16', '#' .. ARGV[a + 2], 'GET', 'u16', '#' .. ARGV[a + 3],
+        'GET', 'u16', '#' .. ARGV[a + 4], 'GET', 'u16', '#' .. ARGV[a + 5])
+      local m = math.min(v[1], v[2], v[3], v[4])
+      counts[4 - s] = m
+      total = total + m
+    end
+    if total >= limit then
+      local w = 1000
+      for j = 1, 3 do
+        total = total - counts[j]
+        if counts[j] > 0 and total < limit then
+          w = math.max((epoch + j) * slot - now, 1)
+          break
+        end
+      end
+      if w > wait then wait = w end
+    end
+  end
+end
+if wait >= 0 then
+  return wait
+end
+for i = 1, n do
+  redis.call('ZADD', KEYS[3 + i], now + life, ARGV[5])
+  redis.call('PEXPIRE', KEYS[3 + i], life)
+end
+return -1
+";
+
+/// Counts one failure of a key in the current slot, conservatively (only the counters at the
+/// key's least are raised), and takes its attempt out of flight.
+/// KEYS[1]: the current slot. KEYS[2]: the key's set of attempts in flight. ARGV[1]: the
+/// attempt's member ('' when it was not in flight). ARGV[2]: when the slot ends (Unix ms).
+/// ARGV[3..6]: the key's counters.
 const FAILURE_SCRIPT: &str = r"
-local c = redis.call('INCR', KEYS[1])
-if c == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+if ARGV[1] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[1])
 end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
+local c = {'#' .. ARGV[3], '#' .. ARGV[4], '#' .. ARGV[5], '#' .. ARGV[6]}
+local v = redis.call('BITFIELD', KEYS[1],
+  'GET', 'u16', c[1], 'GET', 'u16', c[2], 'GET', 'u16', c[3], 'GET', 'u16', c[4])
+local next = math.min(math.min(v[1], v[2], v[3], v[4]) + 1, 65535)
+local set = {}
+for r = 1, 4 do
+  if v[r] < next then
+    table.insert(set, 'SET')
+    table.insert(set, 'u16')
+    table.insert(set, c[r])
+    table.insert(set, next)
+  end
 end
-return {c, ttl}
+if #set > 0 then
+  redis.call('BITFIELD', KEYS[1], unpack(set))
+end
+redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+return 1
 ";
 
-/// Takes back one failure, never below zero.
-const FORGIVE_SCRIPT: &str = r"
-local c = tonumber(redis.call('GET', KEYS[1]) or '0')
-if c > 0 then
-  return redis.call('DECR', KEYS[1])
-end
-return 0
-";
+/// How long an attempt may stay in flight in Redis before its count lapses by itself (an
+/// instance that stopped mid-check never leaves a count behind for longer).
+pub const MAX_IN_FLIGHT: Duration = Duration::from_secs(60);
 
-/// A [`ThrottleStore`](crate::throttle::ThrottleStore) in Redis: failures counted once across
-/// every instance pointed at it, each count expiring with its window.
+/// A [`ThrottleStore`](crate::throttle::ThrottleStore) in Redis: failures counted once for
+/// every instance pointed at it, in fixed memory, every attempt admitted against the shared
+/// count before it is verified.
 ///
-/// - **One round trip per failure**: a Lua script increments the count and starts the window
-///   at the first failure; its answer (the shared count and the time left) updates this
-///   instance's local view, from which [`blocked`](crate::throttle::ThrottleStore::blocked)
-///   answers at once. A key blocked by failures on instance A is known to instance B after
-///   B's next recorded failure for it (one more attempt at most per instance).
+/// - **Atomic admission**: before anything is verified, one Lua script reads the counts of
+///   the attempt's username (or familiar pair) and address, plus the attempts in flight for
+///   them on every instance, and either refuses (429) or counts the attempt in flight for
+///   every key, in one step. A burst of concurrent guesses spread over several instances
+///   meets the limit together: of 1 000 concurrent wrong guesses for one user over two
+///   instances, at most the limit are checked. The outcome settles the attempt: a wrong
+///   secret becomes a failure in the count, anything else is taken back.
+/// - **Fixed memory in Redis**: the counts are a count-min sketch (4 rows of
+///   [`width`](Self::width) 16-bit counters, default 2^18) per half window, three live: at most
+///   3 × 4 × width × 2 bytes (6 MiB at the default; 2 MiB per half window written), whatever
+///   the number of usernames and addresses counted. It never under-counts, so a key at its
+///   limit stays blocked until its failures age out, however many other keys an attacker
+///   makes it count; it may over-count an innocent key whose 4 counters are all shared with
+///   keys at their limit: about `(1 - e^(-k/width))^4` for `k` such keys in a window, 0.4 % at
+///   `k` = 77 000 (70 000 usernames and 7 000 addresses at their limits) and the default
+///   width. Attempts in flight are kept exactly, one small sorted set per key being checked
+///   (gone when its last attempt settles; an attempt left by an instance that stopped lapses
+///   after [`MAX_IN_FLIGHT`]). The keys share one hash tag (`<prefix>{throttle}:`), so on a
+///   cluster they live on one node.
+/// - **This instance's count first**: every attempt is admitted against this instance's own
+///   counts ([`MemoryThrottle`](crate::throttle::MemoryThrottle)) before Redis is asked, and
+///   every failure is counted there too. While Redis is down or slower than the
+///   [deadline](Self::deadline), each instance still enforces the limits by itself (at most
+///   the limit per instance); what is lost is the sum across instances, and the failures
+///   counted during the outage are not copied to Redis. When Redis answers again, shared
+///   counting resumes with the next attempt. [`fail_closed`](Self::fail_closed) refuses
+///   instead while Redis does not answer.
 /// - **Keys**: keyed 64-bit hashes under the salt given to [`open`](Self::open) (the same on
-///   every instance: the Digest secret will do), `<prefix>throttle:<16 hex digits>`; bounded
-///   by the failures of one window. The local view is bounded too (oldest entries dropped).
-/// - **Faults: fail open by default** ([`fail_closed`](Self::fail_closed) to change it): when Redis is down or slower than the
-///   [deadline](Self::deadline), failures are counted in the local view only, and requests are
-///   judged by it. A throttle that failed closed would refuse every login of every user while
-///   Redis is down; the hashing pool stays bounded either way, and Digest replay protection
-///   fails closed on its own. When Redis is back, shared counting resumes by itself.
+///   every instance: the Digest secret will do). A success does not reset a count in the
+///   sketch (its counters are shared): it makes the address familiar to the user (smart
+///   lockout, kept by each instance).
 #[derive(Clone)]
 pub struct RedisThrottle {
     conn: Conn,
+    admit: Arc<Script>,
     failure: Arc<Script>,
-    forgive: Arc<Script>,
     prefix: Arc<str>,
     deadline: Duration,
+    width: usize,
     salt: Arc<[u8]>,
     local: Arc<crate::throttle::MemoryThrottle>,
-    view: Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<crate::throttle::ThrottleKey, (u32, std::time::Instant)>,
-        >,
-    >,
     fail_closed: bool,
-    /// Attempts begun while Redis did not answer, per key (settled in `local`).
-    local_begun:
-        Arc<std::sync::Mutex<std::collections::HashMap<crate::throttle::ThrottleKey, u32>>>,
+    /// This instance's attempts in flight in Redis, per key: their members' numbers (0:
+    /// counted in this instance only, Redis did not answer).
+    flight:
+        Arc<std::sync::Mutex<std::collections::HashMap<crate::throttle::ThrottleKey, Vec<u64>>>>,
+    /// This instance's random tag (in every member) and the next member's number.
+    instance: u64,
+    next: Arc<std::sync::atomic::AtomicU64>,
     /// Until when Redis is taken as down (fail-closed mode), after a failed call.
     down_until: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
@@ -545,12 +626,15 @@ impl fmt::Debug for RedisThrottle {
         f.debug_struct("RedisThrottle")
             .field("prefix", &self.prefix)
             .field("deadline", &self.deadline)
+            .field("width", &self.width)
             .finish_non_exhaustive()
     }
 }
 
-/// The most keys the local view of a [`RedisThrottle`] keeps.
-const VIEW_CAPACITY: usize = 65_536;
+/// The default width of the Redis sketch: 2^18 counters per row.
+pub const DEFAULT_THROTTLE_WIDTH: usize = 1 << 18;
+
+type Key = crate::throttle::ThrottleKey;
 
 impl RedisThrottle {
     /// A throttle store on the Redis at `url`, its keys salted with `salt` (give every
@@ -565,24 +649,28 @@ impl RedisThrottle {
     }
 
     /// A throttle store on `target` (a server or a cluster, TLS with its roots), like
-    /// [`open`](Self::open). Each call touches one key, so a cluster spreads the counts over
-    /// its nodes.
+    /// [`open`](Self::open).
     ///
     /// # Errors
     ///
     /// When a URL is not a valid Redis URL, or a CA file holds no certificate.
     pub fn connect(target: &RedisTarget, salt: &[u8]) -> Result<Self, RedisError> {
+        let mut tag = [0u8; 8];
+        // A tag that is not random only risks two instances sharing member names.
+        let _ = getrandom::getrandom(&mut tag);
         Ok(Self {
             conn: target.connection(DEFAULT_DEADLINE)?,
+            admit: Arc::new(Script::new(ADMIT_SCRIPT)),
             failure: Arc::new(Script::new(FAILURE_SCRIPT)),
-            forgive: Arc::new(Script::new(FORGIVE_SCRIPT)),
             prefix: Arc::from(DEFAULT_PREFIX),
             deadline: DEFAULT_DEADLINE,
+            width: DEFAULT_THROTTLE_WIDTH,
             salt: Arc::from(salt),
             local: Arc::new(crate::throttle::MemoryThrottle::default()),
-            view: Arc::default(),
             fail_closed: false,
-            local_begun: Arc::default(),
+            flight: Arc::default(),
+            instance: u64::from_le_bytes(tag),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
             down_until: Arc::default(),
         })
     }
@@ -596,102 +684,182 @@ impl RedisThrottle {
         self
     }
 
-    /// The deadline of one call (default [`DEFAULT_DEADLINE`]); past it, the failure is
-    /// counted locally only.
+    /// The deadline of one call (default [`DEFAULT_DEADLINE`]); past it, the attempt is judged
+    /// and counted by this instance alone.
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
         self
     }
 
-    /// The prefix of every key (default [`DEFAULT_PREFIX`]).
+    /// The prefix of every key (default [`DEFAULT_PREFIX`]; without braces, which would change
+    /// the keys' hash tag).
     #[must_use]
     pub fn key_prefix(mut self, prefix: &str) -> Self {
         self.prefix = Arc::from(prefix);
         self
     }
 
-    fn key(&self, key: crate::throttle::ThrottleKey) -> String {
-        let (kind, h) = match key {
-            crate::throttle::ThrottleKey::User(h) => ("u", h),
-            crate::throttle::ThrottleKey::Addr(h) => ("a", h),
-        };
-        format!("{}throttle:{kind}:{h:016x}", self.prefix)
+    /// The counters per row of the sketch in Redis (rounded up to a power of two, at least 64;
+    /// default [`DEFAULT_THROTTLE_WIDTH`]). Redis holds at most [`bytes`](Self::bytes) of
+    /// counts. Give every instance the same width.
+    #[must_use]
+    pub fn width(mut self, width: usize) -> Self {
+        self.width = width.clamp(64, 1 << 24).next_power_of_two();
+        self
     }
 
-    /// One failure counted in Redis within the deadline, its answer kept in the local view;
-    /// `false` when Redis did not answer (the caller counts locally).
-    async fn count(&self, key: crate::throttle::ThrottleKey, window: Duration) -> bool {
-        let redis_key = self.key(key);
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let mut conn = self.conn.clone();
-        let call = async {
-            self.failure
-                .key(&redis_key)
-                .arg(window_ms)
-                .invoke_async::<(i64, i64)>(&mut conn)
-                .await
+    /// The most memory the counts take in Redis, in bytes: 3 half windows × 4 rows × width × 2
+    /// bytes (the attempts in flight add a few hundred bytes each while they are checked).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        3 * 4 * self.width * 2
+    }
+
+    fn slot_key(&self, slot_ms: u64, epoch: u64) -> String {
+        format!("{}{{throttle}}:s:{slot_ms}:{epoch}", self.prefix)
+    }
+
+    fn flight_key(&self, key: Key) -> String {
+        let (kind, h) = match key {
+            Key::User(h) => ("u", h),
+            Key::Addr(h) => ("a", h),
         };
-        if let Ok(Ok((count, ttl))) = tokio::time::timeout(self.deadline, call).await {
-            let until = std::time::Instant::now()
-                + Duration::from_millis(u64::try_from(ttl.max(0)).unwrap_or(0));
-            let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
-            let mut view = self.view();
-            if view.len() >= VIEW_CAPACITY {
-                let now = std::time::Instant::now();
-                view.retain(|_, (_, until)| *until > now);
-                if view.len() >= VIEW_CAPACITY {
-                    view.clear();
-                }
-            }
-            view.insert(key, (count, until));
-            drop(view);
-            *self
-                .down_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-            return true;
+        format!("{}{{throttle}}:f:{kind}:{h:016x}", self.prefix)
+    }
+
+    fn member(&self, id: u64) -> String {
+        format!("{:016x}{id:016x}", self.instance)
+    }
+
+    /// The slot length and the current slot's number.
+    fn slot(window: Duration) -> (u64, u64, u64) {
+        let slot_ms = u64::try_from(window.as_millis() / 2)
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let now = unix_ms(SystemTime::now());
+        (now, slot_ms, now / slot_ms)
+    }
+
+    /// Admits in Redis: `Some(None)` admitted, `Some(Some(wait))` refused, `None` no answer.
+    async fn admit_shared(
+        &self,
+        keys: &[(Key, Option<u32>)],
+        window: Duration,
+        id: u64,
+    ) -> Option<Option<Duration>> {
+        let (now, slot_ms, epoch) = Self::slot(window);
+        let mut invocation = self.admit.prepare_invoke();
+        for back in 0..3 {
+            invocation.key(self.slot_key(slot_ms, epoch.saturating_sub(back)));
         }
+        for &(key, _) in keys {
+            invocation.key(self.flight_key(key));
+        }
+        let life = u64::try_from(MAX_IN_FLIGHT.as_millis()).unwrap_or(60_000);
+        invocation
+            .arg(now)
+            .arg(slot_ms)
+            .arg(epoch)
+            .arg(life)
+            .arg(self.member(id));
+        for &(key, limit) in keys {
+            invocation.arg(limit.unwrap_or(0));
+            for cell in crate::throttle::sketch_cells(key, self.width) {
+                invocation.arg(cell);
+            }
+        }
+        let mut conn = self.conn.clone();
+        let call = invocation.invoke_async::<i64>(&mut conn);
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(Ok(wait)) => {
+                self.up();
+                Some(u64::try_from(wait).ok().map(Duration::from_millis))
+            }
+            _ => {
+                self.down();
+                None
+            }
+        }
+    }
+
+    /// Counts one failure of `key` in Redis (taking its attempt `id` out of flight), within
+    /// the deadline.
+    async fn fail_shared(&self, key: Key, window: Duration, id: Option<u64>) {
+        let (_, slot_ms, epoch) = Self::slot(window);
+        let ends = (epoch + 3).saturating_mul(slot_ms);
+        let mut invocation = self.failure.prepare_invoke();
+        invocation
+            .key(self.slot_key(slot_ms, epoch))
+            .key(self.flight_key(key))
+            .arg(id.map(|id| self.member(id)).unwrap_or_default())
+            .arg(ends);
+        for cell in crate::throttle::sketch_cells(key, self.width) {
+            invocation.arg(cell);
+        }
+        let mut conn = self.conn.clone();
+        let call = invocation.invoke_async::<i64>(&mut conn);
+        if matches!(tokio::time::timeout(self.deadline, call).await, Ok(Ok(_))) {
+            self.up();
+        } else {
+            self.down();
+        }
+    }
+
+    fn up(&self) {
+        *self
+            .down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+
+    fn down(&self) {
         if self.fail_closed {
             *self
                 .down_until
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner) =
                 Some(std::time::Instant::now() + Duration::from_secs(1));
-            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; refusing throttled attempts for a second (fail closed), counting locally");
+            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; refusing throttled attempts for a second (fail closed)");
         } else {
-            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; counting locally (fail open)");
+            tracing::warn!(target: "httpauth", "Redis throttle store unavailable; each instance judges by its own counts (fail open)");
         }
-        false
     }
 
-    /// Attempts begun while Redis did not answer, per key (settled in the local view).
-    fn local_begun(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<crate::throttle::ThrottleKey, u32>>
-    {
-        self.local_begun
+    /// How long Redis is still taken as down (fail-closed mode).
+    fn down_for(&self) -> Option<Duration> {
+        if !self.fail_closed {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        self.down_until
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .filter(|until| now < *until)
+            .map(|until| until - now)
+    }
+
+    fn flight(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<Key, Vec<u64>>> {
+        self.flight
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Whether an attempt for `key` was begun locally (and takes it).
-    fn take_local_begun(&self, key: crate::throttle::ThrottleKey) -> bool {
-        let mut begun = self.local_begun();
-        match begun.get_mut(&key) {
-            Some(n) => {
-                *n -= 1;
-                if *n == 0 {
-                    begun.remove(&key);
-                }
-                true
-            }
-            None => false,
+    /// Takes one of this instance's attempts in flight for `key`: its member's number (0: in
+    /// this instance only), `None` when there is none.
+    fn land(&self, key: Key) -> Option<u64> {
+        let mut flight = self.flight();
+        let ids = flight.get_mut(&key)?;
+        let id = ids.pop();
+        if ids.is_empty() {
+            flight.remove(&key);
         }
+        id
     }
 
-    /// A call whose answer no request needs (taking a count back), run within the deadline on
-    /// the runtime without making the request wait for it; dropped outside a Tokio runtime.
+    /// A call whose answer no request needs (taking an attempt out of flight), run within the
+    /// deadline on the runtime without making the request wait for it; dropped outside a
+    /// Tokio runtime (the member lapses after [`MAX_IN_FLIGHT`]).
     fn in_background<F, Fut>(&self, call: F)
     where
         F: FnOnce(Conn) -> Fut + Send + 'static,
@@ -704,109 +872,123 @@ impl RedisThrottle {
             });
         }
     }
+}
 
-    fn view(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<crate::throttle::ThrottleKey, (u32, std::time::Instant)>,
-    > {
-        self.view
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Attempts counted in flight in this instance's own counts while Redis is asked: taken back
+/// if the request is dropped before Redis answers.
+struct LocalFlight {
+    local: Arc<crate::throttle::MemoryThrottle>,
+    keys: Vec<(Key, Option<u32>)>,
+    armed: bool,
+}
+
+impl Drop for LocalFlight {
+    fn drop(&mut self) {
+        if self.armed {
+            for &(key, _) in &self.keys {
+                drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
+            }
+        }
     }
 }
 
 impl crate::throttle::ThrottleStore for RedisThrottle {
-    fn blocked(
-        &self,
-        key: crate::throttle::ThrottleKey,
-        limit: u32,
-        window: Duration,
-    ) -> Option<Duration> {
-        let now = std::time::Instant::now();
-        if self.fail_closed {
-            let down = *self
-                .down_until
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(until) = down.filter(|until| now < *until) {
-                return Some(until - now);
-            }
-        }
-        let shared = self
-            .view()
-            .get(&key)
-            .filter(|(count, until)| *count >= limit && now < *until)
-            .map(|(_, until)| *until - now);
-        shared.or_else(|| self.local.blocked(key, limit, window))
+    /// This instance's own counts (an early answer, before the shared admission).
+    fn blocked(&self, key: Key, limit: u32, window: Duration) -> Option<Duration> {
+        self.down_for()
+            .or_else(|| self.local.blocked(key, limit, window))
     }
 
-    fn record_failure(
+    fn shared(&self) -> bool {
+        true
+    }
+
+    fn admit(
         &self,
-        key: crate::throttle::ThrottleKey,
+        keys: &[(Key, Option<u32>)],
         window: Duration,
-    ) -> AuthFuture<()> {
+    ) -> AuthFuture<Result<(), Duration>> {
+        if let Some(wait) = self.down_for() {
+            return AuthFuture::ready(Err(wait));
+        }
+        // This instance's counts first, at once: a burst on one instance meets the limit
+        // whatever Redis does.
+        if let Err(wait) = self.local.try_begin(keys, window) {
+            return AuthFuture::ready(Err(wait));
+        }
+        let mut guard = LocalFlight {
+            local: self.local.clone(),
+            keys: keys.to_vec(),
+            armed: true,
+        };
         let this = self.clone();
         AuthFuture::new(async move {
-            if !this.count(key, window).await {
-                crate::throttle::ThrottleStore::record_failure(&*this.local, key, window).await;
+            let id = this.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let answer = this.admit_shared(&guard.keys, window, id).await;
+            let id = match answer {
+                Some(None) => id,
+                Some(Some(wait)) => return Err(wait),
+                None if this.fail_closed => return Err(Duration::from_secs(1)),
+                // Redis did not answer: judged and counted by this instance alone.
+                None => 0,
+            };
+            guard.armed = false;
+            let mut flight = this.flight();
+            for &(key, _) in &guard.keys {
+                flight.entry(key).or_default().push(id);
             }
+            Ok(())
         })
     }
 
-    /// Counted in Redis at once (so every instance sees the attempt before it is checked);
-    /// when Redis does not answer within the deadline, counted in flight in the local view,
-    /// and settled there.
-    fn begin(&self, key: crate::throttle::ThrottleKey, window: Duration) -> AuthFuture<()> {
+    fn record_failure(&self, key: Key, window: Duration) -> AuthFuture<()> {
+        drop(crate::throttle::ThrottleStore::record_failure(
+            &*self.local,
+            key,
+            window,
+        ));
         let this = self.clone();
-        AuthFuture::new(async move {
-            if !this.count(key, window).await {
-                *this.local_begun().entry(key).or_insert(0) += 1;
-                crate::throttle::ThrottleStore::begin(&*this.local, key, window).await;
+        AuthFuture::new(async move { this.fail_shared(key, window, None).await })
+    }
+
+    /// Admitted like any attempt, without a limit (counted, not judged).
+    fn begin(&self, key: Key, window: Duration) -> AuthFuture<()> {
+        self.admit(&[(key, None)], window).map(drop)
+    }
+
+    fn commit(&self, key: Key, window: Duration) -> AuthFuture<()> {
+        drop(crate::throttle::ThrottleStore::commit(
+            &*self.local,
+            key,
+            window,
+        ));
+        match self.land(key) {
+            Some(0) => AuthFuture::ready(()),
+            id => {
+                let this = self.clone();
+                AuthFuture::new(async move { this.fail_shared(key, window, id).await })
             }
-        })
+        }
     }
 
-    fn commit(&self, key: crate::throttle::ThrottleKey, window: Duration) -> AuthFuture<()> {
-        if self.take_local_begun(key) {
-            return crate::throttle::ThrottleStore::commit(&*self.local, key, window);
+    fn forgive(&self, key: Key) -> AuthFuture<()> {
+        drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
+        if let Some(id) = self.land(key).filter(|&id| id != 0) {
+            let (flight, member) = (self.flight_key(key), self.member(id));
+            self.in_background(move |mut conn| async move {
+                ::redis::cmd("ZREM")
+                    .arg(&flight)
+                    .arg(&member)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map(drop)
+            });
         }
-        // Counted in Redis by `begin`.
         AuthFuture::ready(())
     }
 
-    fn reset(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
-        self.view().remove(&key);
-        // The in-memory store does its work when called; its future is ready.
-        drop(crate::throttle::ThrottleStore::reset(&*self.local, key));
-        let redis_key = self.key(key);
-        self.in_background(move |mut conn| async move {
-            ::redis::cmd("DEL")
-                .arg(&redis_key)
-                .query_async::<i64>(&mut conn)
-                .await
-                .map(drop)
-        });
-        AuthFuture::ready(())
-    }
-
-    fn forgive(&self, key: crate::throttle::ThrottleKey) -> AuthFuture<()> {
-        if self.take_local_begun(key) {
-            return crate::throttle::ThrottleStore::forgive(&*self.local, key);
-        }
-        if let Some((count, _)) = self.view().get_mut(&key) {
-            *count = count.saturating_sub(1);
-        }
-        let redis_key = self.key(key);
-        let forgive = self.forgive.clone();
-        self.in_background(move |mut conn| async move {
-            forgive
-                .key(&redis_key)
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .map(drop)
-        });
+    /// Counts in the sketch are shared by keys: a success makes the address familiar instead.
+    fn reset(&self, _key: Key) -> AuthFuture<()> {
         AuthFuture::ready(())
     }
 

@@ -125,6 +125,41 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Settles a [`begin`](Self::begin) as not a failure of `key`: takes it back.
     fn forgive(&self, key: ThrottleKey) -> AuthFuture<()>;
 
+    /// Whether the counts are shared with other processes (a store such as Redis): then every
+    /// attempt that may verify a secret is first [admitted](Self::admit) against the shared
+    /// count, so concurrent attempts on several instances meet the limit together. Default:
+    /// `false` (the policy judges with [`blocked`](Self::blocked) and counts with
+    /// [`begin`](Self::begin) or [`record_failure`](Self::record_failure)).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Admits an attempt before anything is verified, in one step: when no key given a limit
+    /// (`Some`) is at it, counting the attempts in flight, the attempt is counted in flight for
+    /// every key (settled later by [`commit`](Self::commit) or [`forgive`](Self::forgive), as
+    /// after [`begin`](Self::begin)) and the answer is `Ok(())`; otherwise nothing is counted
+    /// and the answer is how long to wait. A key without a limit is counted, not judged. A
+    /// shared store answers for every instance at once (atomically). Default:
+    /// [`blocked`](Self::blocked) then [`begin`](Self::begin).
+    fn admit(
+        &self,
+        keys: &[(ThrottleKey, Option<u32>)],
+        window: Duration,
+    ) -> AuthFuture<Result<(), Duration>> {
+        let wait = keys
+            .iter()
+            .filter_map(|&(key, limit)| self.blocked(key, limit?, window))
+            .max();
+        if let Some(wait) = wait {
+            return AuthFuture::ready(Err(wait));
+        }
+        let mut pending = AuthFuture::ready(());
+        for &(key, _) in keys {
+            pending = both(Some(pending), Some(self.begin(key, window)));
+        }
+        pending.map(Ok)
+    }
+
     /// Whether any failure may be recorded (when `false`, the policy skips the lookups:
     /// nothing can be blocked). Default: `true`.
     fn may_have_records(&self) -> bool {
@@ -232,6 +267,36 @@ impl MemoryThrottle {
         drop(state);
     }
 
+    /// Admits an attempt under one lock (see [`ThrottleStore::admit`]): the keys given a limit
+    /// are judged with the attempts in flight, and, when none is at it, every key is counted
+    /// in flight.
+    pub(crate) fn try_begin(
+        &self,
+        keys: &[(ThrottleKey, Option<u32>)],
+        window: Duration,
+    ) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let width = self.width;
+        let mut wait = None;
+        for &(key, limit) in keys {
+            let Some(limit) = limit else { continue };
+            let extra = state.pending.get(&key).copied().unwrap_or(0);
+            let sketch = state
+                .sketch
+                .get_or_insert_with(|| sketch::Sketch::new(width, window));
+            wait = wait.max(sketch.blocked_with(hash_of(key), limit, extra, now));
+        }
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for &(key, _) in keys {
+            *state.pending.entry(key).or_insert(0) += 1;
+        }
+        self.any.store(true, Relaxed);
+        Ok(())
+    }
+
     fn settle(&self, key: ThrottleKey) {
         let mut state = self.lock();
         if let Some(n) = state.pending.get_mut(&key) {
@@ -247,6 +312,13 @@ impl MemoryState {
     fn has_records(&mut self, now: Instant) -> bool {
         !self.pending.is_empty() || self.sketch.as_mut().is_some_and(|s| s.has_records(now))
     }
+}
+
+/// The counters of `key` in a count-min sketch of `width` counters per row (a power of two)
+/// and 4 rows, as indexes into the rows laid end to end: what a shared store's sketch uses.
+#[cfg(feature = "redis")]
+pub(crate) fn sketch_cells(key: ThrottleKey, width: usize) -> [usize; sketch::ROWS] {
+    sketch::cells(hash_of(key), width)
 }
 
 fn hash_of(key: ThrottleKey) -> u64 {
@@ -291,6 +363,14 @@ impl ThrottleStore for MemoryThrottle {
         AuthFuture::ready(())
     }
 
+    fn admit(
+        &self,
+        keys: &[(ThrottleKey, Option<u32>)],
+        window: Duration,
+    ) -> AuthFuture<Result<(), Duration>> {
+        AuthFuture::ready(self.try_begin(keys, window))
+    }
+
     fn may_have_records(&self) -> bool {
         if !self.any.load(Relaxed) {
             return false;
@@ -317,6 +397,8 @@ pub struct Throttle {
     resolver: crate::client::Resolver,
     hasher: Hashing,
     store: Arc<dyn ThrottleStore>,
+    /// Whether the store is shared with other processes: attempts are admitted first.
+    shared: bool,
     /// Where users have logged in (smart lockout); `None`: off.
     familiar: Option<Arc<Mutex<familiar::Familiar>>>,
 }
@@ -358,6 +440,7 @@ impl Throttle {
             resolver: crate::client::Resolver::default(),
             hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
+            shared: false,
             familiar: Some(Arc::new(Mutex::new(familiar::Familiar::new(
                 DEFAULT_FAMILIAR_CAPACITY,
                 DEFAULT_FAMILIAR_LIFETIME,
@@ -479,6 +562,7 @@ impl Throttle {
         if let Some(salt) = store.key_salt() {
             self.hasher = Hashing::Salted(salt);
         }
+        self.shared = store.shared();
         self.store = Arc::new(store);
         self
     }
@@ -568,6 +652,65 @@ impl Throttle {
             }
         }
         user.max(addr)
+    }
+
+    /// Whether attempts are admitted against a shared store before they are verified
+    /// ([`admit`](Self::admit)).
+    #[inline]
+    pub(crate) fn shared(&self) -> bool {
+        self.shared
+    }
+
+    /// Whether `other` counts in the same store.
+    pub(crate) fn same_store(&self, other: &Throttle) -> bool {
+        Arc::ptr_eq(&self.store, &other.store)
+    }
+
+    /// Admits an attempt against the store before anything is verified (see
+    /// [`ThrottleStore::admit`]): judged as by [`blocked`](Self::blocked) (at an address
+    /// familiar to the user, by the pair's count instead of the username's), and counted in
+    /// flight for every key, as by [`begin`](Self::begin), until it is settled
+    /// ([`settle_counted`](Self::settle_counted)).
+    pub(crate) fn admit(&self, keys: Keys) -> AuthFuture<Result<(), Duration>> {
+        let familiar = match (keys.pair, self.familiar()) {
+            (Some(pair), Some(mut familiar)) => {
+                familiar.blocked(pair, self.per_user, self.window, Instant::now())
+            }
+            _ => None,
+        };
+        let (user_limit, pair_limit) = match (familiar, keys.shared_pair) {
+            (Some(_), Some(_)) => (None, Some(self.per_user)),
+            (Some(Some(wait)), None) => return AuthFuture::ready(Err(wait)),
+            (Some(None), None) => (None, None),
+            (None, _) => (Some(self.per_user), None),
+        };
+        let mut list = [(ThrottleKey::User(0), None); 3];
+        let mut n = 0;
+        for (key, limit) in [
+            (keys.user, user_limit),
+            (keys.addr, Some(self.per_addr)),
+            (keys.shared_pair, pair_limit),
+        ] {
+            if let Some(key) = key {
+                list[n] = (key, limit);
+                n += 1;
+            }
+        }
+        let admitted = self.store.admit(&list[..n], self.window);
+        let (Some(pair), Some(familiar)) = (keys.pair, self.familiar.clone()) else {
+            return admitted;
+        };
+        // The table of familiar pairs counts the attempt in flight too, as `begin` does.
+        let window = self.window;
+        admitted.map(move |result| {
+            if result.is_ok() {
+                familiar
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .fail(pair, window, Instant::now());
+            }
+            result
+        })
     }
 
     /// Counts an attempt that starts waiting for a slow check as a wrong secret until it is

@@ -185,6 +185,7 @@ fn check<U: Clone + Send + Sync + 'static>(
         Decision::Deny(res) => Err(res),
         Decision::Allow { .. } => panic!("unexpected anonymous allow"),
         Decision::ReadBody { limit, .. } => panic!("the policy asks for the body ({limit} bytes)"),
+        Decision::Admit(_) => panic!("no shared throttle store here"),
     }
 }
 

@@ -17,7 +17,6 @@ pub(crate) const ROWS: usize = 4;
 pub(crate) const SLOTS: usize = 3;
 
 pub(crate) struct Sketch {
-    mask: usize,
     width: usize,
     slot_len: Duration,
     origin: Instant,
@@ -43,12 +42,24 @@ const SEEDS: [u64; ROWS] = [
     0x27d4_eb2f_1656_67c5,
 ];
 
+/// The counters of `key` in a sketch of `width` (a power of two) counters per row: one per
+/// row, as indexes into the rows laid end to end.
+pub(crate) fn cells(key: u64, width: usize) -> [usize; ROWS] {
+    let mut out = [0; ROWS];
+    for (row, seed) in SEEDS.iter().enumerate() {
+        // Truncation intended: the mask keeps the low bits.
+        #[allow(clippy::cast_possible_truncation)]
+        let col = (mix(key ^ seed) as usize) & (width - 1);
+        out[row] = row * width + col;
+    }
+    out
+}
+
 impl Sketch {
     /// `width` counters per row (rounded up to a power of two, at least 64) for a window.
     pub(crate) fn new(width: usize, window: Duration) -> Self {
         let width = width.clamp(64, 1 << 26).next_power_of_two();
         Self {
-            mask: width - 1,
             width,
             slot_len: (window / (SLOTS as u32 - 1)).max(Duration::from_millis(1)),
             origin: Instant::now(),
@@ -93,14 +104,7 @@ impl Sketch {
     }
 
     fn cells(&self, key: u64) -> [usize; ROWS] {
-        let mut out = [0; ROWS];
-        for (row, seed) in SEEDS.iter().enumerate() {
-            // Truncation intended: the mask keeps the low bits.
-            #[allow(clippy::cast_possible_truncation)]
-            let col = (mix(key ^ seed) as usize) & self.mask;
-            out[row] = row * self.width + col;
-        }
-        out
+        cells(key, self.width)
     }
 
     /// Counts one failure of `key`.
