@@ -46,6 +46,8 @@ mod password_hashes;
 mod policy_settings;
 mod proxy_chains;
 #[cfg(feature = "redis")]
+mod redis_admission;
+#[cfg(feature = "redis")]
 mod redis_tls_cluster;
 #[cfg(feature = "redis")]
 mod redis_two_instances;

@@ -1,0 +1,287 @@
+//! The throttle over Redis against an attacker with many addresses and several instances:
+//! every attempt is admitted against the shared count before it is verified, each instance
+//! still enforces the limits while Redis is down, and the counts take fixed memory in Redis.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use httpauth::digest::Algorithm;
+
+use crate::common;
+use crate::digest_client::{challenge, Client};
+use crate::redis_two_instances::{demo_args, free_port, stale, two_demos, Redis, Scratch};
+
+/// The demo's default per-username limit.
+const LIMIT: usize = 10;
+
+/// A nonce and opaque of `url`, fetched from `source`.
+async fn nonce_from(http: &reqwest::Client, url: &str) -> (String, String) {
+    let res = http.get(url).send().await.unwrap();
+    let line = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let ch = crate::digest_client::parse_challenge(&line);
+    (ch["nonce"].clone(), ch["opaque"].clone())
+}
+
+/// The status of a Digest login of `client` on `url`, with a fresh nonce; a nonce refused as
+/// stale (issued within a second of Redis's data start) is retried, for at most 10 s.
+async fn digest_login(url: &str, client: &Client) -> u16 {
+    let started = Instant::now();
+    loop {
+        let (_, ch) = challenge(url).await;
+        let res = common::client()
+            .get(url)
+            .header("authorization", client.answer(&ch, "00000001"))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let challenges: Vec<String> = res
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        if !(status == 401 && stale(&challenges)) || started.elapsed() > Duration::from_secs(10) {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends `guesses` concurrent wrong Digest answers for susan on `/digest-sha256`, spread over
+/// `bases` and over `addresses` loopback source addresses (one nonce each, counts in
+/// sequence): the statuses seen, stale refusals apart.
+async fn digest_burst(bases: &[String], addresses: u32, guesses: usize) -> HashMap<String, usize> {
+    let wrong =
+        Client::new("susan", "not-her-password", "/digest-sha256").algorithm(Algorithm::Sha256);
+    let mut clients = Vec::new();
+    for a in 0..addresses {
+        let http = common::client_from(common::loopback(9_000 + a));
+        let base = &bases[a as usize % bases.len()];
+        let url = format!("{base}/digest-sha256");
+        let (nonce, opaque) = nonce_from(&http, &url).await;
+        clients.push((http, nonce, opaque));
+    }
+    let mut tasks = Vec::new();
+    for i in 0..guesses {
+        let (http, nonce, opaque) = clients[i % clients.len()].clone();
+        let nc = format!("{:08x}", i / clients.len() + 1);
+        let header = wrong.header(&nonce, &opaque, &nc);
+        // Every other guess on the other instance.
+        let url = format!("{}/digest-sha256", bases[(i / clients.len()) % bases.len()]);
+        tasks.push(tokio::spawn(async move {
+            let res = http
+                .get(&url)
+                .header("authorization", header)
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            let challenges: Vec<String> = res
+                .headers()
+                .get_all("www-authenticate")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect();
+            match (status, stale(&challenges)) {
+                (401, true) => "stale".to_owned(),
+                (status, _) => status.to_string(),
+            }
+        }));
+    }
+    let mut seen = HashMap::new();
+    for task in tasks {
+        *seen.entry(task.await.unwrap()).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_concurrent_burst_over_two_instances_meets_the_shared_limit() {
+    let scratch = Scratch::new("redis-admission");
+    let port = free_port();
+    let _redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (_demos, bases) = two_demos(&demo_args(&scratch, &["--redis", &url], &[]));
+    let seen = digest_burst(&bases, 50, 1_000).await;
+    eprintln!("1 000 concurrent wrong guesses over two instances: {seen:?}");
+    let checked = seen.get("401").copied().unwrap_or(0);
+    // Each guess was admitted against the shared count before it was checked: the limit,
+    // not 2 × the limit (and not hundreds, as when each instance judged from its own view).
+    assert!(
+        checked <= LIMIT + 2,
+        "{checked} wrong guesses checked over two instances (limit {LIMIT}): {seen:?}"
+    );
+    assert!(checked >= 1, "{seen:?}");
+    assert_eq!(
+        seen.get("429").copied().unwrap_or(0) + checked + seen.get("stale").copied().unwrap_or(0),
+        1_000,
+        "{seen:?}"
+    );
+    // Susan's right password waits too, on both instances; john is not affected.
+    let susan = Client::new("susan", "bye", "/digest-sha256").algorithm(Algorithm::Sha256);
+    let john = Client::new("john", "hello", "/digest-sha256").algorithm(Algorithm::Sha256);
+    for base in &bases {
+        let url = format!("{base}/digest-sha256");
+        assert_eq!(digest_login(&url, &susan).await, 429, "{base}");
+        assert_eq!(digest_login(&url, &john).await, 200, "{base}");
+    }
+}
+
+/// Wrong Basic guesses for john, `n` at once from `addresses` source addresses: the statuses.
+async fn basic_burst(base: &str, addresses: u32, n: usize) -> HashMap<u16, usize> {
+    let clients: Vec<reqwest::Client> = (0..addresses)
+        .map(|a| common::client_from(common::loopback(12_000 + a)))
+        .collect();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let http = clients[i % clients.len()].clone();
+        let url = format!("{base}/basic");
+        tasks.push(tokio::spawn(async move {
+            http.get(&url)
+                .header("authorization", common::basic("john", &format!("guess{i}")))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut seen = HashMap::new();
+    for task in tasks {
+        *seen.entry(task.await.unwrap()).or_insert(0) += 1;
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_stopped_each_instance_still_enforces_the_limit() {
+    let scratch = Scratch::new("redis-admission-down");
+    let port = free_port();
+    let redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let args = demo_args(&scratch, &["--redis", &url], &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_demo, base) = common::start_demo(&args, None);
+    assert_eq!(
+        crate::redis_two_instances::basic_get(&format!("{base}/basic"), "susan", "bye")
+            .await
+            .0,
+        200
+    );
+    drop(redis);
+    let started = Instant::now();
+    let seen = basic_burst(&base, 30, 300).await;
+    eprintln!("300 concurrent wrong guesses, Redis down: {seen:?}");
+    let checked = seen.get(&401).copied().unwrap_or(0);
+    assert!(
+        checked <= LIMIT,
+        "{checked} wrong guesses checked with Redis down (limit {LIMIT}): {seen:?}"
+    );
+    assert_eq!(
+        seen.get(&429).copied().unwrap_or(0) + checked,
+        300,
+        "{seen:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(60));
+    // Logins of others go on (fail open).
+    assert_eq!(
+        crate::redis_two_instances::basic_get(&format!("{base}/basic"), "susan", "bye")
+            .await
+            .0,
+        200
+    );
+}
+
+/// `used_memory` of the Redis on `port`, in bytes.
+fn used_memory(port: u16) -> u64 {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "info", "memory"])
+        .output()
+        .expect("redis-cli (scripts/test.sh installs redis-tools)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap()
+}
+
+/// Wrong Basic answers for `n` unknown usernames, `concurrency` at a time, from one address
+/// (address limits off): the statuses.
+async fn spray(bases: &[String], from: u32, n: usize, concurrency: usize) -> HashMap<u16, usize> {
+    let http = common::client_from(common::loopback(from));
+    let mut seen = HashMap::new();
+    let mut i = 0;
+    while i < n {
+        let batch: Vec<_> = (i..(i + concurrency).min(n))
+            .map(|j| {
+                let http = http.clone();
+                let url = format!("{}/digest", bases[j % bases.len()]);
+                tokio::spawn(async move {
+                    let wrong = Client::new(&format!("nobody{j}"), "x", "/digest");
+                    let (nonce, opaque) = nonce_from(&http, &url).await;
+                    http.get(&url)
+                        .header("authorization", wrong.header(&nonce, &opaque, "00000001"))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        i += batch.len();
+        for task in batch {
+            *seen.entry(task.await.unwrap()).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spray_cannot_fill_a_size_capped_redis() {
+    let scratch = Scratch::new("redis-admission-capped");
+    let port = free_port();
+    let port_arg = port.to_string();
+    let _redis = Redis::with_args(
+        port,
+        &[
+            "--port",
+            &port_arg,
+            "--maxmemory",
+            "8mb",
+            "--maxmemory-policy",
+            "noeviction",
+        ],
+    );
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (_demos, bases) = two_demos(&demo_args(
+        &scratch,
+        &["--redis", &url],
+        &["--max-failures-per-addr", "0"],
+    ));
+    let seen = spray(&bases, 20_000, 4_000, 64).await;
+    assert_eq!(seen.get(&401).copied(), Some(4_000), "{seen:?}");
+    let after_first = used_memory(port);
+    let seen = spray(&bases, 20_001, 8_000, 64).await;
+    assert_eq!(seen.get(&401).copied(), Some(8_000), "{seen:?}");
+    let after_more = used_memory(port);
+    eprintln!("Redis used_memory after 4 000 failures: {after_first}; after 12 000: {after_more}");
+    // The counts take fixed memory: twice as many more failures add (almost) nothing.
+    assert!(
+        after_more < after_first + 256 * 1024,
+        "Redis grew from {after_first} to {after_more} bytes"
+    );
+    // Correct Digest logins go on, on both instances (the nonce store can still write).
+    let john = Client::new("john", "hello", "/digest");
+    for base in &bases {
+        assert_eq!(
+            digest_login(&format!("{base}/digest"), &john).await,
+            200,
+            "{base}"
+        );
+    }
+}
