@@ -280,8 +280,8 @@ pub(crate) async fn a_flood_trips_the_shared_throttle(a: &str, b: &str) {
             other => panic!("unexpected {other}"),
         }
     }
-    // One instance alone checks `LIMIT` guesses; two sharing Redis check at most one more
-    // each before they learn the shared count (not `2 × LIMIT`).
+    // Every guess is admitted against the shared count before it is checked: the limit over
+    // both instances (not `2 × LIMIT`).
     assert!(
         (LIMIT..=LIMIT + 1).contains(&checked),
         "{checked} guesses checked over two instances (limit {LIMIT})"
