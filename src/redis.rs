@@ -144,6 +144,8 @@ return verdict
 #[derive(Clone)]
 pub struct RedisNonceStore {
     conn: Conn,
+    /// Where `conn` goes (to connect again with another deadline); `None`: a manager given.
+    target: Option<RedisTarget>,
     script: Arc<Script>,
     prefix: Arc<str>,
     deadline: Duration,
@@ -362,7 +364,9 @@ impl RedisNonceStore {
     ///
     /// When a URL is not a valid Redis URL, or a CA file holds no certificate.
     pub fn connect(target: &RedisTarget) -> Result<Self, RedisError> {
-        Ok(Self::with_conn(target.connection(DEFAULT_DEADLINE)?))
+        let mut store = Self::with_conn(target.connection(DEFAULT_DEADLINE)?);
+        store.target = Some(target.clone());
+        Ok(store)
     }
 
     /// A store over a connection manager you built (its own timeouts and retries apply
@@ -375,17 +379,25 @@ impl RedisNonceStore {
     fn with_conn(conn: Conn) -> Self {
         Self {
             conn,
+            target: None,
             script: Arc::new(Script::new(NC_SCRIPT)),
             prefix: Arc::from(DEFAULT_PREFIX),
             deadline: DEFAULT_DEADLINE,
         }
     }
 
-    /// The deadline of one call (default [`DEFAULT_DEADLINE`]): past it, the use is refused
-    /// with [`NonceUse::Unavailable`] (503).
+    /// The deadline of one call, connecting included (default [`DEFAULT_DEADLINE`]): past it,
+    /// the use is refused with [`NonceUse::Unavailable`] (503).
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        if let Some(conn) = self
+            .target
+            .as_ref()
+            .and_then(|t| t.connection(deadline).ok())
+        {
+            self.conn = conn;
+        }
         self
     }
 
@@ -601,6 +613,7 @@ pub const MAX_IN_FLIGHT: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct RedisThrottle {
     conn: Conn,
+    target: RedisTarget,
     admit: Arc<Script>,
     failure: Arc<Script>,
     prefix: Arc<str>,
@@ -660,6 +673,7 @@ impl RedisThrottle {
         let _ = getrandom::getrandom(&mut tag);
         Ok(Self {
             conn: target.connection(DEFAULT_DEADLINE)?,
+            target: target.clone(),
             admit: Arc::new(Script::new(ADMIT_SCRIPT)),
             failure: Arc::new(Script::new(FAILURE_SCRIPT)),
             prefix: Arc::from(DEFAULT_PREFIX),
@@ -684,11 +698,14 @@ impl RedisThrottle {
         self
     }
 
-    /// The deadline of one call (default [`DEFAULT_DEADLINE`]); past it, the attempt is judged
-    /// and counted by this instance alone.
+    /// The deadline of one call, connecting included (default [`DEFAULT_DEADLINE`]); past it,
+    /// the attempt is judged and counted by this instance alone.
     #[must_use]
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = deadline;
+        if let Ok(conn) = self.target.connection(deadline) {
+            self.conn = conn;
+        }
         self
     }
 
@@ -874,21 +891,61 @@ impl RedisThrottle {
     }
 }
 
-/// Attempts counted in flight in this instance's own counts while Redis is asked: taken back
-/// if the request is dropped before Redis answers.
-struct LocalFlight {
-    local: Arc<crate::throttle::MemoryThrottle>,
+/// An attempt being admitted: counted in flight in this instance's own counts while Redis is
+/// asked. Dropped armed (the request was dropped before Redis answered, or Redis refused),
+/// it is taken back here, and in Redis (in the background) in case Redis counted it.
+struct Admitting {
+    store: RedisThrottle,
     keys: Vec<(Key, Option<u32>)>,
+    id: u64,
     armed: bool,
 }
 
-impl Drop for LocalFlight {
-    fn drop(&mut self) {
-        if self.armed {
-            for &(key, _) in &self.keys {
-                drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
-            }
+impl Admitting {
+    /// Takes the attempt back from this instance's counts (Redis counted nothing).
+    fn refused(&mut self) {
+        self.armed = false;
+        for &(key, _) in &self.keys {
+            drop(crate::throttle::ThrottleStore::forgive(
+                &*self.store.local,
+                key,
+            ));
         }
+    }
+
+    /// Takes the attempt out of flight in Redis, in the background, in case Redis counted it
+    /// (its script was sent, and no answer came in time).
+    fn forget_in_redis(&self) {
+        for &(key, _) in &self.keys {
+            let (flight, member) = (self.store.flight_key(key), self.store.member(self.id));
+            self.store.in_background(move |mut conn| async move {
+                ::redis::cmd("ZREM")
+                    .arg(&flight)
+                    .arg(&member)
+                    .query_async::<i64>(&mut conn)
+                    .await
+                    .map(drop)
+            });
+        }
+    }
+
+    /// Admitted: its settling is the policy's now.
+    fn admitted(&mut self, id: u64) {
+        self.armed = false;
+        let mut flight = self.store.flight();
+        for &(key, _) in &self.keys {
+            flight.entry(key).or_default().push(id);
+        }
+    }
+}
+
+impl Drop for Admitting {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        self.refused();
+        self.forget_in_redis();
     }
 }
 
@@ -916,26 +973,34 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
         if let Err(wait) = self.local.try_begin(keys, window) {
             return AuthFuture::ready(Err(wait));
         }
-        let mut guard = LocalFlight {
-            local: self.local.clone(),
+        let mut guard = Admitting {
+            store: self.clone(),
             keys: keys.to_vec(),
+            id: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             armed: true,
         };
-        let this = self.clone();
         AuthFuture::new(async move {
-            let id = this.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let answer = this.admit_shared(&guard.keys, window, id).await;
-            let id = match answer {
-                Some(None) => id,
-                Some(Some(wait)) => return Err(wait),
-                None if this.fail_closed => return Err(Duration::from_secs(1)),
-                // Redis did not answer: judged and counted by this instance alone.
-                None => 0,
-            };
-            guard.armed = false;
-            let mut flight = this.flight();
-            for &(key, _) in &guard.keys {
-                flight.entry(key).or_default().push(id);
+            let answer = guard
+                .store
+                .admit_shared(&guard.keys, window, guard.id)
+                .await;
+            match answer {
+                Some(None) => guard.admitted(guard.id),
+                Some(Some(wait)) => {
+                    guard.refused();
+                    return Err(wait);
+                }
+                // Redis did not answer: whatever it counts later is taken back.
+                None if guard.store.fail_closed => {
+                    guard.refused();
+                    guard.forget_in_redis();
+                    return Err(Duration::from_secs(1));
+                }
+                // Judged and counted by this instance alone.
+                None => {
+                    guard.forget_in_redis();
+                    guard.admitted(0);
+                }
             }
             Ok(())
         })

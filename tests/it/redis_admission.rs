@@ -285,3 +285,75 @@ async fn a_spray_cannot_fill_a_size_capped_redis() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guesses_dropped_while_redis_stalls_leave_no_count() {
+    let scratch = Scratch::new("redis-admission-stall");
+    let port = free_port();
+    let _redis = Redis::start(port);
+    let url = format!("redis://127.0.0.1:{port}/");
+    let args = demo_args(&scratch, &["--redis", &url], &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (_demo, base) = common::start_demo(&args, None);
+    let login = |user: &'static str, password: &'static str| {
+        let url = format!("{base}/basic");
+        async move {
+            crate::redis_two_instances::basic_get(&url, user, password)
+                .await
+                .0
+        }
+    };
+    assert_eq!(login("susan", "bye").await, 200);
+    // Redis stalls for 2 s (`CLIENT PAUSE`, within the instances' 2 s deadline) while 15 wrong
+    // guesses for john wait for their admission, and their clients hang up.
+    let stall = std::thread::spawn(move || {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &port.to_string(), "client", "pause", "2000", "all"])
+            .output()
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut guesses = Vec::new();
+    for i in 0..15 {
+        let http = reqwest::Client::builder()
+            .local_address(common::loopback(15_000 + i))
+            .timeout(Duration::from_millis(400))
+            .build()
+            .unwrap();
+        let url = format!("{base}/basic");
+        guesses.push(tokio::spawn(async move {
+            http.get(&url)
+                .header("authorization", common::basic("john", "wrong"))
+                .send()
+                .await
+                .map(|res| res.status().as_u16())
+                .ok()
+        }));
+    }
+    let mut dropped = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            None => dropped += 1,
+            // Over the limit of this instance's own counts (its attempts in flight): refused
+            // at once, without waiting for Redis.
+            Some(status) => assert_eq!(status, 429),
+        }
+    }
+    assert_eq!(dropped, LIMIT, "the guesses waiting for Redis");
+    stall.join().unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    // None of them is left counted, in this instance or in Redis: john logs in.
+    assert_eq!(login("john", "hello").await, 200);
+    let out = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &port.to_string(),
+            "--scan",
+            "--pattern",
+            "*{throttle}:f:*",
+        ])
+        .output()
+        .unwrap();
+    let left = String::from_utf8_lossy(&out.stdout).lines().count();
+    assert_eq!(left, 0, "attempts left in flight in Redis");
+}
