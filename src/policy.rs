@@ -616,15 +616,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .map(|name| self.usernames.canonical(name).into_owned());
         let mut who = Attempt::named(username);
         self.observe(&mut who, req);
-        // Admitted by a shared store already (the second pass after `Decision::Admit`).
-        let mut counted = match (ticket, &self.throttle) {
-            (Some(ticket), Some(t)) => ticket.take(t).map(|(keys, addr)| {
-                (who.keys, who.addr, who.resolved) = (keys, addr, true);
-            }),
-            _ => None,
-        }
-        .is_some();
-        if !counted
+        if ticket.is_none()
             && self
                 .throttle
                 .as_ref()
@@ -642,6 +634,14 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 });
             }
         }
+        // Admitted by a shared store already (the second pass after `Decision::Admit`).
+        let mut counted = match (ticket, &self.throttle) {
+            (Some(ticket), Some(t)) => ticket.take(t).map(|(keys, addr)| {
+                (who.keys, who.addr, who.resolved) = (keys, addr, true);
+            }),
+            _ => None,
+        }
+        .is_some();
         if !counted {
             if let Some(t) = self.throttle.as_ref().filter(|t| t.shared()) {
                 if let Some(decision) = self.admit_shared(index, req, &mut who, t) {
