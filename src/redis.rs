@@ -513,8 +513,8 @@ for i = 1, n do
     local counts = {}
     for s = 3, 1, -1 do
       local v = redis.call('BITFIELD_RO', KEYS[s],
-        'GET', 'u16', '#' .. ARGV[a + 2], 'GET', 'u16', '#' .. ARGV[a + 3],
-        'GET', 'u16', '#' .. ARGV[a + 4], 'GET', 'u16', '#' .. ARGV[a + 5])
+        'GET', 'u8', '#' .. ARGV[a + 2], 'GET', 'u8', '#' .. ARGV[a + 3],
+        'GET', 'u8', '#' .. ARGV[a + 4], 'GET', 'u8', '#' .. ARGV[a + 5])
       local m = math.min(v[1], v[2], v[3], v[4])
       counts[4 - s] = m
       total = total + m
@@ -553,13 +553,13 @@ if ARGV[1] ~= '' then
 end
 local c = {'#' .. ARGV[3], '#' .. ARGV[4], '#' .. ARGV[5], '#' .. ARGV[6]}
 local v = redis.call('BITFIELD', KEYS[1],
-  'GET', 'u16', c[1], 'GET', 'u16', c[2], 'GET', 'u16', c[3], 'GET', 'u16', c[4])
-local next = math.min(math.min(v[1], v[2], v[3], v[4]) + 1, 65535)
+  'GET', 'u8', c[1], 'GET', 'u8', c[2], 'GET', 'u8', c[3], 'GET', 'u8', c[4])
+local next = math.min(math.min(v[1], v[2], v[3], v[4]) + 1, 255)
 local set = {}
 for r = 1, 4 do
   if v[r] < next then
     table.insert(set, 'SET')
-    table.insert(set, 'u16')
+    table.insert(set, 'u8')
     table.insert(set, c[r])
     table.insert(set, next)
   end
@@ -570,6 +570,9 @@ end
 redis.call('PEXPIREAT', KEYS[1], ARGV[2])
 return 1
 ";
+
+/// The highest limit the Redis counts hold (one-byte counters): a higher limit acts as this.
+pub const MAX_LIMIT: u32 = 255;
 
 /// How long an attempt may stay in flight in Redis before its count lapses by itself (an
 /// instance that stopped mid-check never leaves a count behind for longer).
@@ -587,17 +590,21 @@ pub const MAX_IN_FLIGHT: Duration = Duration::from_secs(60);
 ///   instances, at most the limit are checked. The outcome settles the attempt: a wrong
 ///   secret becomes a failure in the count, anything else is taken back.
 /// - **Fixed memory in Redis**: the counts are a count-min sketch (4 rows of
-///   [`width`](Self::width) 16-bit counters, default 2^18) per half window, three live: at most
-///   3 × 4 × width × 2 bytes (6 MiB at the default; 2 MiB per half window written), whatever
-///   the number of usernames and addresses counted. It never under-counts, so a key at its
-///   limit stays blocked until its failures age out, however many other keys an attacker
-///   makes it count; it may over-count an innocent key whose 4 counters are all shared with
-///   keys at their limit: about `(1 - e^(-k/width))^4` for `k` such keys in a window, 0.4 % at
-///   `k` = 77 000 (70 000 usernames and 7 000 addresses at their limits) and the default
-///   width. Attempts in flight are kept exactly, one small sorted set per key being checked
-///   (gone when its last attempt settles; an attempt left by an instance that stopped lapses
-///   after [`MAX_IN_FLIGHT`]). The keys share one hash tag (`<prefix>{throttle}:`), so on a
-///   cluster they live on one node.
+///   [`width`](Self::width) one-byte counters, default 2^19) per half window, three live: at
+///   most 3 × 4 × width bytes (6 MiB at the default; 2 MiB per half window written), whatever
+///   the number of usernames and addresses counted. A key counts up to 255 failures per half
+///   window, so a limit above [`MAX_LIMIT`] acts as 255. The sketch never under-counts, so a
+///   key at its limit stays blocked until its failures age out, however many other keys an
+///   attacker makes it count; it may over-count an innocent key whose 4 counters are all
+///   shared with keys at their limit: about `(1 - e^(-k/width))^4` for `k` such keys in a
+///   window. At the default width and a flood of 70 000 usernames × 10 failures from 7 000
+///   addresses (each failure counts for the username, the address and their pair: `k` ≈
+///   147 000), about 0.4 % of innocent usernames (measured 0.44 %, no innocent address:
+///   `throttle::tests::the_shared_width_over_counts_rarely_at_the_flood`), far less at
+///   ordinary levels. Attempts in flight are kept exactly, one small sorted set per key being
+///   checked (gone when its last attempt settles; an attempt left by an instance that stopped
+///   lapses after [`MAX_IN_FLIGHT`]). The keys share one hash tag (`<prefix>{throttle}:`),
+///   so on a cluster they live on one node.
 /// - **This instance's count first**: every attempt is admitted against this instance's own
 ///   counts ([`MemoryThrottle`](crate::throttle::MemoryThrottle)) before Redis is asked, and
 ///   every failure is counted there too. While Redis is down or slower than the
@@ -644,8 +651,8 @@ impl fmt::Debug for RedisThrottle {
     }
 }
 
-/// The default width of the Redis sketch: 2^18 counters per row.
-pub const DEFAULT_THROTTLE_WIDTH: usize = 1 << 18;
+/// The default width of the Redis sketch: 2^19 counters per row.
+pub const DEFAULT_THROTTLE_WIDTH: usize = 1 << 19;
 
 type Key = crate::throttle::ThrottleKey;
 
@@ -726,11 +733,12 @@ impl RedisThrottle {
         self
     }
 
-    /// The most memory the counts take in Redis, in bytes: 3 half windows × 4 rows × width × 2
-    /// bytes (the attempts in flight add a few hundred bytes each while they are checked).
+    /// The most memory the counts take in Redis, in bytes: 3 half windows × 4 rows × width
+    /// one-byte counters (the attempts in flight add a few hundred bytes each while they are
+    /// checked).
     #[must_use]
     pub fn bytes(&self) -> usize {
-        3 * 4 * self.width * 2
+        3 * 4 * self.width
     }
 
     fn slot_key(&self, slot_ms: u64, epoch: u64) -> String {
@@ -781,7 +789,8 @@ impl RedisThrottle {
             .arg(life)
             .arg(self.member(id));
         for &(key, limit) in keys {
-            invocation.arg(limit.unwrap_or(0));
+            // One-byte counters: a limit above 255 acts as 255.
+            invocation.arg(limit.map_or(0, |l| l.min(MAX_LIMIT)));
             for cell in crate::throttle::sketch_cells(key, self.width) {
                 invocation.arg(cell);
             }
