@@ -94,9 +94,10 @@ pub enum ThrottleKey {
 /// instances.
 ///
 /// [`blocked`](Self::blocked) is asked before the credentials are checked and must answer at
-/// once (a shared store answers from a local view that its `record_failure` keeps up to date
-/// with what the shared store returned); the recording methods may wait (their futures are
-/// awaited before the response is sent).
+/// once; the recording methods may wait (their futures are awaited before the response is
+/// sent). A store shared by several processes says so ([`shared`](Self::shared)) and then
+/// [admits](Self::admit) every attempt before it is verified, judging and counting it in one
+/// atomic step; its `blocked` may answer from this process's own counts only.
 pub trait ThrottleStore: Send + Sync + 'static {
     /// How long `key` must wait (`None`: not blocked), given the limit for its kind.
     fn blocked(&self, key: ThrottleKey, limit: u32, window: Duration) -> Option<Duration>;
