@@ -159,18 +159,18 @@ fn with_split<R>(bytes: &[u8], f: impl FnOnce(&str, &str) -> R) -> Result<R, &'s
         .iter()
         .position(|&b| b == b':')
         .ok_or("no colon between username and password")?;
-    let (user, pass) = (&bytes[..colon], &bytes[colon + 1..]);
     // The common case, printable ASCII (UTF-8 without a control character), in one pass.
     if bytes
         .iter()
         .fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b))
     {
-        if let (Ok(username), Ok(password)) = (std::str::from_utf8(user), std::str::from_utf8(pass))
-        {
-            return Ok(f(username, password));
+        // ASCII: the colon is a character boundary.
+        if let Ok(text) = std::str::from_utf8(bytes) {
+            let (username, password) = text.split_at(colon);
+            return Ok(f(username, &password[1..]));
         }
     }
-    with_text(user, pass, f)
+    with_text(&bytes[..colon], &bytes[colon + 1..], f)
 }
 
 /// Credentials beyond printable ASCII: UTF-8, else Latin-1; refused with a control character.

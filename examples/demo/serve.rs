@@ -50,6 +50,10 @@ pub(crate) async fn serve(
     limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) {
+    // What `axum::serve` does: every route's handler becomes a service once, here, rather
+    // than on each request (a `Router` asked directly turns a handler, with its route layers,
+    // into a service per request).
+    let app: Router = app.with_state(());
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
     let (stop, stopped) = watch::channel(());

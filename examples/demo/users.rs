@@ -2,7 +2,6 @@
 //! Apache htpasswd file (`--htpasswd FILE`), checked through httpauth's verified-credential
 //! cache and bounded hashing pool.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -56,8 +55,8 @@ pub(crate) const USERS: [(&str, &str, &[&str], &str); 3] = [
 /// Who may log in with Basic: the contract's users (argon2id hashes made at startup, roles
 /// from the table above) or an Apache htpasswd file's users (no roles).
 pub(crate) enum Users {
-    /// The built-in users.
-    BuiltIn(HashedPasswords, Arc<HashMap<String, User>>),
+    /// The built-in users: each hash stored beside the user a verified login answers.
+    BuiltIn(HashedPasswords<User>),
     /// An htpasswd file (reloaded when it changes).
     File(HtpasswdFile),
 }
@@ -66,14 +65,16 @@ impl Users {
     /// The contract's users, hashed with argon2id; the plain passwords are not kept.
     #[must_use]
     pub(crate) fn new() -> Arc<Self> {
-        let hashes = HashedPasswords::new();
-        let mut users = HashMap::new();
+        let hashes = HashedPasswords::<User>::default();
         for (name, password, roles, _) in USERS {
-            let hashed = hashes.insert(name, generate_password_hash(password));
+            let hashed = hashes.insert_user(
+                name,
+                generate_password_hash(password),
+                User::new(name, roles),
+            );
             hashed.expect("argon2id hashes are valid");
-            users.insert(name.to_owned(), User::new(name, roles));
         }
-        Arc::new(Self::BuiltIn(hashes, Arc::new(users)))
+        Arc::new(Self::BuiltIn(hashes))
     }
 
     /// The users of an htpasswd file.
@@ -83,17 +84,11 @@ impl Users {
 }
 
 /// The Basic auth of the demo: the store verifies the hash (cache, bounded pool, dummy check
-/// for unknown users) and maps the username to the demo's user; roles from the user.
+/// for unknown users) and answers the demo's user (an htpasswd file's usernames are mapped to
+/// users); roles from the user.
 pub(crate) fn basic_auth(users: &Users) -> BasicAuth<User> {
     let auth = match users {
-        Users::BuiltIn(hashes, users) => {
-            let users = users.clone();
-            BasicAuth::verify_password(
-                hashes
-                    .clone()
-                    .map_user(move |name| users.get(name).cloned()),
-            )
-        }
+        Users::BuiltIn(hashes) => BasicAuth::verify_password(hashes.clone()),
         Users::File(file) => {
             BasicAuth::verify_password(file.clone().map_user(|name| Some(User::new(name, &[]))))
         }

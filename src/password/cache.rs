@@ -200,33 +200,35 @@ impl CredentialCache {
     }
 
     /// SipHash-2-4 with 128-bit output (a PRF), under this cache's random 128-bit key, of a
-    /// tag for the form of `stored`, then the length-prefixed username and password, then the
-    /// stored hash (length-prefixed) or its 32-byte digest. Without the key no one can aim at
-    /// a cached key; a forged hit would need a 128-bit collision with a verified entry.
+    /// header (a tag for the form of `stored`, then the lengths of the username, the password
+    /// and a stored hash given in full), then the username, the password, and the stored hash
+    /// or its 32-byte digest. The lengths make the parts unambiguous; the header is one write
+    /// (SipHash works on 8-byte words: each write of a few bytes costs a partial word).
+    /// Without the key no one can aim at a cached key; a forged hit would need a 128-bit
+    /// collision with a verified entry.
     pub(crate) fn key(&self, username: &str, password: &str, stored: Stored<'_>) -> Key {
         use siphasher::sip128::{Hasher128 as _, SipHasher24};
         use std::hash::Hasher as _;
+        // u32 lengths: parts are capped far below 4 GiB (passwords at 4 KiB).
+        let len = |part: &[u8]| u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes();
+        let (tag, full): (u8, &[u8]) = match stored {
+            Stored::Full(hash) => (0, hash.as_bytes()),
+            Stored::Digest(_) => (1, &[]),
+            #[cfg(test)]
+            Stored::Unknown => (2, &[]),
+        };
+        let mut header = [0_u8; 13];
+        header[0] = tag;
+        header[1..5].copy_from_slice(&len(username.as_bytes()));
+        header[5..9].copy_from_slice(&len(password.as_bytes()));
+        header[9..].copy_from_slice(&len(full));
         let mut prf = SipHasher24::new_with_key(&self.prf_key);
-        let tag: u8 = match stored {
-            Stored::Full(_) => 0,
-            Stored::Digest(_) => 1,
-            #[cfg(test)]
-            Stored::Unknown => 2,
-        };
-        prf.write(&[tag]);
-        // u32 prefixes: parts are capped far below 4 GiB (passwords at 4 KiB).
-        let prefixed = |prf: &mut SipHasher24, part: &[u8]| {
-            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-            prf.write(&len.to_be_bytes());
-            prf.write(part);
-        };
-        prefixed(&mut prf, username.as_bytes());
-        prefixed(&mut prf, password.as_bytes());
+        prf.write(&header);
+        prf.write(username.as_bytes());
+        prf.write(password.as_bytes());
         match stored {
-            Stored::Full(hash) => prefixed(&mut prf, hash.as_bytes()),
             Stored::Digest(digest) => prf.write(&digest.0),
-            #[cfg(test)]
-            Stored::Unknown => {}
+            _ => prf.write(full),
         }
         prf.finish128().as_bytes()
     }
@@ -395,6 +397,42 @@ mod tests {
         assert_eq!(key(&c, "a", "b", "h"), key(&c, "a", "b", "h"));
         let other = CredentialCache::new(CacheConfig::new());
         assert_ne!(key(&c, "a", "b", "h"), key(&other, "a", "b", "h"));
+    }
+
+    #[test]
+    fn keys_are_siphash_of_the_header_then_the_parts() {
+        use siphasher::sip128::{Hasher128 as _, SipHasher24};
+        use std::hash::Hasher as _;
+        let c = CredentialCache::new(CacheConfig::new());
+        let len = |part: &str| u32::try_from(part.len()).unwrap().to_be_bytes();
+        let prf = |message: &[u8]| {
+            let mut prf = SipHasher24::new_with_key(&c.prf_key);
+            prf.write(message);
+            prf.finish128().as_bytes()
+        };
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let digest = HashDigest::of(hash);
+        for password in ["", "p", &"x".repeat(50), &"ñ".repeat(300)] {
+            let mut full = vec![0_u8];
+            full.extend(len("john"));
+            full.extend(len(password));
+            full.extend(len(hash));
+            full.extend_from_slice(b"john");
+            full.extend_from_slice(password.as_bytes());
+            full.extend_from_slice(hash.as_bytes());
+            assert_eq!(key(&c, "john", password, hash), prf(&full));
+            let mut short = vec![1_u8];
+            short.extend(len("john"));
+            short.extend(len(password));
+            short.extend(len(""));
+            short.extend_from_slice(b"john");
+            short.extend_from_slice(password.as_bytes());
+            short.extend_from_slice(&digest.0);
+            assert_eq!(
+                c.key("john", password, Stored::Digest(&digest)),
+                prf(&short)
+            );
+        }
     }
 
     #[test]
