@@ -6,7 +6,10 @@
 #     with USERS real first logins spread through it (targets: >= 95 % 200, median <= 300 ms),
 #     and one user who retries the right password through it and logs in afterwards;
 #  3. refusal timing, unknown users against known users with wrong passwords, idle and under
-#     the flood (target: median ratio within 0.8-1.25).
+#     the flood (target: median ratio within 0.8-1.25). Under the flood each probe starts at
+#     its own random moment of its step (seeded): probes sent together in a fixed order would
+#     measure their place in the line (the third of three waits for one of the two permits),
+#     not whether the user exists.
 # Bounded: FLOOD_SECONDS per phase (default 8), every request with a 10 s timeout.
 # Usage: scripts/pool-fairness.sh  (env: USERS=40 FLOOD_SECONDS=8)
 set -euo pipefail
@@ -35,7 +38,7 @@ BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
 echo "demo at $BASE ($(nproc) cores), $((2 * USERS)) bcrypt-10 users"
 
 python3 - "$BASE" "$USERS" "$FLOOD_SECONDS" <<'PY'
-import asyncio, base64, statistics, sys, time
+import asyncio, base64, random, statistics, sys, time
 base, users, flood_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 host, port = base.removeprefix("http://").split(":")
 port = int(port)
@@ -71,7 +74,12 @@ async def flood(stop, counter):
         i = counter[0]
         await get(addr(100_000 + i), f"nobody{i}", "guess")
 
+async def later(delay, coro):
+    await asyncio.sleep(delay)
+    return await coro
+
 async def main():
+    rng = random.Random(16)
     # 1. The rush.
     rush = await asyncio.gather(*(get(addr(1000 + i), f"user{i}", f"pw{i}") for i in range(users)))
     summary(f"1. {users} simultaneous first logins", rush)
@@ -90,8 +98,8 @@ async def main():
     retry_user = 2 * users - 1
     for i in range(users):
         real.append(asyncio.create_task(get(addr(4000 + i), f"user{users + i}", f"pw{users + i}")))
-        known.append(asyncio.create_task(get(addr(5000 + i), f"user{i}", f"wrong-again{i}")))
-        unknown.append(asyncio.create_task(get(addr(6000 + i), f"ghost-again{i}", "x")))
+        known.append(asyncio.create_task(later(rng.uniform(0, step), get(addr(5000 + i), f"user{i}", f"wrong-again{i}"))))
+        unknown.append(asyncio.create_task(later(rng.uniform(0, step), get(addr(6000 + i), f"ghost-again{i}", "x"))))
         await asyncio.sleep(step)
     real = await asyncio.gather(*real)
     known = await asyncio.gather(*known)
