@@ -46,9 +46,9 @@ impl From<Busy> for AuthError {
 ///
 /// In front of the permits (defaults in brackets, for `n` permits):
 ///
-/// - **Queue bound** [`max_waiters`](Self::max_waiters) [8 × `n`]: a check arriving at a full
+/// - **Queue bound** [`max_waiters`](Self::max_waiters) [32 × `n`]: a check arriving at a full
 ///   queue is refused at once, without hashing (503 `Service Unavailable` with `Retry-After`).
-/// - **Wait deadline** [`max_wait`](Self::max_wait) [2 s]: a check still waiting after it is
+/// - **Wait deadline** [`max_wait`](Self::max_wait) [3 s]: a check still waiting after it is
 ///   refused the same way. A slow hash never sits in a queue longer than that.
 /// - **Fair across usernames**: each username has its own queue and the free permits go
 ///   round-robin across the usernames waiting, so a flood against one username is served
@@ -154,7 +154,7 @@ impl fmt::Debug for Permit {
 
 impl HashPool {
     /// A pool running at most `max_concurrent` verifications at once (at least 1), with the
-    /// default queue bound (8 waiters per permit), wait deadline (2 s) and per-username cap
+    /// default queue bound (32 waiters per permit), wait deadline (3 s) and per-username cap
     /// (`max(1, max_concurrent / 2)`).
     #[must_use]
     pub fn new(max_concurrent: usize) -> Self {
