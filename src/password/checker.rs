@@ -405,8 +405,10 @@ impl PasswordChecker {
         password: &str,
         dummy_hash: Arc<str>,
     ) -> Result<(), AuthError> {
-        let _ = (username, password);
-        Ok(self.refuse_unknown(&Dummy::Fixed(dummy_hash)).await?)
+        let _ = password;
+        Ok(self
+            .refuse_unknown(username, &Dummy::Fixed(dummy_hash))
+            .await?)
     }
 
     /// The store-side check after a [`lookup`](Self::lookup) that missed (its key is reused,
@@ -437,7 +439,7 @@ impl PasswordChecker {
                 Ok(ok.then(user).flatten())
             }),
             Miss::Unknown(dummy) => AuthFuture::new(async move {
-                this.refuse_unknown(&dummy).await?;
+                this.refuse_unknown(&username, &dummy).await?;
                 Ok(None)
             }),
         }
@@ -445,13 +447,14 @@ impl PasswordChecker {
 
     /// A user the store knows does not exist: no hash is computed. The refusal waits what a
     /// wrong password of a known user arriving now takes: the wait for a permit the pool's
-    /// state gives ([`HashPool::outlook`]) plus the cost of the most expensive hash class
+    /// state and this username's refusals in flight give ([`HashPool::outlook_unknown`])
+    /// plus the cost of the most expensive hash class
     /// (the dummy's class is measured once when no other is known), or is refused (503)
     /// where that check would be; so the two stay indistinguishable, idle or busy, and a
     /// flood of unknown usernames costs no hashing at all.
-    async fn refuse_unknown(&self, dummy: &Dummy) -> Result<(), Busy> {
+    async fn refuse_unknown(&self, username: &str, dummy: &Dummy) -> Result<(), Busy> {
         let start = Instant::now();
-        let outlook = self.pool.outlook();
+        let outlook = self.pool.outlook_unknown(username);
         if self.costs.target().is_zero() && !self.costs.has_pending.load(Relaxed) {
             let hash = match dummy {
                 Dummy::Fixed(hash) => hash.clone(),

@@ -22,6 +22,11 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(3);
 /// [`PasswordChecker`](super::PasswordChecker)).
 pub const DEFAULT_WAITERS_PER_PERMIT: usize = 32;
 
+/// At most this many usernames' unknown-user refusals are mirrored at once
+/// ([`HashPool::outlook_unknown`]); beyond, a new username's are not (its refusals then wait
+/// as if it had none in flight).
+const MAX_MIRRORED: usize = 16_384;
+
 /// The pool refused a check: its queue was full or the wait deadline passed. No hash was
 /// computed; the request answers 503 with `Retry-After`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +70,8 @@ impl From<Busy> for AuthError {
 /// user's check arriving at the same moment would wait (estimated from the permits held, how
 /// long they have been held, the usernames queued and the typical time a permit is held), and
 /// is refused (503) where that check would be, so the queue cannot tell an attacker whether a
-/// user exists, idle or busy.
+/// user exists, idle or busy. Several refusals of one unknown username in flight wait behind
+/// each other as a known username's checks do behind its own (at most `max_per_key` at once).
 ///
 /// Clones share the bound; the builder methods return a new pool. [`HashPool::shared`] (the
 /// default of every checker) is one process-wide pool sized to the number of cores.
@@ -85,6 +91,9 @@ struct Inner {
     /// service time behind which a new check waits.
     typical_hold: AtomicU64,
     state: Mutex<State>,
+    /// Per unknown username (hashed): when its refusals in flight would have finished, had
+    /// they been checks, in order (at most [`MAX_MIRRORED`] usernames).
+    mirrored: Mutex<HashMap<u64, VecDeque<Instant>>>,
 }
 
 #[derive(Default)]
@@ -134,8 +143,7 @@ impl Drop for Permit {
     }
 }
 
-/// What a check of a username with nothing running or queued would meet if it arrived now
-/// ([`HashPool::outlook`]).
+/// What a check would meet if it arrived now ([`HashPool::outlook_unknown`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outlook {
     /// A permit after about this long (zero: one is free).
@@ -181,6 +189,7 @@ impl HashPool {
                     available: permits,
                     ..State::default()
                 }),
+                mirrored: Mutex::default(),
             }),
         }
     }
@@ -319,9 +328,9 @@ impl HashPool {
     /// now: a free permit, or a place behind the usernames queued (the round-robin serves
     /// each of them once first) as the held permits come free, each later one a typical hold
     /// after the one before; or a refusal, at once (queue full) or at the wait deadline.
-    /// Computed from the pool's state now, not from past waits, so it falls to zero as soon
-    /// as the queue has drained.
-    pub(crate) fn outlook(&self) -> Outlook {
+    /// Computed from the pool's state at `now`, not from past waits, so it falls to zero as
+    /// soon as the queue has drained.
+    fn outlook_at(&self, now: Instant) -> Outlook {
         let hold = self.typical_hold();
         let state = self.inner.lock();
         if state.available > 0 {
@@ -331,7 +340,6 @@ impl HashPool {
             return Outlook::Refused;
         }
         let ahead = state.order.len();
-        let now = Instant::now();
         let mut left: Vec<Duration> = state
             .held
             .iter()
@@ -352,6 +360,65 @@ impl HashPool {
         } else {
             Outlook::Wait(wait)
         }
+    }
+
+    /// What a check of `key`, an unknown username the pool never sees, would meet if it
+    /// arrived now: [`outlook_at`](Self::outlook_at), and the wait behind the same username's
+    /// refusals still in flight, as a known username's checks wait behind its own (at most
+    /// `max_per_key` at once, each a typical hold). This refusal is remembered until its check
+    /// would have finished.
+    pub(crate) fn outlook_unknown(&self, key: &str) -> Outlook {
+        self.outlook_unknown_at(key, Instant::now())
+    }
+
+    /// [`outlook_at`](Self::outlook_at) now.
+    #[cfg(test)]
+    pub(crate) fn outlook(&self) -> Outlook {
+        self.outlook_at(Instant::now())
+    }
+
+    fn outlook_unknown_at(&self, key: &str, now: Instant) -> Outlook {
+        let wait = match self.outlook_at(now) {
+            Outlook::Wait(wait) => wait,
+            refused => return refused,
+        };
+        let hold = self.typical_hold();
+        let key = self.inner.hasher.hash_one(key);
+        let mut mirrored = self
+            .inner
+            .mirrored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(finishes) = mirrored.get_mut(&key) {
+            while finishes.front().is_some_and(|&finish| finish <= now) {
+                finishes.pop_front();
+            }
+        }
+        // With `cap` at once, this one starts when all but `cap - 1` of those ahead are done.
+        let cap = self.inner.max_per_key;
+        let own = mirrored.get(&key).map_or(Duration::ZERO, |finishes| {
+            finishes
+                .len()
+                .checked_sub(cap)
+                .and_then(|at| finishes.get(at))
+                .map_or(Duration::ZERO, |&start| {
+                    start.saturating_duration_since(now)
+                })
+        });
+        let wait = wait.max(own);
+        if wait >= self.inner.max_wait {
+            return Outlook::RefusedAfter(self.inner.max_wait);
+        }
+        if mirrored.len() >= MAX_MIRRORED && !mirrored.contains_key(&key) {
+            mirrored.retain(|_, finishes| finishes.back().is_some_and(|&last| last > now));
+        }
+        if mirrored.len() < MAX_MIRRORED || mirrored.contains_key(&key) {
+            let finishes = mirrored.entry(key).or_default();
+            let finish = now + wait + hold;
+            let at = finishes.partition_point(|&f| f <= finish);
+            finishes.insert(at, finish);
+        }
+        Outlook::Wait(wait)
     }
 
     /// A permit for a check of `key` (the username): at once, or after waiting in the key's
@@ -762,6 +829,42 @@ mod tests {
                 strict.outlook(),
                 Outlook::RefusedAfter(Duration::from_millis(1))
             );
+        });
+    }
+
+    #[test]
+    fn an_unknown_username_waits_behind_its_own_refusals() {
+        rt().block_on(async {
+            // Two permits, one per username: a known user's second check waits behind the
+            // first even with a permit free.
+            let pool = HashPool::new(2).max_wait(Duration::from_millis(25));
+            let first = pool.acquire("john").await.unwrap();
+            let mut second = Box::pin(pool.acquire("john"));
+            assert!(futures_poll(&mut second).is_none());
+            assert_eq!((pool.available(), pool.waiting()), (1, 1));
+            drop(second);
+            drop(first);
+            // An unknown username's refusals in flight wait behind each other the same way.
+            let hold = Duration::from_millis(10);
+            pool.inner.typical_hold.store(10_000_000, Ordering::Relaxed);
+            let now = Instant::now();
+            let ghost = |at| pool.outlook_unknown_at("ghost", at);
+            assert_eq!(ghost(now), Outlook::Wait(Duration::ZERO));
+            assert_eq!(ghost(now), Outlook::Wait(hold));
+            assert_eq!(ghost(now), Outlook::Wait(hold * 2));
+            // Not another username's.
+            assert_eq!(
+                pool.outlook_unknown_at("other", now),
+                Outlook::Wait(Duration::ZERO)
+            );
+            // Once the first would have finished, one fewer is ahead.
+            assert_eq!(ghost(now + hold), Outlook::Wait(hold * 2));
+            // Past the deadline: refused there, and not remembered.
+            assert_eq!(
+                ghost(now + hold),
+                Outlook::RefusedAfter(Duration::from_millis(25))
+            );
+            assert_eq!(ghost(now + hold * 4), Outlook::Wait(Duration::ZERO));
         });
     }
 
