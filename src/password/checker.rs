@@ -448,10 +448,10 @@ impl PasswordChecker {
     /// A user the store knows does not exist: no hash is computed. The refusal waits what a
     /// wrong password of a known user arriving now takes: the wait for a permit the pool's
     /// state and this username's refusals in flight give ([`HashPool::outlook_unknown`])
-    /// plus the cost of the most expensive hash class
-    /// (the dummy's class is measured once when no other is known), or is refused (503)
-    /// where that check would be; so the two stay indistinguishable, idle or busy, and a
-    /// flood of unknown usernames costs no hashing at all.
+    /// plus the cost of the most expensive hash class (the dummy's class is measured once
+    /// when no other is known), or is refused (503) where that check would be; so the two
+    /// stay indistinguishable, idle or busy, and a flood of unknown usernames costs no
+    /// hashing at all.
     async fn refuse_unknown(&self, username: &str, dummy: &Dummy) -> Result<(), Busy> {
         let start = Instant::now();
         let outlook = self.pool.outlook_unknown(username);
