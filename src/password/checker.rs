@@ -77,6 +77,9 @@ struct Costs {
     classes: Mutex<HashMap<Box<str>, u64>>,
     /// The largest average, in nanoseconds: the padding target.
     max_ns: AtomicU64,
+    /// A running average (EWMA, weight 1/4) of how long a known user's refusal took from the
+    /// start of its hash, in nanoseconds: the hash, or the padding when the hash was quicker.
+    refusal_ns: AtomicU64,
     /// One hash per class registered but not measured yet.
     pending: Mutex<Vec<Arc<str>>>,
     /// The classes registered (measured or pending).
@@ -117,6 +120,25 @@ impl Costs {
 
     fn target(&self) -> Duration {
         Duration::from_nanos(self.max_ns.load(Relaxed))
+    }
+
+    fn record_refusal(&self, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self.refusal_ns.fetch_update(Relaxed, Relaxed, |avg| {
+            if avg == 0 {
+                return Some(ns);
+            }
+            let next = (u128::from(avg) * 3 + u128::from(ns)) / 4;
+            Some(u64::try_from(next).unwrap_or(u64::MAX))
+        });
+    }
+
+    /// What a known user's refusal takes once it has its permit: never less than the target
+    /// (a known refusal is padded to it), more while hashes take longer than their average
+    /// (a busy CPU: the refusal is the hash, not the padding).
+    fn refusal(&self) -> Duration {
+        self.target()
+            .max(Duration::from_nanos(self.refusal_ns.load(Relaxed)))
     }
 
     fn register(&self, hash: &Arc<str>) {
@@ -477,14 +499,15 @@ impl PasswordChecker {
     }
 
     /// How long after its arrival an unknown user's refusal answers given the pool's
-    /// `outlook`: the wait plus the padding target, or a 503 (at once or at the deadline).
+    /// `outlook`: the wait plus what a known user's refusal takes once it has its permit,
+    /// or a 503 (at once or at the deadline).
     fn unknown_padding(&self, outlook: Outlook) -> Result<Duration, (Busy, Duration)> {
         let refused = |after| {
             self.counters.unavailable.fetch_add(1, Relaxed);
             Err((self.pool.busy(), after))
         };
         match outlook {
-            Outlook::Wait(wait) => Ok(wait + self.costs.target()),
+            Outlook::Wait(wait) => Ok(wait + self.costs.refusal()),
             Outlook::Refused => refused(Duration::ZERO),
             Outlook::RefusedAfter(deadline) => refused(deadline),
         }
@@ -551,6 +574,7 @@ impl PasswordChecker {
         hash: Option<Arc<str>>,
         dummy: Option<Dummy>,
     ) -> Verdict {
+        let known = hash.is_some();
         let password = password.to_owned();
         let counters = self.counters.clone();
         let costs = self.costs.clone();
@@ -604,8 +628,13 @@ impl PasswordChecker {
             }
         };
         if !ok {
+            let took = start.elapsed();
             self.calibrate().await;
-            Delay::until(start + self.costs.target()).await;
+            let target = self.costs.target();
+            Delay::until(start + target).await;
+            if known {
+                self.costs.record_refusal(took.max(target));
+            }
         }
         Ok(ok)
     }
@@ -754,6 +783,21 @@ mod tests {
             drop(held);
             assert!(queued.await.is_ok());
         });
+    }
+
+    #[test]
+    fn an_unknown_refusal_takes_what_known_refusals_take() {
+        let costs = Costs::default();
+        costs.record("$2y$10$", Duration::from_millis(50));
+        assert_eq!(costs.refusal(), Duration::from_millis(50));
+        // Known refusals take the hash when it is slower than the target (a busy CPU).
+        costs.record_refusal(Duration::from_millis(90));
+        assert_eq!(costs.refusal(), Duration::from_millis(90));
+        costs.record_refusal(Duration::from_millis(50));
+        assert_eq!(costs.refusal(), Duration::from_millis(80));
+        // Never less than the target.
+        costs.record("$2y$12$", Duration::from_millis(200));
+        assert_eq!(costs.refusal(), Duration::from_millis(200));
     }
 
     #[test]
