@@ -6,12 +6,19 @@
 #     with USERS real first logins spread through it (targets: >= 95 % 200, median <= 300 ms),
 #     and one user who retries the right password through it and logs in afterwards;
 #  3. refusal timing, unknown users against known users with wrong passwords, idle and under
-#     the flood (target: median ratio within 0.8-1.25).
+#     the flood (target: median ratio within 0.8-1.25). Under the flood each probe starts at
+#     its own random moment of its step (seeded): probes sent together in a fixed order would
+#     measure their place in the line (the third of three waits for one of the two permits),
+#     not whether the user exists. Then 3c: BURST concurrent wrong guesses for one known
+#     username against as many for one unknown username, each from its own address (mean
+#     ratio; a username's checks run at most max(1, cores / 2) at once, and so must look its
+#     refusals).
 # Bounded: FLOOD_SECONDS per phase (default 8), every request with a 10 s timeout.
 # Usage: scripts/pool-fairness.sh  (env: USERS=40 FLOOD_SECONDS=8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 USERS=${USERS:-40}
+BURST=${BURST:-4}
 FLOOD_SECONDS=${FLOOD_SECONDS:-8}
 command -v htpasswd >/dev/null || { echo "needs htpasswd (apache2-utils)"; exit 1; }
 
@@ -34,9 +41,9 @@ BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 echo "demo at $BASE ($(nproc) cores), $((2 * USERS)) bcrypt-10 users"
 
-python3 - "$BASE" "$USERS" "$FLOOD_SECONDS" <<'PY'
-import asyncio, base64, statistics, sys, time
-base, users, flood_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+python3 - "$BASE" "$USERS" "$FLOOD_SECONDS" "$BURST" <<'PY'
+import asyncio, base64, random, statistics, sys, time
+base, users, flood_s, burst = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 host, port = base.removeprefix("http://").split(":")
 port = int(port)
 
@@ -71,7 +78,12 @@ async def flood(stop, counter):
         i = counter[0]
         await get(addr(100_000 + i), f"nobody{i}", "guess")
 
+async def later(delay, coro):
+    await asyncio.sleep(delay)
+    return await coro
+
 async def main():
+    rng = random.Random(16)
     # 1. The rush.
     rush = await asyncio.gather(*(get(addr(1000 + i), f"user{i}", f"pw{i}") for i in range(users)))
     summary(f"1. {users} simultaneous first logins", rush)
@@ -90,8 +102,8 @@ async def main():
     retry_user = 2 * users - 1
     for i in range(users):
         real.append(asyncio.create_task(get(addr(4000 + i), f"user{users + i}", f"pw{users + i}")))
-        known.append(asyncio.create_task(get(addr(5000 + i), f"user{i}", f"wrong-again{i}")))
-        unknown.append(asyncio.create_task(get(addr(6000 + i), f"ghost-again{i}", "x")))
+        known.append(asyncio.create_task(later(rng.uniform(0, step), get(addr(5000 + i), f"user{i}", f"wrong-again{i}"))))
+        unknown.append(asyncio.create_task(later(rng.uniform(0, step), get(addr(6000 + i), f"ghost-again{i}", "x"))))
         await asyncio.sleep(step)
     real = await asyncio.gather(*real)
     known = await asyncio.gather(*known)
@@ -105,6 +117,13 @@ async def main():
     print(f"3b. refusals under the flood: known {kl*1000:.0f} ms, unknown {ul*1000:.0f} ms, ratio {ul/kl:.2f}")
     s, _ = await get(addr(7000), f"user{retry_user}", f"pw{retry_user}")
     print(f"   user{retry_user} after the flood: {s}")
+    # 3c. Concurrent guesses for one username (idle again; under its failure limit).
+    kb, ub = [], []
+    for r in range(3):
+        kb += await asyncio.gather(*(get(addr(8000 + 100 * r + i), f"user{users - 1 - r}", f"burst{i}") for i in range(burst)))
+        ub += await asyncio.gather(*(get(addr(9000 + 100 * r + i), f"ghost-burst{r}", f"burst{i}") for i in range(burst)))
+    km, um = statistics.mean(t for _, t in kb), statistics.mean(t for _, t in ub)
+    print(f"3c. {burst} concurrent refusals of one username (3 rounds): known mean {km*1000:.0f} ms, unknown {um*1000:.0f} ms, ratio {um/km:.2f}")
 
 asyncio.run(main())
 PY

@@ -1,5 +1,5 @@
 -- Base64 (RFC 4648, padded) in plain Lua for wrk scripts: `b64("user:password")`.
--- Shared by scripts/load.sh, scripts/flood.sh and scripts/flood-memory.sh.
+-- Shared by scripts/load.sh, scripts/flood.sh, scripts/flood-memory.sh and scripts/lockout-flood.sh.
 local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 function b64(s)
   return ((s:gsub(".", function(c)

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::cache::{CacheConfig, CredentialCache, Key, Stored, Verdict};
 use super::hash::{check_password_hash, cost_class, HashError, Params, MAX_PASSWORD_LEN};
-use super::pool::{Delay, HashPool};
+use super::pool::{Busy, Delay, HashPool, Outlook};
 use crate::error::AuthError;
 use crate::scheme::AuthFuture;
 
@@ -77,6 +77,9 @@ struct Costs {
     classes: Mutex<HashMap<Box<str>, u64>>,
     /// The largest average, in nanoseconds: the padding target.
     max_ns: AtomicU64,
+    /// A running average (EWMA, weight 1/4) of how long a known user's refusal took from the
+    /// start of its hash, in nanoseconds: the hash, or the padding when the hash was quicker.
+    refusal_ns: AtomicU64,
     /// One hash per class registered but not measured yet.
     pending: Mutex<Vec<Arc<str>>>,
     /// The classes registered (measured or pending).
@@ -117,6 +120,25 @@ impl Costs {
 
     fn target(&self) -> Duration {
         Duration::from_nanos(self.max_ns.load(Relaxed))
+    }
+
+    fn record_refusal(&self, took: Duration) {
+        let ns = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self.refusal_ns.fetch_update(Relaxed, Relaxed, |avg| {
+            if avg == 0 {
+                return Some(ns);
+            }
+            let next = (u128::from(avg) * 3 + u128::from(ns)) / 4;
+            Some(u64::try_from(next).unwrap_or(u64::MAX))
+        });
+    }
+
+    /// What a known user's refusal takes once it has its permit: never less than the target
+    /// (a known refusal is padded to it), more while hashes take longer than their average
+    /// (a busy CPU: the refusal is the hash, not the padding).
+    fn refusal(&self) -> Duration {
+        self.target()
+            .max(Duration::from_nanos(self.refusal_ns.load(Relaxed)))
     }
 
     fn register(&self, hash: &Arc<str>) {
@@ -382,29 +404,33 @@ impl PasswordChecker {
     /// The check for a user that does not exist: computes no hash, and returns when a wrong
     /// password of a known user would: after the cost of the most expensive hash class seen
     /// (`dummy_hash`, which should cost what a real user's hash costs, is measured once when
-    /// no other class is known) plus the pool's typical wait for a permit. A flood of
-    /// unknown usernames therefore takes no hashing capacity from real users.
+    /// no other class is known) plus the wait a known user's check arriving now would have
+    /// for a permit. A flood of unknown usernames therefore takes no hashing capacity from
+    /// real users.
     pub async fn verify_unknown(&self, username: &str, password: &str, dummy_hash: Arc<str>) {
         let _ = self
             .try_verify_unknown(username, password, dummy_hash)
             .await;
     }
 
-    /// [`verify_unknown`](Self::verify_unknown), as a `Result` (it no longer takes a place in
-    /// the pool's queue, so it is never refused).
+    /// [`verify_unknown`](Self::verify_unknown), as a `Result`: it takes no place in the pool's
+    /// queue, and is refused where a known user's check arriving now would be.
     ///
     /// # Errors
     ///
-    /// None today; kept for the signature's sake.
+    /// An [`AuthErrorKind::Overloaded`](crate::AuthErrorKind::Overloaded) error (503, with
+    /// `Retry-After`) when the pool's queue is full (at once) or a known user's check would
+    /// wait past the pool's deadline (at the deadline), as [`try_verify`](Self::try_verify).
     pub async fn try_verify_unknown(
         &self,
         username: &str,
         password: &str,
         dummy_hash: Arc<str>,
     ) -> Result<(), AuthError> {
-        let _ = (username, password);
-        self.refuse_unknown(&Dummy::Fixed(dummy_hash)).await;
-        Ok(())
+        let _ = password;
+        Ok(self
+            .refuse_unknown(username, &Dummy::Fixed(dummy_hash))
+            .await?)
     }
 
     /// The store-side check after a [`lookup`](Self::lookup) that missed (its key is reused,
@@ -435,19 +461,22 @@ impl PasswordChecker {
                 Ok(ok.then(user).flatten())
             }),
             Miss::Unknown(dummy) => AuthFuture::new(async move {
-                this.refuse_unknown(&dummy).await;
+                this.refuse_unknown(&username, &dummy).await?;
                 Ok(None)
             }),
         }
     }
 
     /// A user the store knows does not exist: no hash is computed. The refusal waits what a
-    /// wrong password of a known user takes: the cost of the most expensive hash class (the
-    /// dummy's class is measured once when no other is known) plus the pool's typical wait
-    /// for a permit right now, so the two stay indistinguishable, idle or busy, and a flood
-    /// of unknown usernames costs no hashing at all.
-    async fn refuse_unknown(&self, dummy: &Dummy) {
+    /// wrong password of a known user arriving now takes: the wait for a permit the pool's
+    /// state and this username's refusals in flight give ([`HashPool::outlook_unknown`])
+    /// plus the cost of the most expensive hash class (the dummy's class is measured once
+    /// when no other is known), or is refused (503) where that check would be; so the two
+    /// stay indistinguishable, idle or busy, and a flood of unknown usernames costs no
+    /// hashing at all.
+    async fn refuse_unknown(&self, username: &str, dummy: &Dummy) -> Result<(), Busy> {
         let start = Instant::now();
+        let outlook = self.pool.outlook_unknown(username);
         if self.costs.target().is_zero() && !self.costs.has_pending.load(Relaxed) {
             let hash = match dummy {
                 Dummy::Fixed(hash) => hash.clone(),
@@ -464,7 +493,24 @@ impl PasswordChecker {
             self.costs.register(&hash);
         }
         self.calibrate().await;
-        Delay::until(start + self.pool.typical_wait() + self.costs.target()).await;
+        let padding = self.unknown_padding(outlook);
+        Delay::until(start + padding.unwrap_or_else(|(_, after)| after)).await;
+        padding.map(drop).map_err(|(busy, _)| busy)
+    }
+
+    /// How long after its arrival an unknown user's refusal answers given the pool's
+    /// `outlook`: the wait plus what a known user's refusal takes once it has its permit,
+    /// or a 503 (at once or at the deadline).
+    fn unknown_padding(&self, outlook: Outlook) -> Result<Duration, (Busy, Duration)> {
+        let refused = |after| {
+            self.counters.unavailable.fetch_add(1, Relaxed);
+            Err((self.pool.busy(), after))
+        };
+        match outlook {
+            Outlook::Wait(wait) => Ok(wait + self.costs.refusal()),
+            Outlook::Refused => refused(Duration::ZERO),
+            Outlook::RefusedAfter(deadline) => refused(deadline),
+        }
     }
 
     /// The cache's answer for a known user's stored hash; a miss carries the key it computed.
@@ -528,6 +574,7 @@ impl PasswordChecker {
         hash: Option<Arc<str>>,
         dummy: Option<Dummy>,
     ) -> Verdict {
+        let known = hash.is_some();
         let password = password.to_owned();
         let counters = self.counters.clone();
         let costs = self.costs.clone();
@@ -581,8 +628,13 @@ impl PasswordChecker {
             }
         };
         if !ok {
+            let took = start.elapsed();
             self.calibrate().await;
-            Delay::until(start + self.costs.target()).await;
+            let target = self.costs.target();
+            Delay::until(start + target).await;
+            if known {
+                self.costs.record_refusal(took.max(target));
+            }
         }
         Ok(ok)
     }
@@ -663,6 +715,90 @@ pub(crate) enum Miss {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::future::Future as _;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// A rush of checks of different users queues behind one permit (each held 20 ms).
+    async fn rush(pool: &HashPool, users: usize) {
+        let tasks: Vec<_> = (0..users)
+            .map(|i| {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    let _permit = pool.acquire(&format!("user{i}")).await.unwrap();
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    }
+
+    #[test]
+    fn an_idle_unknown_refusal_is_not_padded_by_a_past_queue() {
+        rt().block_on(async {
+            let pool = HashPool::new(1);
+            let checker = PasswordChecker::new().pool(pool.clone());
+            checker.costs.record("$2y$10$", Duration::from_millis(50));
+            rush(&pool, 8).await;
+            assert_eq!((pool.available(), pool.waiting()), (1, 0));
+            // Idle again: a known user's check would get its permit at once, so an unknown
+            // user's refusal waits the hash's cost and nothing more.
+            assert!(pool.typical_hold() >= Duration::from_millis(20));
+            assert_eq!(pool.outlook(), Outlook::Wait(Duration::ZERO));
+            assert_eq!(
+                checker.unknown_padding(pool.outlook()),
+                Ok(Duration::from_millis(50))
+            );
+        });
+    }
+
+    #[test]
+    fn an_unknown_user_is_refused_where_a_known_check_would_be() {
+        rt().block_on(async {
+            let pool = HashPool::new(1).max_waiters(1);
+            let checker = PasswordChecker::new().pool(pool.clone());
+            let hash: Arc<str> = Params::new(1024, 1, 1).unwrap().hash("hello").into();
+            let held = pool.acquire("a").await.unwrap();
+            let mut queued = Box::pin(pool.acquire("b"));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(queued.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(pool.waiting(), 1);
+            // The queue is full: a known user's check and an unknown user's are both 503.
+            let known = checker.try_verify("c", "nope", hash.clone()).await;
+            let unknown = checker.try_verify_unknown("ghost", "nope", hash).await;
+            for answer in [known.map(drop), unknown] {
+                let err = answer.unwrap_err();
+                assert_eq!(err.kind(), crate::AuthErrorKind::Overloaded);
+                assert_eq!(err.retry_after(), Some(3));
+            }
+            assert_eq!(checker.stats().unavailable, 2);
+            drop(held);
+            assert!(queued.await.is_ok());
+        });
+    }
+
+    #[test]
+    fn an_unknown_refusal_takes_what_known_refusals_take() {
+        let costs = Costs::default();
+        costs.record("$2y$10$", Duration::from_millis(50));
+        assert_eq!(costs.refusal(), Duration::from_millis(50));
+        // Known refusals take the hash when it is slower than the target (a busy CPU).
+        costs.record_refusal(Duration::from_millis(90));
+        assert_eq!(costs.refusal(), Duration::from_millis(90));
+        costs.record_refusal(Duration::from_millis(50));
+        assert_eq!(costs.refusal(), Duration::from_millis(80));
+        // Never less than the target.
+        costs.record("$2y$12$", Duration::from_millis(200));
+        assert_eq!(costs.refusal(), Duration::from_millis(200));
+    }
 
     #[test]
     fn padding_target_is_the_largest_class_average() {

@@ -15,8 +15,9 @@ use crate::scheme::AuthFuture;
 /// its stored hash and your user, to nothing (no such user), or to an error (the store is
 /// down). Everything else is done here, through a [`PasswordChecker`]: the hash is verified on
 /// the bounded pool (a full queue answers 503), an unknown user is refused without a hash after
-/// the time a wrong password takes (the measured cost of a hash plus the pool's typical wait;
-/// the dummy's cost is measured once when no user's hash has been), a success is cached (a repeat
+/// the time a wrong password takes (the measured cost of a hash plus the wait a known user's
+/// check arriving now would have, or that check's 503; the dummy's cost is measured once when
+/// no user's hash has been), a success is cached (a repeat
 /// login costs no hash), and a lookup error answers its status (503 for
 /// [`AuthError::backend`]) without counting as a failed attempt.
 ///

@@ -65,13 +65,15 @@
 //!   flight). A hit costs about 0.2 µs.
 //! - **Off the reactor, bounded, fair**: misses run on Tokio's blocking pool, at most
 //!   [`HashPool`] (default: one per core, process-wide) at a time, so a flood of wrong
-//!   passwords cannot starve the other routes; its queue is bounded (8 per permit), has a
-//!   deadline (2 s) and is fair across usernames, and beyond it a check answers 503 with
+//!   passwords cannot starve the other routes; its queue is bounded (32 per permit), has a
+//!   deadline (3 s) and is fair across usernames, and beyond it a check answers 503 with
 //!   `Retry-After` without hashing. argon2 hashes into reused working memory, so a flood
 //!   does not grow the process.
-//! - **No user enumeration by timing**: an unknown user is verified against a dummy hash,
-//!   and every refusal is padded to the cost of the store's most expensive kind of hash, so
-//!   neither existence nor a user's hash format shows in the time of a refusal.
+//! - **No user enumeration by timing**: an unknown user is refused after a timer, without a
+//!   hash, when a known user's wrong password arriving at the same moment would be answered
+//!   (the wait for a permit the pool's state gives, plus the hash's cost), and every refusal
+//!   is padded to the cost of the store's most expensive kind of hash, so neither existence
+//!   nor a user's hash format shows in the time of a refusal, idle or busy.
 //!
 //! # User stores
 //!

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 pub(crate) use crate::timer::Delay;
@@ -21,6 +21,11 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(3);
 /// rather than being refused; unknown users never take a place, see
 /// [`PasswordChecker`](super::PasswordChecker)).
 pub const DEFAULT_WAITERS_PER_PERMIT: usize = 32;
+
+/// At most this many usernames' unknown-user refusals are mirrored at once
+/// ([`HashPool::outlook_unknown`]); beyond, a new username's are not (its refusals then wait
+/// as if it had none in flight).
+const MAX_MIRRORED: usize = 16_384;
 
 /// The pool refused a check: its queue was full or the wait deadline passed. No hash was
 /// computed; the request answers 503 with `Retry-After`.
@@ -46,9 +51,9 @@ impl From<Busy> for AuthError {
 ///
 /// In front of the permits (defaults in brackets, for `n` permits):
 ///
-/// - **Queue bound** [`max_waiters`](Self::max_waiters) [8 × `n`]: a check arriving at a full
+/// - **Queue bound** [`max_waiters`](Self::max_waiters) [32 × `n`]: a check arriving at a full
 ///   queue is refused at once, without hashing (503 `Service Unavailable` with `Retry-After`).
-/// - **Wait deadline** [`max_wait`](Self::max_wait) [2 s]: a check still waiting after it is
+/// - **Wait deadline** [`max_wait`](Self::max_wait) [3 s]: a check still waiting after it is
 ///   refused the same way. A slow hash never sits in a queue longer than that.
 /// - **Fair across usernames**: each username has its own queue and the free permits go
 ///   round-robin across the usernames waiting, so a flood against one username is served
@@ -58,9 +63,15 @@ impl From<Busy> for AuthError {
 ///   permits one username's flood always leaves a permit to the others. When the queue is
 ///   full, an arrival whose username has a shorter queue than the longest one takes the place
 ///   of that queue's newest waiter (which is refused), so one username cannot fill the queue
-///   against the others. Unknown and known usernames are queued alike (the queue cannot tell
-///   an attacker whether a user exists). Floods that rotate usernames are the route policy's
-///   to throttle, per client address.
+///   against the others. Floods that rotate usernames are the route policy's to throttle, per
+///   client address.
+///
+/// Unknown users never take a place: their refusal waits, without a permit, what a known
+/// user's check arriving at the same moment would wait (estimated from the permits held, how
+/// long they have been held, the usernames queued and the typical time a permit is held), and
+/// is refused (503) where that check would be, so the queue cannot tell an attacker whether a
+/// user exists, idle or busy. Several refusals of one unknown username in flight wait behind
+/// each other as a known username's checks do behind its own (at most `max_per_key` at once).
 ///
 /// Clones share the bound; the builder methods return a new pool. [`HashPool::shared`] (the
 /// default of every checker) is one process-wide pool sized to the number of cores.
@@ -76,16 +87,21 @@ struct Inner {
     max_per_key: usize,
     hasher: RandomState,
     refused: AtomicU64,
-    /// A running average (EWMA, weight 1/8) of how long a check waited for its permit, in
-    /// nanoseconds: what an unknown user's refusal waits on top of the hash's cost.
-    typical_wait: AtomicU64,
+    /// A running average (EWMA, weight 1/8) of how long a permit is held, in nanoseconds: the
+    /// service time behind which a new check waits.
+    typical_hold: AtomicU64,
     state: Mutex<State>,
+    /// Per unknown username (hashed): when its refusals in flight would have finished, had
+    /// they been checks, in order (at most [`MAX_MIRRORED`] usernames).
+    mirrored: Mutex<HashMap<u64, VecDeque<Instant>>>,
 }
 
 #[derive(Default)]
 struct State {
     available: usize,
     waiting: usize,
+    /// The permits held: their id and when they were granted (at most `permits` entries).
+    held: Vec<(u64, Instant)>,
     next_id: u64,
     /// Per username (hashed): permits held and queued waiters (present while either is non-zero).
     keys: HashMap<u64, KeyState>,
@@ -117,13 +133,25 @@ enum Status {
 pub(crate) struct Permit {
     pool: Arc<Inner>,
     key: u64,
+    id: u64,
 }
 
 impl Drop for Permit {
     fn drop(&mut self) {
         let mut state = self.pool.lock();
-        self.pool.release(&mut state, self.key);
+        self.pool.release(&mut state, self.key, self.id);
     }
+}
+
+/// What a check would meet if it arrived now ([`HashPool::outlook_unknown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outlook {
+    /// A permit after about this long (zero: one is free).
+    Wait(Duration),
+    /// Refused at once: the queue is full.
+    Refused,
+    /// Refused when the wait deadline (this long) passes.
+    RefusedAfter(Duration),
 }
 
 impl fmt::Debug for Permit {
@@ -134,7 +162,7 @@ impl fmt::Debug for Permit {
 
 impl HashPool {
     /// A pool running at most `max_concurrent` verifications at once (at least 1), with the
-    /// default queue bound (8 waiters per permit), wait deadline (2 s) and per-username cap
+    /// default queue bound (32 waiters per permit), wait deadline (3 s) and per-username cap
     /// (`max(1, max_concurrent / 2)`).
     #[must_use]
     pub fn new(max_concurrent: usize) -> Self {
@@ -156,11 +184,12 @@ impl HashPool {
                 max_per_key,
                 hasher: RandomState::new(),
                 refused: AtomicU64::new(0),
-                typical_wait: AtomicU64::new(0),
+                typical_hold: AtomicU64::new(0),
                 state: Mutex::new(State {
                     available: permits,
                     ..State::default()
                 }),
+                mirrored: Mutex::default(),
             }),
         }
     }
@@ -282,41 +311,119 @@ impl HashPool {
         self.inner.refused.load(Ordering::Relaxed)
     }
 
-    /// The `Retry-After` of a refusal: the wait deadline, rounded up to whole seconds.
-    fn busy(&self) -> Busy {
+    /// A refusal, counted; its `Retry-After` is the wait deadline, rounded up to whole seconds.
+    pub(super) fn busy(&self) -> Busy {
         self.inner.refused.fetch_add(1, Ordering::Relaxed);
         Busy {
             retry_after: crate::throttle::retry_after_secs(self.inner.max_wait),
         }
     }
 
-    /// How long a check typically waits for its permit right now (a running average).
-    pub(crate) fn typical_wait(&self) -> Duration {
-        Duration::from_nanos(self.inner.typical_wait.load(Ordering::Relaxed))
+    /// How long a permit is typically held (a running average of the permits released).
+    pub(crate) fn typical_hold(&self) -> Duration {
+        Duration::from_nanos(self.inner.typical_hold.load(Ordering::Relaxed))
     }
 
-    fn sample_wait(&self, waited: Duration) {
-        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
-        let _ = self
+    /// What a check of a username with nothing running or queued would meet if it arrived
+    /// now: a free permit, or a place behind the usernames queued (the round-robin serves
+    /// each of them once first) as the held permits come free, each later one a typical hold
+    /// after the one before; or a refusal, at once (queue full) or at the wait deadline.
+    /// Computed from the pool's state at `now`, not from past waits, so it falls to zero as
+    /// soon as the queue has drained.
+    fn outlook_at(&self, now: Instant) -> Outlook {
+        let hold = self.typical_hold();
+        let state = self.inner.lock();
+        if state.available > 0 {
+            return Outlook::Wait(Duration::ZERO);
+        }
+        if state.waiting >= self.inner.max_waiters && state.victim_for(None).is_none() {
+            return Outlook::Refused;
+        }
+        let ahead = state.order.len();
+        let mut left: Vec<Duration> = state
+            .held
+            .iter()
+            .map(|&(_, since)| hold.saturating_sub(now.saturating_duration_since(since)))
+            .collect();
+        drop(state);
+        left.sort_unstable();
+        let permits = self.inner.permits;
+        // With every check holding its permit a typical hold, the k-th permit to come free
+        // (from 0) is the (k mod n)-th held one, (k div n) holds later.
+        let first = left.get(ahead % permits).copied().unwrap_or_default();
+        let rounds = u32::try_from(ahead / permits).unwrap_or(u32::MAX);
+        let wait = hold
+            .checked_mul(rounds)
+            .map_or(Duration::MAX, |w| w.saturating_add(first));
+        if wait >= self.inner.max_wait {
+            Outlook::RefusedAfter(self.inner.max_wait)
+        } else {
+            Outlook::Wait(wait)
+        }
+    }
+
+    /// What a check of `key`, an unknown username the pool never sees, would meet if it
+    /// arrived now: [`outlook_at`](Self::outlook_at), and the wait behind the same username's
+    /// refusals still in flight, as a known username's checks wait behind its own (at most
+    /// `max_per_key` at once, each a typical hold). This refusal is remembered until its check
+    /// would have finished.
+    pub(crate) fn outlook_unknown(&self, key: &str) -> Outlook {
+        self.outlook_unknown_at(key, Instant::now())
+    }
+
+    /// [`outlook_at`](Self::outlook_at) now.
+    #[cfg(test)]
+    pub(crate) fn outlook(&self) -> Outlook {
+        self.outlook_at(Instant::now())
+    }
+
+    fn outlook_unknown_at(&self, key: &str, now: Instant) -> Outlook {
+        let wait = match self.outlook_at(now) {
+            Outlook::Wait(wait) => wait,
+            refused => return refused,
+        };
+        let hold = self.typical_hold();
+        let key = self.inner.hasher.hash_one(key);
+        let mut mirrored = self
             .inner
-            .typical_wait
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |avg| {
-                Some(avg - avg / 8 + ns / 8)
-            });
+            .mirrored
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(finishes) = mirrored.get_mut(&key) {
+            while finishes.front().is_some_and(|&finish| finish <= now) {
+                finishes.pop_front();
+            }
+        }
+        // With `cap` at once, this one starts when all but `cap - 1` of those ahead are done.
+        let cap = self.inner.max_per_key;
+        let own = mirrored.get(&key).map_or(Duration::ZERO, |finishes| {
+            finishes
+                .len()
+                .checked_sub(cap)
+                .and_then(|at| finishes.get(at))
+                .map_or(Duration::ZERO, |&start| {
+                    start.saturating_duration_since(now)
+                })
+        });
+        let wait = wait.max(own);
+        if wait >= self.inner.max_wait {
+            return Outlook::RefusedAfter(self.inner.max_wait);
+        }
+        if mirrored.len() >= MAX_MIRRORED && !mirrored.contains_key(&key) {
+            mirrored.retain(|_, finishes| finishes.back().is_some_and(|&last| last > now));
+        }
+        if mirrored.len() < MAX_MIRRORED || mirrored.contains_key(&key) {
+            let finishes = mirrored.entry(key).or_default();
+            let finish = now + wait + hold;
+            let at = finishes.partition_point(|&f| f <= finish);
+            finishes.insert(at, finish);
+        }
+        Outlook::Wait(wait)
     }
 
     /// A permit for a check of `key` (the username): at once, or after waiting in the key's
     /// queue, or a refusal (queue full, deadline passed).
     pub(crate) async fn acquire(&self, key: &str) -> Result<Permit, Busy> {
-        let start = std::time::Instant::now();
-        let result = self.acquire_inner(key).await;
-        if result.is_ok() {
-            self.sample_wait(start.elapsed());
-        }
-        result
-    }
-
-    async fn acquire_inner(&self, key: &str) -> Result<Permit, Busy> {
         let key = self.inner.hasher.hash_one(key);
         let id = {
             let mut state = self.inner.lock();
@@ -326,7 +433,10 @@ impl HashPool {
                 // Free permits with waiters left means those waiters are at their cap.
                 state.available -= 1;
                 state.keys.entry(key).or_default().running += 1;
-                return Ok(self.permit(key));
+                let id = state.next_id;
+                state.next_id += 1;
+                state.held.push((id, Instant::now()));
+                return Ok(self.permit(key, id));
             }
             if state.waiting >= self.inner.max_waiters && !state.evict_for(key) {
                 drop(state);
@@ -386,15 +496,16 @@ impl HashPool {
         .await;
         guard.done = true;
         match status {
-            Status::Granted => Ok(self.permit(key)),
+            Status::Granted => Ok(self.permit(key, id)),
             _ => Err(self.busy()),
         }
     }
 
-    fn permit(&self, key: u64) -> Permit {
+    fn permit(&self, key: u64, id: u64) -> Permit {
         Permit {
             pool: self.inner.clone(),
             key,
+            id,
         }
     }
 }
@@ -416,7 +527,7 @@ impl Drop for WaitGuard<'_> {
         match state.waiters.get(&self.id).map(|w| (w.status, w.key)) {
             Some((Status::Granted, key)) => {
                 state.waiters.remove(&self.id);
-                self.pool.release(&mut state, key);
+                self.pool.release(&mut state, key, self.id);
             }
             Some((Status::Waiting, _)) => state.remove_waiter(self.id),
             Some((Status::Refused, _)) => {
@@ -432,8 +543,16 @@ impl Inner {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Gives a permit back and hands the free permits round-robin to the waiting usernames.
-    fn release(&self, state: &mut State, key: u64) {
+    /// Gives permit `id` back (its hold time sampled) and hands the free permits round-robin
+    /// to the waiting usernames.
+    fn release(&self, state: &mut State, key: u64, id: u64) {
+        if let Some(at) = state.held.iter().position(|&(held, _)| held == id) {
+            let (_, since) = state.held.swap_remove(at);
+            let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            let avg = self.typical_hold.load(Ordering::Relaxed);
+            let next = if avg == 0 { ns } else { avg - avg / 8 + ns / 8 };
+            self.typical_hold.store(next, Ordering::Relaxed);
+        }
         if let Some(entry) = state.keys.get_mut(&key) {
             entry.running = entry.running.saturating_sub(1);
             if entry.running == 0 && entry.queue.is_empty() {
@@ -466,6 +585,7 @@ impl Inner {
                 }
                 state.available -= 1;
                 state.waiting -= 1;
+                state.held.push((id, Instant::now()));
                 if let Some(waiter) = state.waiters.get_mut(&id) {
                     waiter.status = Status::Granted;
                     if let Some(waker) = waiter.waker.take() {
@@ -500,21 +620,27 @@ impl State {
         }
     }
 
-    /// The queue is full: refuses the newest waiter of the longest queue if it is longer than
-    /// `key`'s would be after joining; whether a place was made.
-    fn evict_for(&mut self, key: u64) -> bool {
-        let own = self.keys.get(&key).map_or(0, |k| k.queue.len());
-        let Some((&victim, longest)) = self
+    /// The username whose newest waiter makes way when the queue is full and `key` (`None`: a
+    /// username with nothing queued) arrives: the longest queue, if it is longer than `key`'s
+    /// would be after joining.
+    fn victim_for(&self, key: Option<u64>) -> Option<u64> {
+        let own = key
+            .and_then(|key| self.keys.get(&key))
+            .map_or(0, |k| k.queue.len());
+        let (&victim, longest) = self
             .keys
             .iter()
             .map(|(k, e)| (k, e.queue.len()))
-            .max_by_key(|&(_, len)| len)
-        else {
+            .max_by_key(|&(_, len)| len)?;
+        (longest > own + 1).then_some(victim)
+    }
+
+    /// The queue is full: refuses the newest waiter of the longest queue if it is longer than
+    /// `key`'s would be after joining; whether a place was made.
+    fn evict_for(&mut self, key: u64) -> bool {
+        let Some(victim) = self.victim_for(Some(key)) else {
             return false;
         };
-        if longest <= own + 1 {
-            return false;
-        }
         let Some(id) = self.keys.get_mut(&victim).and_then(|e| e.queue.pop_back()) else {
             return false;
         };
@@ -643,6 +769,102 @@ mod tests {
             // Cancelling a waiter frees its place.
             drop(victim);
             assert_eq!(pool.waiting(), 2);
+        });
+    }
+
+    #[test]
+    fn outlook_follows_the_state_now() {
+        rt().block_on(async {
+            let pool = HashPool::new(1)
+                .max_waiters(4)
+                .max_wait(Duration::from_secs(60));
+            assert_eq!(pool.outlook(), Outlook::Wait(Duration::ZERO));
+            let permit = pool.acquire("a").await.unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+            drop(permit);
+            let hold = pool.typical_hold();
+            assert!(hold >= Duration::from_millis(10));
+            // One permit held just now, three usernames queued: the round-robin serves them
+            // first, one hold each, after what is left of the held one.
+            let held = pool.acquire("a").await.unwrap();
+            let mut queued: Vec<_> = ["b", "c", "d"]
+                .iter()
+                .map(|u| Box::pin(pool.acquire(u)))
+                .collect();
+            for q in &mut queued {
+                assert!(futures_poll(q).is_none());
+            }
+            let Outlook::Wait(wait) = pool.outlook() else {
+                panic!("{:?}", pool.outlook());
+            };
+            assert!(wait >= hold * 3 && wait <= hold * 4, "{wait:?} {hold:?}");
+            // The queue full, with a username queued twice: a new one would take its place.
+            queued.push(Box::pin(pool.acquire("d")));
+            assert!(futures_poll(queued.last_mut().unwrap()).is_none());
+            assert_eq!(pool.waiting(), 4);
+            assert!(matches!(pool.outlook(), Outlook::Wait(_)));
+            // Full, every username queued once: refused at once.
+            drop(queued.pop());
+            queued.push(Box::pin(pool.acquire("e")));
+            assert!(futures_poll(queued.last_mut().unwrap()).is_none());
+            assert_eq!(pool.outlook(), Outlook::Refused);
+            drop(queued);
+            drop(held);
+            assert_eq!(pool.outlook(), Outlook::Wait(Duration::ZERO));
+
+            // A wait past the deadline is refused there.
+            let strict = HashPool::new(1).max_wait(Duration::from_millis(1));
+            let permit = strict.acquire("a").await.unwrap();
+            std::thread::sleep(Duration::from_millis(10));
+            drop(permit);
+            let _held = strict.acquire("a").await.unwrap();
+            let mut queued: Vec<_> = ["b", "c"]
+                .iter()
+                .map(|u| Box::pin(strict.acquire(u)))
+                .collect();
+            for q in &mut queued {
+                assert!(futures_poll(q).is_none());
+            }
+            assert_eq!(
+                strict.outlook(),
+                Outlook::RefusedAfter(Duration::from_millis(1))
+            );
+        });
+    }
+
+    #[test]
+    fn an_unknown_username_waits_behind_its_own_refusals() {
+        rt().block_on(async {
+            // Two permits, one per username: a known user's second check waits behind the
+            // first even with a permit free.
+            let pool = HashPool::new(2).max_wait(Duration::from_millis(25));
+            let first = pool.acquire("john").await.unwrap();
+            let mut second = Box::pin(pool.acquire("john"));
+            assert!(futures_poll(&mut second).is_none());
+            assert_eq!((pool.available(), pool.waiting()), (1, 1));
+            drop(second);
+            drop(first);
+            // An unknown username's refusals in flight wait behind each other the same way.
+            let hold = Duration::from_millis(10);
+            pool.inner.typical_hold.store(10_000_000, Ordering::Relaxed);
+            let now = Instant::now();
+            let ghost = |at| pool.outlook_unknown_at("ghost", at);
+            assert_eq!(ghost(now), Outlook::Wait(Duration::ZERO));
+            assert_eq!(ghost(now), Outlook::Wait(hold));
+            assert_eq!(ghost(now), Outlook::Wait(hold * 2));
+            // Not another username's.
+            assert_eq!(
+                pool.outlook_unknown_at("other", now),
+                Outlook::Wait(Duration::ZERO)
+            );
+            // Once the first would have finished, one fewer is ahead.
+            assert_eq!(ghost(now + hold), Outlook::Wait(hold * 2));
+            // Past the deadline: refused there, and not remembered.
+            assert_eq!(
+                ghost(now + hold),
+                Outlook::RefusedAfter(Duration::from_millis(25))
+            );
+            assert_eq!(ghost(now + hold * 4), Outlook::Wait(Duration::ZERO));
         });
     }
 
