@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A guessing flood against the demo, with and without the throttle, on loopback (issue 11):
+# A guessing flood against the demo, with and without the throttle, on loopback:
 #   - 128 connections from 127.0.0.1 guess passwords, a new username on every request (so the
 #     per-username limit does not help; the per-address limit does);
 #   - meanwhile a legitimate client from another address (127.0.0.2, `curl --interface`) logs

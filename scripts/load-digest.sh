@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Digest under load (issue 10): a client that reuses one nonce with an incrementing nc (as
+# Digest under load: a client that reuses one nonce with an incrementing nc (as
 # browsers and curl do), against /digest with the in-memory nonce store and with the Redis
 # store, side by side with /public in the same run, on loopback:
 #   - one redis-server (no persistence) on a free port;
