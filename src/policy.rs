@@ -80,7 +80,7 @@ use crate::callback::{ErrorHandler, UserRoles};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::roles::{RoleRequirement, Roles};
 use crate::scheme::{default_error_response, AuthFuture, AuthRequest, Identity, Scheme};
-use crate::throttle::{retry_after_secs, Charge, Keys, Throttle};
+use crate::throttle::{retry_after_secs, settle_wait, Charge, Keys, Throttle, SETTLE_ROUNDS};
 use crate::username::Usernames;
 
 /// The outcome of [`LoginRequired::check`].
@@ -141,13 +141,14 @@ impl<U> std::future::Future for Admission<U> {
     }
 }
 
-/// An attempt the throttle's shared store admitted ([`Admission`]): it is counted in flight
-/// until [`check_admitted`](LoginRequired::check_admitted) settles it. Dropped unused, it is
-/// taken back.
+/// An attempt the throttle admitted ([`Admission`]): counted in flight by a shared store
+/// until [`check_admitted`](LoginRequired::check_admitted) settles it (dropped unused, it is
+/// taken back), or one that waited for attempts in flight to settle and is checked again.
 pub struct Admitted {
-    throttle: Throttle,
-    keys: Keys,
-    addr: Option<IpAddr>,
+    /// What a shared store counted: its throttle, the attempt's keys and client address.
+    counted: Option<(Throttle, Keys, Option<IpAddr>)>,
+    /// How many times the attempt waited for attempts in flight.
+    round: u8,
     taken: std::sync::atomic::AtomicBool,
 }
 
@@ -160,9 +161,10 @@ impl fmt::Debug for Admitted {
 impl Admitted {
     /// The attempt's keys and address, once, for a policy counting in the same store.
     fn take(&self, throttle: &Throttle) -> Option<(Keys, Option<IpAddr>)> {
-        (throttle.same_store(&self.throttle)
+        let (admitted_by, keys, addr) = self.counted.as_ref()?;
+        (throttle.same_store(admitted_by)
             && !self.taken.swap(true, std::sync::atomic::Ordering::AcqRel))
-        .then_some((self.keys, self.addr))
+        .then_some((*keys, *addr))
     }
 }
 
@@ -171,9 +173,11 @@ impl Drop for Admitted {
         if *self.taken.get_mut() {
             return;
         }
-        let settled = self.throttle.settle_counted(self.keys, Charge::Nothing);
-        if let Err(pending) = settled.into_ready() {
-            detach(pending);
+        if let Some((throttle, keys, _)) = &self.counted {
+            let settled = throttle.settle_counted(*keys, Charge::Nothing);
+            if let Err(pending) = settled.into_ready() {
+                detach(pending);
+            }
         }
     }
 }
@@ -616,13 +620,15 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             .map(|name| self.usernames.canonical(name).into_owned());
         let mut who = Attempt::named(username);
         self.observe(&mut who, req);
-        if ticket.is_none()
+        let admitted = ticket.is_some_and(|t| t.counted.is_some());
+        if !admitted
             && self
                 .throttle
                 .as_ref()
                 .is_some_and(Throttle::may_have_records)
         {
-            if let Some(refusal) = self.admit(index, req, &mut who) {
+            let round = ticket.map_or(0, |t| t.round);
+            if let Some(refusal) = self.admit(index, req, &mut who, round) {
                 return AuthFuture::ready(refusal);
             }
         }
@@ -690,9 +696,8 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
                 let future = Box::pin(async move {
                     match pending.await {
                         Ok(()) => Ok(Admitted {
-                            throttle,
-                            keys: who.keys,
-                            addr: who.addr,
+                            counted: Some((throttle, who.keys, who.addr)),
+                            round: 0,
                             taken: std::sync::atomic::AtomicBool::new(false),
                         }),
                         Err(wait) => Err(this.throttled(index, wait, &who)),
@@ -715,7 +720,8 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     ) -> AuthFuture<Decision<U>> {
         let mut who = Attempt::default();
         self.observe(&mut who, req);
-        if let Some(refusal) = self.admit(index, req, &mut who) {
+        // Nothing will be checked: no waiting for attempts in flight.
+        if let Some(refusal) = self.admit(index, req, &mut who, SETTLE_ROUNDS) {
             return AuthFuture::ready(refusal);
         }
         self.conclude(index, Err(err), who, Stage::Parse)
@@ -856,10 +862,32 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
     /// The throttle check (when it holds records): resolves who is trying, and refuses (429)
     /// an attempt over a limit. Out of line but not `#[cold]`: a live server's throttle nearly
     /// always holds some record, so this is its normal path.
+    /// An attempt blocked only by attempts in flight (concurrent requests of one user, each
+    /// counted as a possible failure until it is checked) waits for them to settle, then is
+    /// checked again ([`Decision::Admit`]), at most [`SETTLE_ROUNDS`] times.
     #[inline(never)]
-    fn admit(&self, index: usize, req: &AuthRequest<'_>, who: &mut Attempt) -> Option<Decision<U>> {
+    fn admit(
+        &self,
+        index: usize,
+        req: &AuthRequest<'_>,
+        who: &mut Attempt,
+        round: u8,
+    ) -> Option<Decision<U>> {
         self.resolve(who, req);
-        let wait = self.throttle.as_ref()?.blocked(who.keys)?;
+        let throttle = self.throttle.as_ref()?;
+        let wait = throttle.blocked(who.keys)?;
+        if round < SETTLE_ROUNDS && throttle.settling(who.keys) {
+            let delay = settle_wait(round);
+            let future = Box::pin(async move {
+                crate::timer::Delay::new(delay).await;
+                Ok(Admitted {
+                    counted: None,
+                    round: round + 1,
+                    taken: std::sync::atomic::AtomicBool::new(false),
+                })
+            });
+            return Some(Decision::Admit(Admission { future }));
+        }
         Some(self.throttled(index, wait, who))
     }
 

@@ -69,6 +69,7 @@ use sha2::Sha256;
 use crate::digest::{NonceInfo, NonceStore, NonceUse};
 use crate::hex;
 use crate::scheme::AuthFuture;
+use crate::throttle::{settle_wait, SETTLE_ROUNDS};
 
 /// The default deadline of one Redis call (connection included): 250 ms.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(250);
@@ -494,8 +495,9 @@ impl NonceStore for RedisNonceStore {
 /// KEYS[4..]: each key's set of attempts in flight. ARGV[1]: now (Unix ms). ARGV[2]: the
 /// length of a slot (ms). ARGV[3]: the current slot's number. ARGV[4]: how long an attempt may
 /// stay in flight (ms). ARGV[5]: this attempt's member. Then per key: its limit (0: counted,
-/// not judged) and its 4 counters. Returns -1 admitted (counted in flight for every key), or
-/// the milliseconds to wait.
+/// not judged) and its 4 counters. Returns -1 admitted (counted in flight for every key), -2
+/// blocked only by attempts in flight (their failures are under the limits: they settle
+/// within a check), or the milliseconds to wait.
 const ADMIT_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
 local slot = tonumber(ARGV[2])
@@ -503,13 +505,15 @@ local epoch = tonumber(ARGV[3])
 local life = tonumber(ARGV[4])
 local n = #KEYS - 3
 local wait = -1
+local settling = false
 for i = 1, n do
   local a = 5 + (i - 1) * 5
   local limit = tonumber(ARGV[a + 1])
   if limit > 0 then
     local flight = KEYS[3 + i]
     redis.call('ZREMRANGEBYSCORE', flight, '-inf', now)
-    local total = redis.call('ZCARD', flight)
+    local inflight = redis.call('ZCARD', flight)
+    local total = 0
     local counts = {}
     for s = 3, 1, -1 do
       local v = redis.call('BITFIELD_RO', KEYS[s],
@@ -529,11 +533,16 @@ for i = 1, n do
         end
       end
       if w > wait then wait = w end
+    elseif total + inflight >= limit then
+      settling = true
     end
   end
 end
 if wait >= 0 then
   return wait
+end
+if settling then
+  return -2
 end
 for i = 1, n do
   redis.call('ZADD', KEYS[3 + i], now + life, ARGV[5])
@@ -766,13 +775,13 @@ impl RedisThrottle {
         (now, slot_ms, now / slot_ms)
     }
 
-    /// Admits in Redis: `Some(None)` admitted, `Some(Some(wait))` refused, `None` no answer.
+    /// Admits in Redis; `None`: no answer within the deadline.
     async fn admit_shared(
         &self,
         keys: &[(Key, Option<u32>)],
         window: Duration,
         id: u64,
-    ) -> Option<Option<Duration>> {
+    ) -> Option<Shared> {
         let (now, slot_ms, epoch) = Self::slot(window);
         let mut invocation = self.admit.prepare_invoke();
         for back in 0..3 {
@@ -798,9 +807,15 @@ impl RedisThrottle {
         let mut conn = self.conn.clone();
         let call = invocation.invoke_async::<i64>(&mut conn);
         match tokio::time::timeout(self.deadline, call).await {
-            Ok(Ok(wait)) => {
+            Ok(Ok(answer)) => {
                 self.up();
-                Some(u64::try_from(wait).ok().map(Duration::from_millis))
+                Some(match answer {
+                    -1 => Shared::Admitted,
+                    -2 => Shared::Settling,
+                    wait => {
+                        Shared::Wait(Duration::from_millis(u64::try_from(wait).unwrap_or(1_000)))
+                    }
+                })
             }
             _ => {
                 self.down();
@@ -900,6 +915,16 @@ impl RedisThrottle {
     }
 }
 
+/// Redis's answer to an admission.
+enum Shared {
+    /// Counted in flight for every key.
+    Admitted,
+    /// Blocked only by attempts in flight (on any instance): judged again once they settle.
+    Settling,
+    /// Over a limit: wait this long.
+    Wait(Duration),
+}
+
 /// An attempt being admitted: counted in flight in this instance's own counts while Redis is
 /// asked. Dropped armed (the request was dropped before Redis answered, or Redis refused),
 /// it is taken back here, and in Redis (in the background) in case Redis counted it.
@@ -911,6 +936,18 @@ struct Admitting {
 }
 
 impl Admitting {
+    /// An attempt this instance counted in flight for `keys`, about to be asked of Redis.
+    fn new(store: &RedisThrottle, keys: &[(Key, Option<u32>)]) -> Self {
+        Self {
+            store: store.clone(),
+            keys: keys.to_vec(),
+            id: store
+                .next
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            armed: true,
+        }
+    }
+
     /// Takes the attempt back from this instance's counts (Redis counted nothing).
     fn refused(&mut self) {
         self.armed = false;
@@ -979,40 +1016,66 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
         }
         // This instance's counts first, at once: a burst on one instance meets the limit
         // whatever Redis does.
-        if let Err(wait) = self.local.try_begin(keys, window) {
-            return AuthFuture::ready(Err(wait));
-        }
-        let mut guard = Admitting {
-            store: self.clone(),
-            keys: keys.to_vec(),
-            id: self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            armed: true,
+        let mut begun = match self.local.try_begin(keys, window) {
+            Ok(()) => Some(Admitting::new(self, keys)),
+            Err((wait, false)) => return AuthFuture::ready(Err(wait)),
+            // Blocked only by this instance's attempts in flight: wait for them below.
+            Err((_, true)) => None,
         };
+        let (this, keys) = (self.clone(), keys.to_vec());
         AuthFuture::new(async move {
-            let answer = guard
-                .store
-                .admit_shared(&guard.keys, window, guard.id)
-                .await;
-            match answer {
-                Some(None) => guard.admitted(guard.id),
-                Some(Some(wait)) => {
-                    guard.refused();
-                    return Err(wait);
-                }
-                // Redis did not answer: whatever it counts later is taken back.
-                None if guard.store.fail_closed => {
-                    guard.refused();
-                    guard.forget_in_redis();
-                    return Err(Duration::from_secs(1));
-                }
-                // Judged and counted by this instance alone.
-                None => {
-                    guard.forget_in_redis();
-                    guard.admitted(0);
+            let mut round = 0;
+            loop {
+                let mut guard = match begun.take() {
+                    Some(guard) => guard,
+                    None => match this.local.try_begin(&keys, window) {
+                        Ok(()) => Admitting::new(&this, &keys),
+                        Err((wait, false)) => return Err(wait),
+                        Err((wait, true)) if round >= SETTLE_ROUNDS => return Err(wait),
+                        Err((_, true)) => {
+                            crate::timer::Delay::new(settle_wait(round)).await;
+                            round += 1;
+                            continue;
+                        }
+                    },
+                };
+                match this.admit_shared(&guard.keys, window, guard.id).await {
+                    Some(Shared::Admitted) => {
+                        guard.admitted(guard.id);
+                        return Ok(());
+                    }
+                    Some(Shared::Wait(wait)) => {
+                        guard.refused();
+                        return Err(wait);
+                    }
+                    // Blocked by attempts in flight on other instances: Redis counted nothing.
+                    Some(Shared::Settling) => {
+                        guard.refused();
+                        if round >= SETTLE_ROUNDS {
+                            return Err(Duration::from_secs(1));
+                        }
+                        crate::timer::Delay::new(settle_wait(round)).await;
+                        round += 1;
+                    }
+                    // Redis did not answer: whatever it counts later is taken back.
+                    None if this.fail_closed => {
+                        guard.refused();
+                        guard.forget_in_redis();
+                        return Err(Duration::from_secs(1));
+                    }
+                    // Judged and counted by this instance alone.
+                    None => {
+                        guard.forget_in_redis();
+                        guard.admitted(0);
+                        return Ok(());
+                    }
                 }
             }
-            Ok(())
         })
+    }
+
+    fn settling(&self, key: Key, limit: u32, window: Duration) -> bool {
+        crate::throttle::ThrottleStore::settling(&*self.local, key, limit, window)
     }
 
     fn record_failure(&self, key: Key, window: Duration) -> AuthFuture<()> {

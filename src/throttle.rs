@@ -126,6 +126,14 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Settles a [`begin`](Self::begin) as not a failure of `key`: takes it back.
     fn forgive(&self, key: ThrottleKey) -> AuthFuture<()>;
 
+    /// Whether `key`, [blocked](Self::blocked), is blocked only by attempts still being
+    /// checked (its failures are under `limit`): the attempt then waits for them to settle
+    /// instead of being refused. Default: `false`.
+    fn settling(&self, key: ThrottleKey, limit: u32, window: Duration) -> bool {
+        let _ = (key, limit, window);
+        false
+    }
+
     /// Whether the counts are shared with other processes (a store such as Redis): then every
     /// attempt that may verify a secret is first [admitted](Self::admit) against the shared
     /// count, so concurrent attempts on several instances meet the limit together. Default:
@@ -271,25 +279,32 @@ impl MemoryThrottle {
     /// Admits an attempt under one lock (see [`ThrottleStore::admit`]): the keys given a limit
     /// are judged with the attempts in flight, and, when none is at it, every key is counted
     /// in flight.
+    /// Refused: how long to wait, and whether only attempts in flight block it (`true`: they
+    /// settle within a check).
     pub(crate) fn try_begin(
         &self,
         keys: &[(ThrottleKey, Option<u32>)],
         window: Duration,
-    ) -> Result<(), Duration> {
+    ) -> Result<(), (Duration, bool)> {
         let now = Instant::now();
         let mut state = self.lock();
         let width = self.width;
         let mut wait = None;
+        let mut settling = true;
         for &(key, limit) in keys {
             let Some(limit) = limit else { continue };
             let extra = state.pending.get(&key).copied().unwrap_or(0);
             let sketch = state
                 .sketch
                 .get_or_insert_with(|| sketch::Sketch::new(width, window));
-            wait = wait.max(sketch.blocked_with(hash_of(key), limit, extra, now));
+            let hash = hash_of(key);
+            if let Some(w) = sketch.blocked_with(hash, limit, extra, now) {
+                wait = wait.max(Some(w));
+                settling &= extra > 0 && sketch.blocked_with(hash, limit, 0, now).is_none();
+            }
         }
         if let Some(wait) = wait {
-            return Err(wait);
+            return Err((wait, settling));
         }
         for &(key, _) in keys {
             *state.pending.entry(key).or_insert(0) += 1;
@@ -369,7 +384,18 @@ impl ThrottleStore for MemoryThrottle {
         keys: &[(ThrottleKey, Option<u32>)],
         window: Duration,
     ) -> AuthFuture<Result<(), Duration>> {
-        AuthFuture::ready(self.try_begin(keys, window))
+        AuthFuture::ready(self.try_begin(keys, window).map_err(|(wait, _)| wait))
+    }
+
+    fn settling(&self, key: ThrottleKey, limit: u32, window: Duration) -> bool {
+        let now = Instant::now();
+        let mut state = self.lock();
+        let in_flight = state.pending.get(&key).is_some_and(|&n| n > 0);
+        let width = self.width;
+        let sketch = state
+            .sketch
+            .get_or_insert_with(|| sketch::Sketch::new(width, window));
+        in_flight && sketch.blocked_with(hash_of(key), limit, 0, now).is_none()
     }
 
     fn may_have_records(&self) -> bool {
@@ -655,6 +681,33 @@ impl Throttle {
         user.max(addr)
     }
 
+    /// Whether an attempt [blocked](Self::blocked) is blocked only by attempts still being
+    /// checked (each blocking key's failures are under its limit): it may wait for them to
+    /// settle instead of being refused. Judged as `blocked` judges.
+    pub(crate) fn settling(&self, keys: Keys) -> bool {
+        let familiar = match (keys.pair, self.familiar()) {
+            (Some(pair), Some(mut familiar)) => {
+                familiar.blocked(pair, self.per_user, self.window, Instant::now())
+            }
+            _ => None,
+        };
+        let user = match (familiar, keys.shared_pair) {
+            (Some(_), Some(k)) => Some(k),
+            // The table's own count of the pair (failures and attempts alike).
+            (Some(Some(_)), None) => return false,
+            (Some(None), None) => None,
+            (None, _) => keys.user,
+        };
+        [(user, self.per_user), (keys.addr, self.per_addr)]
+            .into_iter()
+            .all(|(key, limit)| {
+                key.is_none_or(|k| {
+                    self.store.blocked(k, limit, self.window).is_none()
+                        || self.store.settling(k, limit, self.window)
+                })
+            })
+    }
+
     /// Whether attempts are admitted against a shared store before they are verified
     /// ([`admit`](Self::admit)).
     #[inline]
@@ -838,6 +891,20 @@ fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFutur
             }))
         }
     }
+}
+
+/// How many times an attempt waits for the attempts in flight of its username or address to
+/// settle (each wait about twice the last, from 5 ms: about 0.7 s in all) before it is
+/// refused.
+pub(crate) const SETTLE_ROUNDS: u8 = 8;
+
+/// The wait before an attempt blocked only by attempts in flight is judged again: 5 ms
+/// doubled each round, at most 200 ms, plus up to a quarter more at random (so the waiters do
+/// not all come back at once).
+pub(crate) fn settle_wait(round: u8) -> Duration {
+    let base = (5u64 << round.min(6)).min(200);
+    let jitter = std::collections::hash_map::RandomState::new().hash_one(round) % (base / 4 + 1);
+    Duration::from_millis(base + jitter)
 }
 
 /// The longest [`Throttle::window`]: 366 days.
