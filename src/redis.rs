@@ -545,7 +545,8 @@ return -1
 /// Counts one failure of a key in the current slot, conservatively (only the counters at the
 /// key's least are raised), and takes its attempt out of flight.
 /// KEYS[1]: the current slot. KEYS[2]: the key's set of attempts in flight. ARGV[1]: the
-/// attempt's member ('' when it was not in flight). ARGV[2]: when the slot ends (Unix ms).
+/// attempt's member ('' when it was not in flight). ARGV[2]: how long the slot is still live
+/// (ms, from the instance's clock: relative, so Redis's own clock does not matter).
 /// ARGV[3..6]: the key's counters.
 const FAILURE_SCRIPT: &str = r"
 if ARGV[1] ~= '' then
@@ -567,7 +568,7 @@ end
 if #set > 0 then
   redis.call('BITFIELD', KEYS[1], unpack(set))
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
 
@@ -812,14 +813,19 @@ impl RedisThrottle {
     /// Counts one failure of `key` in Redis (taking its attempt `id` out of flight), within
     /// the deadline.
     async fn fail_shared(&self, key: Key, window: Duration, id: Option<u64>) {
-        let (_, slot_ms, epoch) = Self::slot(window);
-        let ends = (epoch + 3).saturating_mul(slot_ms);
+        let (now, slot_ms, epoch) = Self::slot(window);
+        // Relative: Redis's clock may differ from the instances' (an absolute expiry in the
+        // past by Redis's clock would delete the slot as it is written).
+        let ttl = (epoch + 3)
+            .saturating_mul(slot_ms)
+            .saturating_sub(now)
+            .max(1);
         let mut invocation = self.failure.prepare_invoke();
         invocation
             .key(self.slot_key(slot_ms, epoch))
             .key(self.flight_key(key))
             .arg(id.map(|id| self.member(id)).unwrap_or_default())
-            .arg(ends);
+            .arg(ttl);
         for cell in crate::throttle::sketch_cells(key, self.width) {
             invocation.arg(cell);
         }
