@@ -605,7 +605,9 @@ pub const MAX_IN_FLIGHT: Duration = Duration::from_secs(60);
 ///   ordinary levels. Attempts in flight are kept exactly, one small sorted set per key being
 ///   checked (gone when its last attempt settles; an attempt left by an instance that stopped
 ///   lapses after [`MAX_IN_FLIGHT`]). The keys share one hash tag (`<prefix>{throttle}:`),
-///   so on a cluster they live on one node.
+///   so on a cluster they live on one node. Expiries are relative (Redis's clock may differ
+///   from the instances'); the slots are numbered by each instance's clock, so the instances'
+///   clocks must agree (NTP). Needs Redis 6.2 or later (`BITFIELD_RO`).
 /// - **This instance's count first**: every attempt is admitted against this instance's own
 ///   counts ([`MemoryThrottle`](crate::throttle::MemoryThrottle)) before Redis is asked, and
 ///   every failure is counted there too. While Redis is down or slower than the
