@@ -554,7 +554,8 @@ return -1
 /// Counts one failure of a key in the current slot, conservatively (only the counters at the
 /// key's least are raised), and takes its attempt out of flight.
 /// KEYS[1]: the current slot. KEYS[2]: the key's set of attempts in flight. ARGV[1]: the
-/// attempt's member ('' when it was not in flight). ARGV[2]: when the slot ends (Unix ms).
+/// attempt's member ('' when it was not in flight). ARGV[2]: how long the slot is still live
+/// (ms, from the instance's clock: relative, so Redis's own clock does not matter).
 /// ARGV[3..6]: the key's counters.
 const FAILURE_SCRIPT: &str = r"
 if ARGV[1] ~= '' then
@@ -576,7 +577,7 @@ end
 if #set > 0 then
   redis.call('BITFIELD', KEYS[1], unpack(set))
 end
-redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 ";
 
@@ -613,7 +614,9 @@ pub const MAX_IN_FLIGHT: Duration = Duration::from_secs(60);
 ///   ordinary levels. Attempts in flight are kept exactly, one small sorted set per key being
 ///   checked (gone when its last attempt settles; an attempt left by an instance that stopped
 ///   lapses after [`MAX_IN_FLIGHT`]). The keys share one hash tag (`<prefix>{throttle}:`),
-///   so on a cluster they live on one node.
+///   so on a cluster they live on one node. Expiries are relative (Redis's clock may differ
+///   from the instances'); the slots are numbered by each instance's clock, so the instances'
+///   clocks must agree (NTP). Needs Redis 6.2 or later (`BITFIELD_RO`).
 /// - **This instance's count first**: every attempt is admitted against this instance's own
 ///   counts ([`MemoryThrottle`](crate::throttle::MemoryThrottle)) before Redis is asked, and
 ///   every failure is counted there too. While Redis is down or slower than the
@@ -827,14 +830,19 @@ impl RedisThrottle {
     /// Counts one failure of `key` in Redis (taking its attempt `id` out of flight), within
     /// the deadline.
     async fn fail_shared(&self, key: Key, window: Duration, id: Option<u64>) {
-        let (_, slot_ms, epoch) = Self::slot(window);
-        let ends = (epoch + 3).saturating_mul(slot_ms);
+        let (now, slot_ms, epoch) = Self::slot(window);
+        // Relative: Redis's clock may differ from the instances' (an absolute expiry in the
+        // past by Redis's clock would delete the slot as it is written).
+        let ttl = (epoch + 3)
+            .saturating_mul(slot_ms)
+            .saturating_sub(now)
+            .max(1);
         let mut invocation = self.failure.prepare_invoke();
         invocation
             .key(self.slot_key(slot_ms, epoch))
             .key(self.flight_key(key))
             .arg(id.map(|id| self.member(id)).unwrap_or_default())
-            .arg(ends);
+            .arg(ttl);
         for cell in crate::throttle::sketch_cells(key, self.width) {
             invocation.arg(cell);
         }

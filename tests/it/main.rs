@@ -48,6 +48,8 @@ mod proxy_chains;
 #[cfg(feature = "redis")]
 mod redis_admission;
 #[cfg(feature = "redis")]
+mod redis_admission_review;
+#[cfg(feature = "redis")]
 mod redis_tls_cluster;
 #[cfg(feature = "redis")]
 mod redis_two_instances;
