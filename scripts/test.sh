@@ -16,7 +16,7 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # The documented fail2ban filters are run by fail2ban's own fail2ban-regex
 # (tests/it/audit_events.rs).
 command -v fail2ban-regex >/dev/null 2>&1 || need_apt+=(fail2ban)
-# The Redis clock test (tests/it/redis_admission_review.rs) runs the demo under libfaketime.
+# The Redis clock test (tests/it/redis_clocks.rs) runs the demo under libfaketime.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need_apt+=(faketime)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing: ${need_apt[*]}"

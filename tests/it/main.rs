@@ -48,7 +48,7 @@ mod proxy_chains;
 #[cfg(feature = "redis")]
 mod redis_admission;
 #[cfg(feature = "redis")]
-mod redis_admission_review;
+mod redis_clocks;
 #[cfg(feature = "redis")]
 mod redis_tls_cluster;
 #[cfg(feature = "redis")]
