@@ -131,30 +131,42 @@ async fn a_concurrent_burst_over_two_instances_meets_the_shared_limit() {
     }
 }
 
-/// Wrong Basic guesses for john, `n` at once from `addresses` source addresses: the statuses.
-async fn basic_burst(base: &str, addresses: u32, n: usize) -> HashMap<u16, usize> {
-    let clients: Vec<reqwest::Client> = (0..addresses)
-        .map(|a| common::client_from(common::loopback(12_000 + a)))
+/// Sends every request at once, each `(client, url, Authorization)`: the statuses seen.
+async fn burst(requests: Vec<(reqwest::Client, String, String)>) -> HashMap<u16, usize> {
+    let tasks: Vec<_> = requests
+        .into_iter()
+        .map(|(http, url, header)| {
+            tokio::spawn(async move {
+                let res = http.get(&url).header("authorization", header).send().await;
+                res.unwrap().status().as_u16()
+            })
+        })
         .collect();
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let http = clients[i % clients.len()].clone();
-        let url = format!("{base}/basic");
-        tasks.push(tokio::spawn(async move {
-            http.get(&url)
-                .header("authorization", common::basic("john", &format!("guess{i}")))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
     let mut seen = HashMap::new();
     for task in tasks {
         *seen.entry(task.await.unwrap()).or_insert(0) += 1;
     }
     seen
+}
+
+/// Wrong Basic guesses for john, `n` at once from `addresses` source addresses: the statuses.
+async fn basic_burst(base: &str, addresses: u32, n: usize) -> HashMap<u16, usize> {
+    let clients: Vec<reqwest::Client> = (0..addresses)
+        .map(|a| common::client_from(common::loopback(12_000 + a)))
+        .collect();
+    burst(
+        (0..n)
+            .map(|i| {
+                let http = clients[i % clients.len()].clone();
+                (
+                    http,
+                    format!("{base}/basic"),
+                    common::basic("john", &format!("guess{i}")),
+                )
+            })
+            .collect(),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -365,30 +377,20 @@ async fn right_burst(base: &str, from: u32, n: usize, digest: bool) -> HashMap<u
     let http = common::client_from(common::loopback(from));
     let john = Client::new("john", "hello", "/digest");
     let (nonce, opaque) = nonce_from(&http, &format!("{base}/digest")).await;
-    let mut tasks = Vec::new();
-    for i in 0..n {
-        let http = http.clone();
-        let (url, header) = if digest {
-            let nc = format!("{:08x}", i + 1);
-            (format!("{base}/digest"), john.header(&nonce, &opaque, &nc))
-        } else {
-            (format!("{base}/basic"), common::basic("susan", "bye"))
-        };
-        tasks.push(tokio::spawn(async move {
-            http.get(&url)
-                .header("authorization", header)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut seen = HashMap::new();
-    for task in tasks {
-        *seen.entry(task.await.unwrap()).or_insert(0) += 1;
-    }
-    seen
+    burst(
+        (0..n)
+            .map(|i| {
+                let (url, header) = if digest {
+                    let nc = format!("{:08x}", i + 1);
+                    (format!("{base}/digest"), john.header(&nonce, &opaque, &nc))
+                } else {
+                    (format!("{base}/basic"), common::basic("susan", "bye"))
+                };
+                (http.clone(), url, header)
+            })
+            .collect(),
+    )
+    .await
 }
 
 /// A client making more concurrent requests than the per-username limit, every one with the
