@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
 /// The answer of a slow check: whether it matched, or the pool refused it.
@@ -75,29 +74,46 @@ impl Default for CacheConfig {
 
 pub(crate) type Key = [u8; 16];
 
-/// SHA-256 of a stored hash, computed once per stored hash (when a store loads it). A key covers
-/// this digest instead of the full string: 32 bytes instead of ~100 for an argon2id PHC string,
-/// which saves one SHA-256 block per key (collision resistance makes a changed hash a changed
-/// digest, so a password change still misses).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct HashDigest([u8; 32]);
+/// Key inputs of a hash given in full up to this many bytes (header, username, password, hash)
+/// are hashed from one stack buffer.
+const KEY_INPUT_ON_STACK: usize = 192;
 
-impl HashDigest {
-    pub(crate) fn of(hash: &str) -> Self {
-        Self(Sha256::digest(hash.as_bytes()).into())
+/// The random seed of a store's [`EntryKey`]s: one per store, kept across reloads of a file,
+/// never leaves the process.
+#[derive(Clone, Copy)]
+pub(crate) struct EntryKeys([u8; 16]);
+
+impl EntryKeys {
+    pub(crate) fn new() -> Self {
+        let mut seed = [0_u8; 16];
+        OsRng.fill_bytes(&mut seed);
+        Self(seed)
+    }
+
+    /// The key of one stored hash: SipHash-2-4-128 of the hash under the seed, computed once,
+    /// when the store loads the hash. The same hash always has the same key in one store (a
+    /// reload keeps its users' cache entries); a changed hash has another key, so a changed
+    /// password misses at once.
+    pub(crate) fn of(&self, hash: &str) -> EntryKey {
+        use siphasher::sip128::SipHasher24;
+        EntryKey(SipHasher24::new_with_key(&self.0).hash(hash.as_bytes()).as_bytes())
     }
 }
 
-/// What a key binds the credentials to. Each form starts with its own tag byte, so keys of
-/// different forms never coincide.
+/// A secret 128-bit PRF key for one stored hash ([`EntryKeys::of`]): a cache key for that hash
+/// covers only the password, under this key.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct EntryKey([u8; 16]);
+
+/// What a key binds the credentials to.
 #[derive(Clone, Copy)]
 pub(crate) enum Stored<'a> {
     /// A stored hash given as a string (the own-store API, [`PasswordChecker`]'s methods).
     ///
     /// [`PasswordChecker`]: super::PasswordChecker
     Full(&'a str),
-    /// A stored hash given by its digest (the built-in stores, which compute it once).
-    Digest(&'a HashDigest),
+    /// A stored hash given by its key (the built-in stores, which derive it once).
+    Entry(&'a EntryKey),
     /// No stored hash (never inserted; unknown users are refused without a hash).
     #[cfg(test)]
     Unknown,
@@ -199,36 +215,51 @@ impl CredentialCache {
         self.config
     }
 
-    /// SipHash-2-4 with 128-bit output (a PRF), under this cache's random 128-bit key, of a
-    /// header (a tag for the form of `stored`, then the lengths of the username, the password
-    /// and a stored hash given in full), then the username, the password, and the stored hash
-    /// or its 32-byte digest. The lengths make the parts unambiguous; the header is one write
-    /// (SipHash works on 8-byte words: each write of a few bytes costs a partial word).
-    /// Without the key no one can aim at a cached key; a forged hit would need a 128-bit
-    /// collision with a verified entry.
+    /// The cache key of `password` against a stored hash: SipHash-2-4 with 128-bit output (a
+    /// PRF). For a hash of a built-in store, of the password under the hash's own
+    /// [`EntryKey`]. For a hash given in full, under this cache's random 128-bit key, of a
+    /// header (a tag, then the lengths of the username, the password and the hash), then the
+    /// username, the password and the hash; the lengths make the parts unambiguous. Ordinary
+    /// credentials are gathered on the stack and hashed in one call (SipHash works on 8-byte
+    /// words: each separate write of a few bytes costs a partial word). Without the keys no
+    /// one can aim at a cached key; a forged hit would need a 128-bit collision with a
+    /// verified entry. A key does not need the username for the built-in stores: a password
+    /// that verifies against a hash verifies against it for every user who has that hash.
     pub(crate) fn key(&self, username: &str, password: &str, stored: Stored<'_>) -> Key {
         use siphasher::sip128::{Hasher128 as _, SipHasher24};
         use std::hash::Hasher as _;
-        // u32 lengths: parts are capped far below 4 GiB (passwords at 4 KiB).
-        let len = |part: &[u8]| u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes();
         let (tag, full): (u8, &[u8]) = match stored {
+            Stored::Entry(entry) => {
+                return SipHasher24::new_with_key(&entry.0)
+                    .hash(password.as_bytes())
+                    .as_bytes();
+            }
             Stored::Full(hash) => (0, hash.as_bytes()),
-            Stored::Digest(_) => (1, &[]),
             #[cfg(test)]
             Stored::Unknown => (2, &[]),
         };
+        // u32 lengths: parts are capped far below 4 GiB (passwords at 4 KiB).
+        let len = |part: &[u8]| u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes();
         let mut header = [0_u8; 13];
         header[0] = tag;
         header[1..5].copy_from_slice(&len(username.as_bytes()));
         header[5..9].copy_from_slice(&len(password.as_bytes()));
         header[9..].copy_from_slice(&len(full));
-        let mut prf = SipHasher24::new_with_key(&self.prf_key);
-        prf.write(&header);
-        prf.write(username.as_bytes());
-        prf.write(password.as_bytes());
-        match stored {
-            Stored::Digest(digest) => prf.write(&digest.0),
-            _ => prf.write(full),
+        let parts = [&header[..], username.as_bytes(), password.as_bytes(), full];
+        let prf = SipHasher24::new_with_key(&self.prf_key);
+        let total: usize = parts.iter().map(|part| part.len()).sum();
+        if total <= KEY_INPUT_ON_STACK {
+            let mut input = [0_u8; KEY_INPUT_ON_STACK];
+            let mut at = 0;
+            for part in parts {
+                input[at..at + part.len()].copy_from_slice(part);
+                at += part.len();
+            }
+            return prf.hash(&input[..at]).as_bytes();
+        }
+        let mut prf = prf;
+        for part in parts {
+            prf.write(part);
         }
         prf.finish128().as_bytes()
     }
@@ -411,7 +442,8 @@ mod tests {
             prf.finish128().as_bytes()
         };
         let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
-        let digest = HashDigest::of(hash);
+        let keys = EntryKeys::new();
+        let entry = keys.of(hash);
         for password in ["", "p", &"x".repeat(50), &"ñ".repeat(300)] {
             let mut full = vec![0_u8];
             full.extend(len("john"));
@@ -421,37 +453,38 @@ mod tests {
             full.extend_from_slice(password.as_bytes());
             full.extend_from_slice(hash.as_bytes());
             assert_eq!(key(&c, "john", password, hash), prf(&full));
-            let mut short = vec![1_u8];
-            short.extend(len("john"));
-            short.extend(len(password));
-            short.extend(len(""));
-            short.extend_from_slice(b"john");
-            short.extend_from_slice(password.as_bytes());
-            short.extend_from_slice(&digest.0);
+            // A built-in store's hash: the password alone, under the hash's own key, which is
+            // the hash under the store's seed.
+            let under = |k: &[u8; 16], message: &[u8]| {
+                let mut prf = SipHasher24::new_with_key(k);
+                prf.write(message);
+                prf.finish128().as_bytes()
+            };
+            assert_eq!(entry.0, under(&keys.0, hash.as_bytes()));
             assert_eq!(
-                c.key("john", password, Stored::Digest(&digest)),
-                prf(&short)
+                c.key("john", password, Stored::Entry(&entry)),
+                under(&entry.0, password.as_bytes())
             );
         }
     }
 
     #[test]
-    fn digest_keys_follow_the_hash_and_are_separate() {
+    fn entry_keys_follow_the_hash_and_are_separate() {
         let c = CredentialCache::new(CacheConfig::new());
-        let (h1, h2) = (HashDigest::of("h1"), HashDigest::of("h2"));
-        let digest = |u: &str, p: &str, d: &HashDigest| c.key(u, p, Stored::Digest(d));
-        assert_eq!(
-            digest("a", "b", &h1),
-            digest("a", "b", &HashDigest::of("h1"))
-        );
-        assert_ne!(digest("a", "b", &h1), digest("a", "b", &h2));
-        assert_ne!(digest("ab", "", &h1), digest("a", "b", &h1));
-        // Never the key of another form, even with the digest's own bytes as the hash.
-        let raw = std::str::from_utf8(&[b'x'; 32]).unwrap();
-        let x = HashDigest([b'x'; 32]);
-        assert_ne!(digest("a", "b", &x), key(&c, "a", "b", raw));
+        let keys = EntryKeys::new();
+        let (h1, h2) = (keys.of("h1"), keys.of("h2"));
+        let entry = |u: &str, p: &str, k: &EntryKey| c.key(u, p, Stored::Entry(k));
+        // The same hash has the same key in one store (a reload keeps the cache), another
+        // key in another store.
+        assert!(keys.of("h1") == h1);
+        assert!(EntryKeys::new().of("h1") != h1);
+        assert_ne!(entry("a", "b", &h1), entry("a", "b", &h2));
+        assert_ne!(entry("a", "b", &h1), entry("a", "c", &h1));
+        assert_eq!(entry("a", "b", &h1), entry("other", "b", &h1));
+        // Never the key of another form.
+        assert_ne!(entry("a", "b", &h1), key(&c, "a", "b", "h1"));
         assert_ne!(c.key("a", "b", Stored::Unknown), key(&c, "a", "b", ""));
-        assert_ne!(c.key("a", "b", Stored::Unknown), digest("a", "b", &h1));
+        assert_ne!(c.key("a", "b", Stored::Unknown), entry("a", "b", &h1));
     }
 
     #[test]

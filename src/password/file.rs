@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::cache::{HashDigest, Stored};
+use super::cache::{EntryKey, EntryKeys, Stored};
 use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{cost_class, validate_hash, HashAlgorithm, Params};
+use super::UserMap;
 use crate::basic::VerifyPassword;
 use crate::error::AuthError;
 use crate::scheme::AuthFuture;
@@ -61,7 +62,9 @@ impl Stamp {
 struct Watched<T> {
     path: PathBuf,
     kind: &'static str,
-    parse: fn(&[u8], &Path) -> T,
+    parse: fn(&[u8], &Path, &EntryKeys) -> T,
+    /// The seed of the cache keys of the file's hashes, the same for every version.
+    keys: EntryKeys,
     current: RwLock<Arc<T>>,
     /// The loaded version's stamp; `None`: re-read at the next check.
     stamp: Mutex<Option<Stamp>>,
@@ -71,13 +74,19 @@ struct Watched<T> {
 }
 
 impl<T> Watched<T> {
-    fn open(path: &Path, kind: &'static str, parse: fn(&[u8], &Path) -> T) -> io::Result<Self> {
+    fn open(
+        path: &Path,
+        kind: &'static str,
+        parse: fn(&[u8], &Path, &EntryKeys) -> T,
+    ) -> io::Result<Self> {
         let stamp = Stamp::of(&std::fs::metadata(path)?);
-        let table = parse(&std::fs::read(path)?, path);
+        let keys = EntryKeys::new();
+        let table = parse(&std::fs::read(path)?, path, &keys);
         Ok(Self {
             path: path.to_owned(),
             kind,
             parse,
+            keys,
             current: RwLock::new(Arc::new(table)),
             stamp: Mutex::new(stamp.settled()),
             epoch: Instant::now(),
@@ -130,7 +139,7 @@ impl<T> Watched<T> {
         if !force && Some(new) == *stamp {
             return Ok(false);
         }
-        let table = (self.parse)(&std::fs::read(&self.path)?, &self.path);
+        let table = (self.parse)(&std::fs::read(&self.path)?, &self.path, &self.keys);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(table);
         *stamp = new.settled();
         Ok(true)
@@ -168,8 +177,8 @@ fn skip(kind: &str, path: &Path, line: usize, reason: &dyn fmt::Display) {
 }
 
 struct HtpasswdTable {
-    /// user → (hash, its digest for the cache key).
-    users: HashMap<String, (Arc<str>, HashDigest)>,
+    /// user → (hash, its cache key).
+    users: UserMap<(Arc<str>, EntryKey)>,
     /// A hash of the file's most common format, for unknown users.
     dummy: Option<Arc<str>>,
     /// One hash per cost class in the file, registered with the checker on first use.
@@ -177,8 +186,8 @@ struct HtpasswdTable {
     registered: std::sync::atomic::AtomicBool,
 }
 
-fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
-    let mut users: HashMap<String, (Arc<str>, HashDigest)> = HashMap::new();
+fn parse_htpasswd(bytes: &[u8], path: &Path, keys: &EntryKeys) -> HtpasswdTable {
+    let mut users: UserMap<(Arc<str>, EntryKey)> = UserMap::default();
     let mut by_algorithm: HashMap<HashAlgorithm, (usize, Arc<str>)> = HashMap::new();
     let mut classes: HashMap<String, Arc<str>> = HashMap::new();
     for (n, line) in lines(bytes) {
@@ -207,8 +216,8 @@ fn parse_htpasswd(bytes: &[u8], path: &Path) -> HtpasswdTable {
         classes
             .entry(cost_class(&hash).to_owned())
             .or_insert_with(|| hash.clone());
-        let digest = HashDigest::of(&hash);
-        users.insert(user.to_owned(), (hash, digest));
+        let key = keys.of(&hash);
+        users.insert(user.to_owned(), (hash, key));
     }
     let dummy = by_algorithm
         .into_values()
@@ -373,10 +382,10 @@ impl VerifyPassword for HtpasswdFile {
             }
         }
         let miss = match table.users.get(username) {
-            Some((hash, digest)) => {
+            Some((hash, key)) => {
                 match self
                     .checker
-                    .lookup(username, password, Stored::Digest(digest))
+                    .lookup(username, password, Stored::Entry(key))
                 {
                     Lookup::Hit => return AuthFuture::ready(Ok(Some(username.to_owned()))),
                     Lookup::TooLong => return AuthFuture::ready(Ok(None)),
@@ -402,7 +411,7 @@ struct HtdigestTable {
     users: HashMap<String, Vec<(String, String)>>,
 }
 
-fn parse_htdigest(bytes: &[u8], path: &Path) -> HtdigestTable {
+fn parse_htdigest(bytes: &[u8], path: &Path, _keys: &EntryKeys) -> HtdigestTable {
     let mut users: HashMap<String, Vec<(String, String)>> = HashMap::new();
     for (n, line) in lines(bytes) {
         let line = line.trim_end();

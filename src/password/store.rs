@@ -1,12 +1,12 @@
 //! [`HashedPasswords`]: an in-memory username → hash map usable as the verify-password callback.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::cache::{HashDigest, Stored};
+use super::cache::{EntryKey, EntryKeys, Stored};
 use super::checker::{Dummy, Lookup, Miss, PasswordChecker};
 use super::hash::{validate_hash, HashError, Params};
+use super::UserMap;
 use crate::basic::VerifyPassword;
 use crate::callback::Answer;
 use crate::error::AuthError;
@@ -42,15 +42,17 @@ use crate::scheme::AuthFuture;
 /// # });
 /// ```
 pub struct HashedPasswords<U = String> {
-    users: Arc<RwLock<HashMap<String, Entry<U>>>>,
+    users: Arc<RwLock<UserMap<Entry<U>>>>,
     checker: PasswordChecker,
     dummy: Dummy,
+    /// The seed of the entries' cache keys.
+    keys: EntryKeys,
 }
 
-/// A user's stored hash, its digest (for the cache key, computed once here) and the user.
+/// A user's stored hash, its cache key (derived once here) and the user.
 struct Entry<U> {
     hash: Arc<str>,
-    digest: HashDigest,
+    key: EntryKey,
     user: U,
 }
 
@@ -60,6 +62,7 @@ impl<U> Clone for HashedPasswords<U> {
             users: self.users.clone(),
             checker: self.checker.clone(),
             dummy: self.dummy.clone(),
+            keys: self.keys,
         }
     }
 }
@@ -81,6 +84,7 @@ impl<U> Default for HashedPasswords<U> {
             users: Arc::default(),
             checker: PasswordChecker::new(),
             dummy: Dummy::lazy(Params::OWASP),
+            keys: EntryKeys::new(),
         }
     }
 }
@@ -206,10 +210,10 @@ impl<U> HashedPasswords<U> {
     ) -> Result<(), HashError> {
         let hash = hash.into();
         validate_hash(&hash)?;
-        let digest = HashDigest::of(&hash);
+        let key = self.keys.of(&hash);
         let hash: Arc<str> = hash.into();
         self.checker.register_arc(&hash);
-        let entry = Entry { hash, digest, user };
+        let entry = Entry { hash, key, user };
         self.write().insert(username.into(), entry);
         Ok(())
     }
@@ -249,11 +253,11 @@ impl<U> HashedPasswords<U> {
         &self.checker
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry<U>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, UserMap<Entry<U>>> {
         self.users.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry<U>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, UserMap<Entry<U>>> {
         self.users.write().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -287,7 +291,7 @@ impl<U: Clone + Send + Sync + 'static> VerifyPassword for HashedPasswords<U> {
             Some(entry) => {
                 match self
                     .checker
-                    .lookup(username, password, Stored::Digest(&entry.digest))
+                    .lookup(username, password, Stored::Entry(&entry.key))
                 {
                     Lookup::Hit => return AuthFuture::ready(Ok(Some(entry.user.clone()))),
                     Lookup::TooLong => return AuthFuture::ready(Ok(None)),
