@@ -34,6 +34,7 @@
 
 use http::{Extensions, HeaderMap};
 
+use crate::username::Name;
 use crate::scheme::Identity;
 
 /// The authenticated user, as returned by the verify callback.
@@ -52,7 +53,7 @@ pub struct Username(pub String);
 #[derive(Clone)]
 pub(crate) struct Authenticated<U> {
     user: U,
-    username: Option<String>,
+    username: Option<Name>,
 }
 
 impl<U> std::fmt::Debug for Authenticated<U> {
@@ -113,7 +114,7 @@ static MORE_USER_TYPES: std::sync::RwLock<Vec<UserType>> = std::sync::RwLock::ne
 static REGISTERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn username_in<U: Clone + Send + Sync + 'static, M: EntryMap>(map: &M) -> Option<Option<&str>> {
-    map.entry::<U>().map(|entry| entry.username.as_deref())
+    map.entry::<U>().map(|entry| entry.username.as_ref().map(Name::as_str))
 }
 
 /// Makes the entries of user type `U` findable by [`Username`] and the diagnostics. Called

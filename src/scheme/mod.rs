@@ -70,6 +70,7 @@ pub use self::future::{AuthFuture, BoxFuture};
 pub use self::request::{AuthRequest, HeaderLookup, RequestHead};
 
 use crate::error::{AuthError, ConfigError};
+use crate::username::Name;
 
 /// Who authenticated: the application's user, the username the client sent (when the scheme
 /// has one), and headers the scheme adds to the successful response (e.g. Digest's
@@ -77,7 +78,7 @@ use crate::error::{AuthError, ConfigError};
 #[derive(Clone)]
 pub struct Identity<U> {
     pub(crate) user: U,
-    pub(crate) username: Option<String>,
+    pub(crate) username: Option<Name>,
     pub(crate) response_headers: Option<Box<HeaderMap>>,
 }
 
@@ -87,7 +88,7 @@ impl<U> Identity<U> {
     pub fn new(user: U, username: Option<String>) -> Self {
         Self {
             user,
-            username,
+            username: username.map(Name::from),
             response_headers: None,
         }
     }
@@ -110,7 +111,7 @@ impl<U> Identity<U> {
     /// The username from the credentials.
     #[must_use]
     pub fn username(&self) -> Option<&str> {
-        self.username.as_deref()
+        self.username.as_ref().map(Name::as_str)
     }
 
     /// The headers this scheme adds to the successful response.
