@@ -34,7 +34,6 @@
 
 use http::{Extensions, HeaderMap};
 
-use crate::username::Name;
 use crate::scheme::Identity;
 
 /// The authenticated user, as returned by the verify callback.
@@ -53,7 +52,7 @@ pub struct Username(pub String);
 #[derive(Clone)]
 pub(crate) struct Authenticated<U> {
     user: U,
-    username: Option<Name>,
+    username: Option<String>,
 }
 
 impl<U> std::fmt::Debug for Authenticated<U> {
@@ -114,7 +113,7 @@ static MORE_USER_TYPES: std::sync::RwLock<Vec<UserType>> = std::sync::RwLock::ne
 static REGISTERING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn username_in<U: Clone + Send + Sync + 'static, M: EntryMap>(map: &M) -> Option<Option<&str>> {
-    map.entry::<U>().map(|entry| entry.username.as_ref().map(Name::as_str))
+    map.entry::<U>().map(|entry| entry.username.as_deref())
 }
 
 /// Makes the entries of user type `U` findable by [`Username`] and the diagnostics. Called

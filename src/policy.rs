@@ -68,7 +68,6 @@
 //! }
 //! ```
 
-use std::borrow::Cow;
 use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -79,7 +78,6 @@ use http::{HeaderMap, HeaderValue, Response};
 
 use crate::callback::{ErrorHandler, UserRoles};
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
-use crate::username::Name;
 use crate::roles::{RoleRequirement, Roles};
 use crate::scheme::{default_error_response, AuthFuture, AuthRequest, Identity, Scheme};
 use crate::throttle::{retry_after_secs, settle_wait, Charge, Keys, Throttle, SETTLE_ROUNDS};
@@ -326,7 +324,7 @@ pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// with records, a failure, a wait).
 #[derive(Debug, Default)]
 pub(crate) struct Attempt {
-    username: Option<Name>,
+    username: Option<String>,
     addr: Option<IpAddr>,
     keys: Keys,
     resolved: bool,
@@ -339,7 +337,7 @@ pub(crate) struct Attempt {
 
 impl Attempt {
     #[inline]
-    fn named(username: Option<Name>) -> Self {
+    fn named(username: Option<String>) -> Self {
         Self {
             username,
             ..Self::default()
@@ -619,10 +617,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         };
         let username = scheme
             .username(&creds)
-            .map(|name| match self.usernames.canonical(name) {
-                Cow::Borrowed(name) => Name::new(name),
-                Cow::Owned(name) => Name::from(name),
-            });
+            .map(|name| self.usernames.canonical(name).into_owned());
         let mut who = Attempt::named(username);
         self.observe(&mut who, req);
         let admitted = ticket.is_some_and(|t| t.counted.is_some());
@@ -663,7 +658,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         }
         who.started = crate::metrics::Started::now();
         match scheme
-            .verify(creds, who.username.as_ref().map(Name::as_str), req)
+            .verify(creds, who.username.as_deref(), req)
             .into_ready()
         {
             Ok(result) => {
@@ -921,7 +916,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
             return;
         };
         who.addr = t.client(req);
-        who.keys = t.keys(who.username.as_ref().map(Name::as_str), who.addr);
+        who.keys = t.keys(who.username.as_deref(), who.addr);
     }
 
     /// Gathers what the decision event needs while the request is at hand, when the events
@@ -1019,8 +1014,7 @@ impl<U: Clone + Send + Sync + 'static> Policy<U> {
         // A refused role names the user who authenticated.
         let user = who
             .username
-            .as_ref()
-            .map(Name::as_str)
+            .as_deref()
             .or_else(|| identity.as_ref().and_then(Identity::username));
         crate::metrics::decision(Some(err.kind()), selected.map(|i| &self.members[i].name));
         crate::audit::refused(&err, user, who.addr, who.path.as_deref().unwrap_or(""));

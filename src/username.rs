@@ -150,10 +150,6 @@ impl fmt::Debug for Usernames {
     }
 }
 
-/// A username as the policy and the request's user entry keep it: inline up to 23 bytes (no
-/// allocation per request for ordinary names), shared on the heap beyond.
-pub(crate) type Name = smol_str::SmolStr;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -70,7 +70,6 @@ pub use self::future::{AuthFuture, BoxFuture};
 pub use self::request::{AuthRequest, HeaderLookup, RequestHead};
 
 use crate::error::{AuthError, ConfigError};
-use crate::username::Name;
 
 /// Who authenticated: the application's user, the username the client sent (when the scheme
 /// has one), and headers the scheme adds to the successful response (e.g. Digest's
@@ -78,7 +77,7 @@ use crate::username::Name;
 #[derive(Clone)]
 pub struct Identity<U> {
     pub(crate) user: U,
-    pub(crate) username: Option<Name>,
+    pub(crate) username: Option<String>,
     pub(crate) response_headers: Option<Box<HeaderMap>>,
 }
 
@@ -88,7 +87,7 @@ impl<U> Identity<U> {
     pub fn new(user: U, username: Option<String>) -> Self {
         Self {
             user,
-            username: username.map(Name::from),
+            username,
             response_headers: None,
         }
     }
@@ -111,7 +110,7 @@ impl<U> Identity<U> {
     /// The username from the credentials.
     #[must_use]
     pub fn username(&self) -> Option<&str> {
-        self.username.as_ref().map(Name::as_str)
+        self.username.as_deref()
     }
 
     /// The headers this scheme adds to the successful response.
