@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::handler::Handler as _;
 use axum::response::IntoResponse;
+use axum::handler::Handler as _;
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
@@ -85,33 +85,39 @@ pub(crate) fn app_with(users: &Arc<Users>, digest: &crate::digest::Shared) -> Ro
         .route("/basic", get(hello.layer(basic.login_required())))
         .route(
             "/basic-ci",
-            get(hello.layer(case_insensitive.login_required())),
+            get(hello).route_layer(case_insensitive.login_required()),
         )
-        .route("/basic-custom", get(hello.layer(custom.login_required())))
+        .route(
+            "/basic-custom",
+            get(hello).route_layer(custom.login_required()),
+        )
         .route(
             "/admin",
-            get(hello.layer(basic.login_required().role("admin"))),
+            get(hello).route_layer(basic.login_required().role("admin")),
         )
         .route(
             "/staff",
-            get(hello.layer(basic.login_required().any_role(["admin", "moderator"]))),
+            get(hello).route_layer(basic.login_required().any_role(["admin", "moderator"])),
         )
         .route(
             "/contrib",
-            get(hello.layer(
+            get(hello).route_layer(
                 basic.login_required().role(
                     RoleRequirement::role("admin")
                         .or(RoleRequirement::all_of(["moderator", "contributor"])),
                 ),
-            )),
+            ),
         )
         .route(
             "/optional",
-            get(hello_optional.layer(basic.login_required().optional())),
+            get(hello_optional).route_layer(basic.login_required().optional()),
         )
-        .route("/json-errors", get(hello.layer(json.login_required())))
-        .route("/token", get(hello.layer(token.login_required())))
-        .route("/apikey", get(hello.layer(apikey.login_required())))
-        .route("/multi", get(hello.layer(multi.login_required())))
+        .route(
+            "/json-errors",
+            get(hello).route_layer(json.login_required()),
+        )
+        .route("/token", get(hello).route_layer(token.login_required()))
+        .route("/apikey", get(hello).route_layer(apikey.login_required()))
+        .route("/multi", get(hello).route_layer(multi.login_required()))
         .merge(crate::digest::routes(digest))
 }

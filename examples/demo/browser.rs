@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::handler::Handler as _;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -98,9 +97,12 @@ pub(crate) fn with_browser_test_routes(app: Router) -> Router {
             }),
         )
         .with_state(log.clone());
-    app.route("/digest-short", get(hello.layer(short.login_required())))
-        .merge(test_routes)
-        .layer(middleware::from_fn_with_state(log, record))
+    app.route(
+        "/digest-short",
+        get(hello).route_layer(short.login_required()),
+    )
+    .merge(test_routes)
+    .layer(middleware::from_fn_with_state(log, record))
 }
 
 /// The log middleware: one entry per request outside `/__test/`.

@@ -11,7 +11,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::handler::Handler as _;
 use axum::routing::get;
 use axum::Router;
 use httpauth::digest::{generate_ha1, Algorithm, DigestAuth, NonceStore};
@@ -93,11 +92,14 @@ pub(crate) fn routes(shared: &Shared) -> Router {
             .userhash_users(USERS.iter().map(|(name, ..)| *name)),
     );
     Router::new()
-        .route("/digest", get(hello.layer(md5.login_required())))
+        .route("/digest", get(hello).route_layer(md5.login_required()))
         .route(
             "/digest-userhash",
-            get(hello.layer(userhash.login_required())),
+            get(hello).route_layer(userhash.login_required()),
         )
-        .route("/digest-sha256", get(hello.layer(sha256.login_required())))
-        .route("/digest-ha1", get(hello.layer(ha1.login_required())))
+        .route(
+            "/digest-sha256",
+            get(hello).route_layer(sha256.login_required()),
+        )
+        .route("/digest-ha1", get(hello).route_layer(ha1.login_required()))
 }
