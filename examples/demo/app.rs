@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::response::IntoResponse;
-use axum::handler::Handler as _;
 use axum::routing::get;
 use axum::Json;
 use axum::Router;
@@ -82,7 +81,7 @@ pub(crate) fn app_with(users: &Arc<Users>, digest: &crate::digest::Shared) -> Ro
         .throttle(digest.throttle.clone());
     Router::new()
         .route("/public", get(|| async { "Hello, world!" }))
-        .route("/basic", get(hello.layer(basic.login_required())))
+        .route("/basic", get(hello).route_layer(basic.login_required()))
         .route(
             "/basic-ci",
             get(hello).route_layer(case_insensitive.login_required()),

@@ -96,7 +96,11 @@ impl EntryKeys {
     /// password misses at once.
     pub(crate) fn of(&self, hash: &str) -> EntryKey {
         use siphasher::sip128::SipHasher24;
-        EntryKey(SipHasher24::new_with_key(&self.0).hash(hash.as_bytes()).as_bytes())
+        EntryKey(
+            SipHasher24::new_with_key(&self.0)
+                .hash(hash.as_bytes())
+                .as_bytes(),
+        )
     }
 }
 

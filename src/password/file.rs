@@ -383,10 +383,7 @@ impl VerifyPassword for HtpasswdFile {
         }
         let miss = match table.users.get(username) {
             Some((hash, key)) => {
-                match self
-                    .checker
-                    .lookup(username, password, Stored::Entry(key))
-                {
+                match self.checker.lookup(username, password, Stored::Entry(key)) {
                     Lookup::Hit => return AuthFuture::ready(Ok(Some(username.to_owned()))),
                     Lookup::TooLong => return AuthFuture::ready(Ok(None)),
                     Lookup::Miss(key) => Miss::Known(hash.clone(), key),
