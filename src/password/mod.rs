@@ -57,9 +57,10 @@
 //! few dozen requests per second per core. The stores check through a [`PasswordChecker`]:
 //!
 //! - **Verified-credential cache** (on by default; [`PasswordChecker::without_cache`] turns it
-//!   off): a success is remembered under HMAC-SHA-256(random per-cache key, length-prefixed
-//!   username ‖ password ‖ stored hash, or the hash's SHA-256 digest, computed once, for the
-//!   built-in stores). No plaintext is kept; failures are never cached; a changed password
+//!   off): a success is remembered under a keyed PRF (SipHash-2-4-128) of the password under
+//!   a secret key of the stored hash's own, derived once, for the built-in stores, or of the
+//!   length-prefixed username ‖ password ‖ stored hash under a random per-cache key, for a
+//!   hash given per call. No plaintext is kept; failures are never cached; a changed password
 //!   (new hash) misses by construction; entries are bounded and expire ([`CacheConfig`]:
 //!   10 000 entries, 5 minutes by default). Concurrent identical misses hash once (single
 //!   flight). A hit costs about 0.2 µs.
