@@ -123,7 +123,7 @@ pub use self::store::{HashedPasswords, MapUser};
 
 /// The map of a password store from usernames to what it keeps for them. Filled by the
 /// application and only read per request (a request never inserts), so no input can degrade
-/// it: a fast hasher (foldhash, randomly seeded per map) rather than the standard library's
+/// it: a fast hasher (foldhash, randomly seeded) rather than the standard library's
 /// SipHash-1-3.
 #[cfg(feature = "password")]
 pub(crate) type UserMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
