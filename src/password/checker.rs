@@ -171,8 +171,9 @@ impl Costs {
 /// Checks passwords against stored hashes the way a server should: cached, bounded, off the
 /// reactor, and with unknown users costing the same as known ones.
 ///
-/// - A verified (username, password, stored hash) is remembered under an HMAC-SHA-256 key
-///   (random per-cache key, length-prefixed fields): the plaintext is never kept, only
+/// - A verified (username, password, stored hash) is remembered under a keyed PRF
+///   (SipHash-2-4-128 under a random per-cache key, length-prefixed fields; the built-in
+///   stores key the password under a key of each stored hash's own): the plaintext is never kept, only
 ///   successes are stored, a changed password or hash misses by construction, and entries
 ///   expire ([`CacheConfig`]). Concurrent identical misses run the hash once.
 /// - Misses run [`check_password_hash`] on the blocking pool, at most [`HashPool`] at a time.
