@@ -37,9 +37,10 @@ fn benches(c: &mut Criterion) {
         .block_on(users.verify_password("john", "hello"))
         .is_ok_and(|u| u.is_some()));
 
-    c.bench_function("cache hit (HashedPasswords: the SipHash key + lookup)", |b| {
-        b.iter(|| hit(std::hint::black_box(&users)))
-    });
+    c.bench_function(
+        "cache hit (HashedPasswords: the SipHash key + lookup)",
+        |b| b.iter(|| hit(std::hint::black_box(&users))),
+    );
     let checker = PasswordChecker::new();
     let stored: std::sync::Arc<str> = hash.clone().into();
     assert!(rt.block_on(checker.verify("john", "hello", stored.clone())));
