@@ -174,8 +174,8 @@ impl Costs {
 /// - A verified (username, password, stored hash) is remembered under a keyed PRF
 ///   (SipHash-2-4-128 under a random per-cache key, length-prefixed fields; the built-in
 ///   stores key the password under a key of each stored hash's own): the plaintext is never
-///   kept, only successes are stored, a changed password or hash misses by construction, and entries
-///   expire ([`CacheConfig`]). Concurrent identical misses run the hash once.
+///   kept, only successes are stored, a changed password or hash misses by construction,
+///   and entries expire ([`CacheConfig`]). Concurrent identical misses run the hash once.
 /// - Misses run [`check_password_hash`] on the blocking pool, at most [`HashPool`] at a time.
 /// - Unknown users are checked against a dummy hash and refused.
 /// - A refusal (wrong password or unknown user) is answered no sooner than the average cost
