@@ -4,13 +4,15 @@
 #   1. /public and /basic (correct credentials), 64 connections each, alternating in the same
 #      run (ROUNDS short rounds of public then basic, so a burst of noise from other processes
 #      hits both sides of a round): prints each round's /basic ÷ /public throughput ratio and
-#      their median (target ≥ 0.90), and the server's CPU time per request on /basic ÷ on
-#      /public (user + system time of the demo process from /proc, target ≤ 1.11);
+#      their median (target ≥ 0.90), with the server pinned to CPU 0 and wrk to CPU 1; then
+#      the same rounds with server and wrk sharing all CPUs, for the server's CPU time per
+#      request on /basic ÷ on /public (user + system time of the demo process from /proc,
+#      target ≤ 1.11);
 #   2. /public p99 latency idle, then while /basic is flooded with wrong passwords, each one
 #      different (so every request is a real argon2id verification on the bounded pool, none
 #      coalesced): target within 2× of idle.
-# Throughput rounds pin the server to CPU 0 and wrk to CPU 1 (PIN=0 to share all CPUs).
-# Bounded: 2·ROUNDS phases of TPUT_PHASE seconds (default 8 × 2 × 3 s), then 4 phases of PHASE
+# PIN=0 (or one core): one phase, server and wrk sharing all CPUs, for both figures.
+# Bounded: 4·ROUNDS phases of TPUT_PHASE seconds (default 2 × 8 × 2 × 3 s), then 4 phases of PHASE
 # seconds (default 6); stops the server on exit.
 # wrk runs on the same machine as the server (loopback) and takes CPU from it.
 # Usage: scripts/load.sh  (env: ROUNDS=8 TPUT_PHASE=3 PHASE=6 CONNS=64 LAT_CONNS=8 THREADS=1 PACE_MS=5)
@@ -89,52 +91,64 @@ p99() { pct 99%; }
 p50() { pct 50%; }
 run() { wrk -t"$THREADS" -c"$1" -d"${PHASE}s" --latency "${@:2}"; }
 
-# Throughput compares the server's cost per request on both routes. With wrk on the same
-# cores, the generator's own CPU use and scheduling noise swing single rounds by ±10 %; so
-# (unless PIN=0, or on one core) the server runs on CPU 0 and wrk on CPU 1 for this phase.
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# ROUNDS alternating rounds of /public then /basic, wrk prefixed by GEN: each round's
+# throughput ratio into RATIOS, the server's CPU per request /basic ÷ /public into CPU_RATIOS,
+# the rates summed into PUBLIC_SUM and BASIC_SUM.
+rounds() {
+  RATIOS=(); CPU_RATIOS=(); PUBLIC_SUM=0; BASIC_SUM=0
+  for round in $(seq "$ROUNDS"); do
+    C0=$(cpu)
+    PUBLIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency "$BASE/public")
+    C1=$(cpu)
+    BASIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency -H "$GOOD" "$BASE/basic")
+    C2=$(cpu)
+    # /basic must really have been authorized: wrk reports non-2xx responses.
+    if grep -q 'Non-2xx' <<<"$BASIC_OUT"; then
+      echo "/basic returned errors:"; echo "$BASIC_OUT"; exit 1
+    fi
+    P=$(rps <<<"$PUBLIC_OUT"); B=$(rps <<<"$BASIC_OUT")
+    R=$(awk -v b="$B" -v p="$P" 'BEGIN { printf "%.3f", b / p }')
+    RATIOS+=("$R")
+    CR=$(awk -v pc="$((C1 - C0))" -v bc="$((C2 - C1))" -v pn="$(reqs <<<"$PUBLIC_OUT")" -v bn="$(reqs <<<"$BASIC_OUT")" \
+      'BEGIN { printf "%.3f", (bc / bn) / (pc / pn) }')
+    CPU_RATIOS+=("$CR")
+    printf 'round %2d: /public %9.0f req/s (p99 %s ms)   /basic %9.0f req/s (p99 %s ms)   ratio %s   CPU per request %s×\n' \
+      "$round" "$P" "$(p99 <<<"$PUBLIC_OUT")" "$B" "$(p99 <<<"$BASIC_OUT")" "$R" "$CR"
+    PUBLIC_SUM=$(awk -v s="$PUBLIC_SUM" -v x="$P" 'BEGIN { print s + x }')
+    BASIC_SUM=$(awk -v s="$BASIC_SUM" -v x="$B" 'BEGIN { print s + x }')
+  done
+}
+throughput_line() {
+  echo "/basic (argon2id m=19456 t=2 p=1, cached) ÷ /public: median of rounds $(printf '%s\n' "${RATIOS[@]}" | median), all requests $(awk -v b="$BASIC_SUM" -v p="$PUBLIC_SUM" 'BEGIN { printf "%.3f", b / p }')   (target ≥ 0.90)"
+}
+
+# Throughput: with wrk on the same cores, the generator's own CPU use and scheduling noise
+# swing single rounds by ±10 %; so (unless PIN=0, or on one core) the server runs on CPU 0
+# and wrk on CPU 1 for this phase. Pinned and saturated, the server is busy all the time:
+# its CPU per request is the inverse of its throughput, wrk's wake-ups included (each is a
+# cross-CPU interrupt the server's writes pay). So the server's CPU per request as a figure
+# of its own is measured next, with the server and wrk sharing all CPUs.
 GEN=()
 if [ "${PIN:-1}" != 0 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null 2>&1; then
   taskset -a -p -c 0 "$DEMO" >/dev/null
   GEN=(taskset -c 1)
-  PLACEMENT="server pinned to CPU 0, wrk to CPU 1"
-else
-  PLACEMENT="server and wrk share all CPUs"
+  echo
+  echo "== throughput, $CONNS connections, $ROUNDS rounds of ${TPUT_PHASE}s per route (server pinned to CPU 0, wrk to CPU 1)"
+  rounds
+  throughput_line
+  echo "the server's CPU per request, /basic ÷ /public, pinned and saturated (the inverse of the throughput ratio, wrk's wake-ups included): median of rounds $(printf '%s\n' "${CPU_RATIOS[@]}" | median)"
+  taskset -a -p -c "0-$(($(nproc) - 1))" "$DEMO" >/dev/null
+  GEN=()
+  PINNED=1
 fi
 
 echo
-echo "== throughput, $CONNS connections, $ROUNDS rounds of ${TPUT_PHASE}s per route ($PLACEMENT)"
-RATIOS=()
-CPU_RATIOS=()
-PUBLIC_SUM=0; BASIC_SUM=0
-for round in $(seq "$ROUNDS"); do
-  C0=$(cpu)
-  PUBLIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency "$BASE/public")
-  C1=$(cpu)
-  BASIC_OUT=$("${GEN[@]}" wrk -t"$THREADS" -c"$CONNS" -d"${TPUT_PHASE}s" --latency -H "$GOOD" "$BASE/basic")
-  C2=$(cpu)
-  # /basic must really have been authorized: wrk reports non-2xx responses.
-  if grep -q 'Non-2xx' <<<"$BASIC_OUT"; then
-    echo "/basic returned errors:"; echo "$BASIC_OUT"; exit 1
-  fi
-  P=$(rps <<<"$PUBLIC_OUT"); B=$(rps <<<"$BASIC_OUT")
-  R=$(awk -v b="$B" -v p="$P" 'BEGIN { printf "%.3f", b / p }')
-  RATIOS+=("$R")
-  # The server's CPU per request on /basic ÷ on /public.
-  CR=$(awk -v pc="$((C1 - C0))" -v bc="$((C2 - C1))" -v pn="$(reqs <<<"$PUBLIC_OUT")" -v bn="$(reqs <<<"$BASIC_OUT")" \
-    'BEGIN { printf "%.3f", (bc / bn) / (pc / pn) }')
-  CPU_RATIOS+=("$CR")
-  printf 'round %2d: /public %9.0f req/s (p99 %s ms)   /basic %9.0f req/s (p99 %s ms)   ratio %s   CPU per request %s×\n' \
-    "$round" "$P" "$(p99 <<<"$PUBLIC_OUT")" "$B" "$(p99 <<<"$BASIC_OUT")" "$R" "$CR"
-  PUBLIC_SUM=$(awk -v s="$PUBLIC_SUM" -v x="$P" 'BEGIN { print s + x }')
-  BASIC_SUM=$(awk -v s="$BASIC_SUM" -v x="$B" 'BEGIN { print s + x }')
-done
-MEDIAN=$(printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-OVERALL=$(awk -v b="$BASIC_SUM" -v p="$PUBLIC_SUM" 'BEGIN { printf "%.3f", b / p }')
-echo "/basic (argon2id m=19456 t=2 p=1, cached) ÷ /public: median of rounds $MEDIAN, all requests $OVERALL   (target ≥ 0.90)"
-CPU_MEDIAN=$(printf '%s\n' "${CPU_RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-echo "the server's CPU per request, /basic ÷ /public (user + system time from /proc): median of rounds $CPU_MEDIAN   (target ≤ 1.11)"
-# The latency phases use every core again (the hashing pool is sized to them).
-[ ${#GEN[@]} -gt 0 ] && taskset -a -p -c "0-$(($(nproc) - 1))" "$DEMO" >/dev/null
+echo "== the server's CPU per request, $CONNS connections, $ROUNDS rounds of ${TPUT_PHASE}s per route (server and wrk share all CPUs)"
+rounds
+[ -z "${PINNED:-}" ] && throughput_line
+echo "the server's CPU per request, /basic ÷ /public (user + system time from /proc): median of rounds $(printf '%s\n' "${CPU_RATIOS[@]}" | median)   (target ≤ 1.11)"
 
 # Paced /public load for the latency comparison: each connection waits PACE_MS between
 # requests (wrk's Lua `delay`), so p99 shows how long a request waits for a CPU, not how the
