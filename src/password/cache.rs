@@ -74,10 +74,6 @@ impl Default for CacheConfig {
 
 pub(crate) type Key = [u8; 16];
 
-/// Key inputs of a hash given in full up to this many bytes (header, username, password, hash)
-/// are hashed from one stack buffer.
-const KEY_INPUT_ON_STACK: usize = 192;
-
 /// The random seed of a store's [`EntryKey`]s: one per store, kept across reloads of a file,
 /// never leaves the process.
 #[derive(Clone, Copy)]
@@ -223,10 +219,8 @@ impl CredentialCache {
     /// PRF). For a hash of a built-in store, of the password under the hash's own
     /// [`EntryKey`]. For a hash given in full, under this cache's random 128-bit key, of a
     /// header (a tag, then the lengths of the username, the password and the hash), then the
-    /// username, the password and the hash; the lengths make the parts unambiguous. Ordinary
-    /// credentials are gathered on the stack and hashed in one call (SipHash works on 8-byte
-    /// words: each separate write of a few bytes costs a partial word). Without the keys no
-    /// one can aim at a cached key; a forged hit would need a 128-bit collision with a
+    /// username, the password and the hash; the lengths make the parts unambiguous. Without
+    /// the keys no one can aim at a cached key; a forged hit would need a 128-bit collision with a
     /// verified entry. A key does not need the username for the built-in stores: a password
     /// that verifies against a hash verifies against it for every user who has that hash.
     pub(crate) fn key(&self, username: &str, password: &str, stored: Stored<'_>) -> Key {
@@ -249,20 +243,8 @@ impl CredentialCache {
         header[1..5].copy_from_slice(&len(username.as_bytes()));
         header[5..9].copy_from_slice(&len(password.as_bytes()));
         header[9..].copy_from_slice(&len(full));
-        let parts = [&header[..], username.as_bytes(), password.as_bytes(), full];
-        let prf = SipHasher24::new_with_key(&self.prf_key);
-        let total: usize = parts.iter().map(|part| part.len()).sum();
-        if total <= KEY_INPUT_ON_STACK {
-            let mut input = [0_u8; KEY_INPUT_ON_STACK];
-            let mut at = 0;
-            for part in parts {
-                input[at..at + part.len()].copy_from_slice(part);
-                at += part.len();
-            }
-            return prf.hash(&input[..at]).as_bytes();
-        }
-        let mut prf = prf;
-        for part in parts {
+        let mut prf = SipHasher24::new_with_key(&self.prf_key);
+        for part in [&header[..], username.as_bytes(), password.as_bytes(), full] {
             prf.write(part);
         }
         prf.finish128().as_bytes()
