@@ -6,6 +6,8 @@
 //! hold a username or an address.
 //!
 //! ```
+//! # #[cfg(feature = "metrics")]
+//! # fn main() {
 //! use httpauth::policy::Decision;
 //! use httpauth::scheme::AuthRequest;
 //! use httpauth::BasicAuth;
@@ -29,7 +31,10 @@
 //! assert!(text.contains(
 //!     r#"httpauth_decisions_total{outcome="refused",scheme="Basic",reason="invalid_credentials"} 1"#
 //! ));
-//! //! ```
+//! # }
+//! # #[cfg(not(feature = "metrics"))]
+//! # fn main() {}
+//! ```
 
 #[cfg(all(feature = "metrics", feature = "password"))]
 use std::sync::atomic::AtomicU64;
