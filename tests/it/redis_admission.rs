@@ -9,7 +9,9 @@ use httpauth::digest::Algorithm;
 
 use crate::common;
 use crate::digest_client::{challenge, Client};
-use crate::redis_two_instances::{demo_args, free_port, stale, two_demos, Redis, Scratch};
+use crate::redis_two_instances::{
+    demo_args, free_port, header_values, send, stale, two_demos, Redis, Scratch,
+};
 
 /// The demo's default per-username limit.
 const LIMIT: usize = 10;
@@ -31,19 +33,7 @@ async fn digest_login(url: &str, client: &Client) -> u16 {
     let started = Instant::now();
     loop {
         let (_, ch) = challenge(url).await;
-        let res = common::client()
-            .get(url)
-            .header("authorization", client.answer(&ch, "00000001"))
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let challenges: Vec<String> = res
-            .headers()
-            .get_all("www-authenticate")
-            .iter()
-            .map(|v| v.to_str().unwrap().to_owned())
-            .collect();
+        let (status, challenges, _) = send(url, &client.answer(&ch, "00000001")).await;
         if !(status == 401 && stale(&challenges)) || started.elapsed() > Duration::from_secs(10) {
             return status;
         }
@@ -79,14 +69,8 @@ async fn digest_burst(bases: &[String], addresses: u32, guesses: usize) -> HashM
                 .send()
                 .await
                 .unwrap();
-            let status = res.status().as_u16();
-            let challenges: Vec<String> = res
-                .headers()
-                .get_all("www-authenticate")
-                .iter()
-                .map(|v| v.to_str().unwrap().to_owned())
-                .collect();
-            match (status, stale(&challenges)) {
+            let challenges = header_values(&res, "www-authenticate");
+            match (res.status().as_u16(), stale(&challenges)) {
                 (401, true) => "stale".to_owned(),
                 (status, _) => status.to_string(),
             }

@@ -121,16 +121,18 @@ pub(crate) async fn send(url: &str, authorization: &str) -> (u16, Vec<String>, O
         "answered after {:?}",
         started.elapsed()
     );
-    let header = |name| {
-        res.headers()
-            .get_all(name)
-            .iter()
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .collect::<Vec<_>>()
-    };
-    let challenges = header("www-authenticate");
-    let retry = header("retry-after").into_iter().next();
+    let challenges = header_values(&res, "www-authenticate");
+    let retry = header_values(&res, "retry-after").into_iter().next();
     (res.status().as_u16(), challenges, retry)
+}
+
+/// Every value of the response's header `name`, as text.
+pub(crate) fn header_values(res: &reqwest::Response, name: &str) -> Vec<String> {
+    res.headers()
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect()
 }
 
 pub(crate) fn stale(challenges: &[String]) -> bool {
