@@ -13,6 +13,7 @@
 # the ten costliest functions only /basic runs (callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 if ! command -v valgrind >/dev/null 2>&1; then
   echo "callgrind-demo.sh: valgrind is not installed (apt-get install valgrind)." >&2
@@ -30,8 +31,8 @@ trap '[ -n "$VG" ] && kill "$VG" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' E
 PORT=0 valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.%p" \
   target/release/examples/demo --no-throttle >"$tmp/out" 2>"$tmp/valgrind" &
 VG=$!
-for _ in $(seq 600); do grep -q '^listening on ' "$tmp/out" && break; sleep 0.1; done
-port=$(sed -n 's|^listening on http://127.0.0.1:||p' "$tmp/out" | head -1)
+url=$(demo_url "$tmp/out" 600)
+port=${url##*:}
 [ -n "$port" ] || { echo "the demo did not start under valgrind"; cat "$tmp/valgrind"; exit 1; }
 
 # N requests on one connection; every answer must be 200.

@@ -13,6 +13,7 @@
 # address, so the throttle would not help (here they all come from 127.0.0.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 DURATION=${DURATION:-5}
 FAIR_CONNS=${FAIR_CONNS:-128}
@@ -27,11 +28,7 @@ LUA=$(mktemp --suffix=.lua)
 PORT=0 target/release/examples/demo --no-throttle >"$OUT" 2>/dev/null &
 DEMO=$!
 trap 'kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -f "$OUT" "$LUA"' EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$OUT" && break
-  sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
+BASE=$(demo_url "$OUT")
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 rss() { awk '/^VmRSS:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$DEMO/status"; }
 hwm() { awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$DEMO/status"; }

@@ -11,6 +11,7 @@
 # Usage: scripts/flood.sh   (env: DURATION=10 CONNS=128 USERS=20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-128}
@@ -54,8 +55,7 @@ run() {
   local out="$WORK/demo.out"
   target/release/examples/demo --port 0 --htpasswd "$WORK/htpasswd" "$@" >"$out" 2>/dev/null &
   DEMO=$!
-  for _ in $(seq 100); do grep -q '^listening on ' "$out" && break; sleep 0.1; done
-  local base; base=$(sed -n 's/^listening on //p' "$out" | head -1)
+  local base; base=$(demo_url "$out")
   [ -n "$base" ] || { echo "the demo did not start"; exit 1; }
   local rss0; rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$DEMO/status")
   echo

@@ -12,6 +12,7 @@
 # Usage: scripts/load-digest.sh   (env: ROUNDS=5 PHASE=3 CONNS=32)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 ROUNDS=${ROUNDS:-5}
 PHASE=${PHASE:-3}
@@ -36,8 +37,7 @@ start() {
   local out="$WORK/$1.out"; shift
   target/release/examples/demo --port 0 --secret-file "$WORK/secret" "$@" >"$out" 2>/dev/null &
   PIDS+=($!)
-  for _ in $(seq 100); do grep -q '^listening on ' "$out" && break; sleep 0.1; done
-  sed -n 's/^listening on //p' "$out" | head -1
+  demo_url "$out"
 }
 A=$(start memory)
 B=$(start redis --redis "redis://127.0.0.1:$RPORT/")

@@ -20,6 +20,7 @@
 # flood (scripts/flood.sh shows the throttle).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 PHASE=${PHASE:-6}
 TPUT_PHASE=${TPUT_PHASE:-3}
@@ -42,11 +43,7 @@ OUT=$(mktemp)
 PORT=0 target/release/examples/demo --no-throttle >"$OUT" 2>/dev/null &
 DEMO=$!
 trap 'kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -f "$OUT" "${FLOOD_LUA:-}" "${PACE_LUA:-}"' EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$OUT" && break
-  sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
+BASE=$(demo_url "$OUT")
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 echo "demo at $BASE ($(nproc) cores)"
 

@@ -19,6 +19,7 @@
 # Usage: scripts/lockout-flood.sh  (env: FAILURES=700000 USERS=70000 ADDRS=7000 CONNS=800)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 FAILURES=${FAILURES:-700000}
 USERS=${USERS:-70000}
 ADDRS=${ADDRS:-7000}
@@ -43,11 +44,7 @@ cleanup() {
   rm -rf "$DIR"
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$OUT" && break
-  sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
+BASE=$(demo_url "$OUT")
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 mem() { awk '/^VmHWM:/ { h = $2 } /^VmRSS:/ { r = $2 } END { printf "peak (VmHWM) %.1f MB, now (VmRSS) %.1f MB", h / 1024, r / 1024 }' "/proc/$DEMO/status"; }
 # One GET /basic as john from a loopback source address: the status code.

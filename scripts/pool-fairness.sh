@@ -17,6 +17,7 @@
 # Usage: scripts/pool-fairness.sh  (env: USERS=40 FLOOD_SECONDS=8)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 USERS=${USERS:-40}
 BURST=${BURST:-4}
 FLOOD_SECONDS=${FLOOD_SECONDS:-8}
@@ -33,11 +34,7 @@ done
 PORT=0 target/release/examples/demo --htpasswd "$DIR/htpasswd" --port 0 >"$OUT" 2>/dev/null &
 DEMO=$!
 trap 'kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -rf "$DIR"' EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$OUT" && break
-  sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
+BASE=$(demo_url "$OUT")
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 echo "demo at $BASE ($(nproc) cores), $((2 * USERS)) bcrypt-10 users"
 

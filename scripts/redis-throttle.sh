@@ -13,6 +13,7 @@
 # Usage: scripts/redis-throttle.sh  (env: SPRAY=72000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 SPRAY=${SPRAY:-72000}
 command -v redis-server >/dev/null || { echo "needs redis-server (scripts/test.sh installs it)"; exit 1; }
 
@@ -43,8 +44,7 @@ start_demo() { # name, args...
   local name=$1; shift
   target/release/examples/demo --port 0 --secret-file "$DIR/secret" "$@" >"$DIR/$name.out" 2>/dev/null &
   PIDS+=($!)
-  for _ in $(seq 100); do grep -q '^listening on ' "$DIR/$name.out" && break; sleep 0.1; done
-  sed -n 's/^listening on //p' "$DIR/$name.out" | head -1
+  demo_url "$DIR/$name.out"
 }
 
 run() { # phase, bases...

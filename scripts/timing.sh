@@ -11,6 +11,7 @@
 # (the throttle would answer 429 and there would be nothing to time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/demo.sh
 
 ROUNDS=${ROUNDS:-15}
 command -v htpasswd >/dev/null || { echo "needs Apache's htpasswd (apache2-utils)"; exit 1; }
@@ -30,11 +31,7 @@ OUT="$DIR/out"
 PORT=0 target/release/examples/demo --htpasswd "$FILE" --no-throttle >"$OUT" 2>/dev/null &
 DEMO=$!
 trap 'kill $DEMO 2>/dev/null || true; wait $DEMO 2>/dev/null || true; rm -rf "$DIR"' EXIT
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$OUT" && break
-  sleep 0.1
-done
-BASE=$(sed -n 's/^listening on //p' "$OUT" | head -1)
+BASE=$(demo_url "$OUT")
 [ -n "$BASE" ] || { echo "the demo did not start"; exit 1; }
 echo "demo at $BASE ($(nproc) cores), $ROUNDS rounds"
 
