@@ -427,7 +427,7 @@ pub struct Throttle {
     /// Whether the store is shared with other processes: attempts are admitted first.
     shared: bool,
     /// Where users have logged in (smart lockout); `None`: off.
-    familiar: Option<Arc<Mutex<familiar::Familiar>>>,
+    familiar: Option<Arc<familiar::Shared>>,
 }
 
 /// How keys are hashed: under a per-process random key, or (a shared store) a salt every
@@ -468,10 +468,10 @@ impl Throttle {
             hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
             shared: false,
-            familiar: Some(Arc::new(Mutex::new(familiar::Familiar::new(
+            familiar: Some(Arc::new(familiar::Shared::new(
                 DEFAULT_FAMILIAR_CAPACITY,
                 DEFAULT_FAMILIAR_LIFETIME,
-            )))),
+            ))),
         }
     }
 
@@ -485,14 +485,12 @@ impl Throttle {
     #[must_use]
     pub fn familiar_for(mut self, lifetime: Duration, capacity: usize) -> Self {
         self.familiar = (!lifetime.is_zero() && capacity > 0)
-            .then(|| Arc::new(Mutex::new(familiar::Familiar::new(capacity, lifetime))));
+            .then(|| Arc::new(familiar::Shared::new(capacity, lifetime)));
         self
     }
 
-    fn familiar(&self) -> Option<MutexGuard<'_, familiar::Familiar>> {
-        self.familiar
-            .as_ref()
-            .map(|f| f.lock().unwrap_or_else(PoisonError::into_inner))
+    fn familiar(&self) -> Option<familiar::Guard<'_>> {
+        self.familiar.as_deref().map(familiar::Shared::lock)
     }
 
     /// Failures allowed per username in a window (0: no per-username limit).
@@ -597,7 +595,11 @@ impl Throttle {
     /// Whether the store may hold a failure (see [`ThrottleStore::may_have_records`]).
     #[inline]
     pub(crate) fn may_have_records(&self) -> bool {
-        self.store.may_have_records() || self.familiar().is_some_and(|f| f.has_failures())
+        self.store.may_have_records()
+            || self
+                .familiar
+                .as_deref()
+                .is_some_and(familiar::Shared::has_failures)
     }
 
     /// The limits in force.
@@ -758,10 +760,7 @@ impl Throttle {
         let window = self.window;
         admitted.map(move |result| {
             if result.is_ok() {
-                familiar
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .fail(pair, window, Instant::now());
+                familiar.lock().fail(pair, window, Instant::now());
             }
             result
         })

@@ -7,6 +7,9 @@
 //! place of the way whose last success is oldest. Only a successful login adds or refreshes
 //! an entry, so an attacker without a password cannot push entries out.
 
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 const WAYS: usize = 4;
@@ -154,11 +157,64 @@ impl Familiar {
             }
         }
     }
+}
+
+/// The table behind its lock, and whether any familiar pair has failures, readable without
+/// the lock: every request of a route with a throttle asks that (so the common case, no
+/// failures, takes no lock shared by every thread).
+pub(crate) struct Shared {
+    table: Mutex<Familiar>,
+    failing: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn new(capacity: usize, lifetime: Duration) -> Self {
+        Self {
+            table: Mutex::new(Familiar::new(capacity, lifetime)),
+            failing: AtomicBool::new(false),
+        }
+    }
+
+    /// The table, locked. The flag [`has_failures`](Self::has_failures) reads is brought up
+    /// to date when the guard is dropped, still under the lock.
+    pub(crate) fn lock(&self) -> Guard<'_> {
+        Guard {
+            table: self.table.lock().unwrap_or_else(PoisonError::into_inner),
+            failing: &self.failing,
+        }
+    }
 
     /// Whether any familiar pair has failures (an upper bound: windows that ended count until
     /// the pair's next success).
     pub(crate) fn has_failures(&self) -> bool {
-        self.failing > 0
+        self.failing.load(Ordering::Acquire)
+    }
+}
+
+/// The locked table ([`Shared::lock`]).
+pub(crate) struct Guard<'a> {
+    table: MutexGuard<'a, Familiar>,
+    failing: &'a AtomicBool,
+}
+
+impl Deref for Guard<'_> {
+    type Target = Familiar;
+
+    fn deref(&self) -> &Familiar {
+        &self.table
+    }
+}
+
+impl DerefMut for Guard<'_> {
+    fn deref_mut(&mut self) -> &mut Familiar {
+        &mut self.table
+    }
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        self.failing
+            .store(self.table.failing > 0, Ordering::Release);
     }
 }
 
@@ -193,5 +249,26 @@ mod tests {
         }
         assert_eq!(f.entries.len(), 8);
         assert_eq!(Familiar::ENTRY_BYTES, 24);
+    }
+
+    #[test]
+    fn the_failure_flag_follows_the_table_without_its_lock() {
+        let shared = Shared::new(8, Duration::from_secs(3600));
+        let w = Duration::from_secs(900);
+        let now = shared.lock().origin;
+        assert!(!shared.has_failures());
+        shared.lock().succeed(5, now);
+        shared.lock().fail(9, w, now);
+        assert!(!shared.has_failures(), "not familiar: nothing counted");
+        shared.lock().fail(5, w, now);
+        assert!(shared.has_failures());
+        shared.lock().forgive(5, now);
+        assert!(!shared.has_failures());
+        shared.lock().fail(5, w, now);
+        shared.lock().succeed(5, now);
+        assert!(
+            !shared.has_failures(),
+            "a success clears the pair's failures"
+        );
     }
 }
