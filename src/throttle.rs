@@ -752,6 +752,11 @@ impl Throttle {
                 n += 1;
             }
         }
+        if n == 0 {
+            // Neither a username nor a client address: nothing to judge or count, and no call
+            // to the store (a shared one would be a round trip for nothing).
+            return AuthFuture::ready(Ok(()));
+        }
         let admitted = self.store.admit(&list[..n], self.window);
         let (Some(pair), Some(familiar)) = (keys.pair, self.familiar.clone()) else {
             return admitted;

@@ -400,3 +400,51 @@ async fn concurrent_right_answers_are_never_throttled() {
     let seen = right_burst(&base, 17_001, 60, false).await;
     assert_eq!(seen.get(&200).copied(), Some(60), "Redis, Basic: {seen:?}");
 }
+
+/// The calls Redis has answered that run a script (the throttle's admission, counts and
+/// settlements all do).
+fn script_calls(port: u16) -> u64 {
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "info", "commandstats"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("cmdstat_eval") || l.starts_with("cmdstat_script"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// An attempt with neither a username nor a client address (a token, on a server that does
+/// not record the peer address) has nothing to count: it is answered without a round trip to
+/// Redis, wrong or right.
+#[tokio::test]
+async fn an_attempt_with_nothing_to_count_makes_no_redis_call() {
+    use axum::routing::get;
+    use httpauth::redis::RedisThrottle;
+    use httpauth::{Throttle, TokenAuth};
+
+    let port = free_port();
+    let _redis = Redis::start(port);
+    let store = RedisThrottle::open(&format!("redis://127.0.0.1:{port}/"), b"test salt").unwrap();
+    let auth = TokenAuth::verify_token_sync(|token: &str| (token == "right").then_some(()))
+        .throttle(Throttle::new().store(store));
+    let app = axum::Router::new()
+        .route("/", get(|| async { "ok" }))
+        .route_layer(auth.login_required());
+    let base = common::serve(app).await;
+    let before = script_calls(port);
+    let http = reqwest::Client::new();
+    for (token, expected) in [("wrong", 401), ("right", 200), ("wrong", 401)] {
+        let res = http.get(&base).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), expected, "{token}");
+    }
+    assert_eq!(script_calls(port), before, "no call to Redis");
+}
