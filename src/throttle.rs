@@ -427,7 +427,7 @@ pub struct Throttle {
     /// Whether the store is shared with other processes: attempts are admitted first.
     shared: bool,
     /// Where users have logged in (smart lockout); `None`: off.
-    familiar: Option<Arc<familiar::Shared>>,
+    familiar: Option<Arc<familiar::Table>>,
 }
 
 /// How keys are hashed: under a per-process random key, or (a shared store) a salt every
@@ -468,7 +468,7 @@ impl Throttle {
             hasher: Hashing::Random(std::collections::hash_map::RandomState::new()),
             store: Arc::new(MemoryThrottle::default()),
             shared: false,
-            familiar: Some(Arc::new(familiar::Shared::new(
+            familiar: Some(Arc::new(familiar::Table::new(
                 DEFAULT_FAMILIAR_CAPACITY,
                 DEFAULT_FAMILIAR_LIFETIME,
             ))),
@@ -485,12 +485,12 @@ impl Throttle {
     #[must_use]
     pub fn familiar_for(mut self, lifetime: Duration, capacity: usize) -> Self {
         self.familiar = (!lifetime.is_zero() && capacity > 0)
-            .then(|| Arc::new(familiar::Shared::new(capacity, lifetime)));
+            .then(|| Arc::new(familiar::Table::new(capacity, lifetime)));
         self
     }
 
     fn familiar(&self) -> Option<familiar::Guard<'_>> {
-        self.familiar.as_deref().map(familiar::Shared::lock)
+        self.familiar.as_deref().map(familiar::Table::lock)
     }
 
     /// Failures allowed per username in a window (0: no per-username limit).
@@ -599,7 +599,7 @@ impl Throttle {
             || self
                 .familiar
                 .as_deref()
-                .is_some_and(familiar::Shared::has_failures)
+                .is_some_and(familiar::Table::has_failures)
     }
 
     /// The limits in force.

@@ -162,12 +162,12 @@ impl Familiar {
 /// The table behind its lock, and whether any familiar pair has failures, readable without
 /// the lock: every request of a route with a throttle asks that (so the common case, no
 /// failures, takes no lock shared by every thread).
-pub(crate) struct Shared {
+pub(crate) struct Table {
     table: Mutex<Familiar>,
     failing: AtomicBool,
 }
 
-impl Shared {
+impl Table {
     pub(crate) fn new(capacity: usize, lifetime: Duration) -> Self {
         Self {
             table: Mutex::new(Familiar::new(capacity, lifetime)),
@@ -191,7 +191,7 @@ impl Shared {
     }
 }
 
-/// The locked table ([`Shared::lock`]).
+/// The locked table ([`Table::lock`]).
 pub(crate) struct Guard<'a> {
     table: MutexGuard<'a, Familiar>,
     failing: &'a AtomicBool,
@@ -253,21 +253,21 @@ mod tests {
 
     #[test]
     fn the_failure_flag_follows_the_table_without_its_lock() {
-        let shared = Shared::new(8, Duration::from_secs(3600));
+        let table = Table::new(8, Duration::from_secs(3600));
         let w = Duration::from_secs(900);
-        let now = shared.lock().origin;
-        assert!(!shared.has_failures());
-        shared.lock().succeed(5, now);
-        shared.lock().fail(9, w, now);
-        assert!(!shared.has_failures(), "not familiar: nothing counted");
-        shared.lock().fail(5, w, now);
-        assert!(shared.has_failures());
-        shared.lock().forgive(5, now);
-        assert!(!shared.has_failures());
-        shared.lock().fail(5, w, now);
-        shared.lock().succeed(5, now);
+        let now = table.lock().origin;
+        assert!(!table.has_failures());
+        table.lock().succeed(5, now);
+        table.lock().fail(9, w, now);
+        assert!(!table.has_failures(), "not familiar: nothing counted");
+        table.lock().fail(5, w, now);
+        assert!(table.has_failures());
+        table.lock().forgive(5, now);
+        assert!(!table.has_failures());
+        table.lock().fail(5, w, now);
+        table.lock().succeed(5, now);
         assert!(
-            !shared.has_failures(),
+            !table.has_failures(),
             "a success clears the pair's failures"
         );
     }
