@@ -709,8 +709,9 @@ impl RedisThrottle {
     }
 
     /// Fail closed instead of open (default: open, see the type's docs): while Redis does not
-    /// answer, every attempt on a throttled route is refused with `429` and `Retry-After: 1`
-    /// (after the first failed call), until a call succeeds again.
+    /// answer, every attempt the throttle counts (one with a username or a client address
+    /// under a limit) is refused with `429` and `Retry-After: 1` (after the first failed
+    /// call), until a call succeeds again.
     #[must_use]
     pub fn fail_closed(mut self, yes: bool) -> Self {
         self.fail_closed = yes;

@@ -135,8 +135,9 @@ pub trait ThrottleStore: Send + Sync + 'static {
     }
 
     /// Whether the counts are shared with other processes (a store such as Redis): then every
-    /// attempt that may verify a secret is first [admitted](Self::admit) against the shared
-    /// count, so concurrent attempts on several instances meet the limit together. Default:
+    /// attempt that may verify a secret and has something to count (a username or a client
+    /// address under a limit) is first [admitted](Self::admit) against the shared count, so
+    /// concurrent attempts on several instances meet the limit together. Default:
     /// `false` (the policy judges with [`blocked`](Self::blocked) and counts with
     /// [`begin`](Self::begin) or [`record_failure`](Self::record_failure)).
     fn shared(&self) -> bool {
@@ -753,8 +754,8 @@ impl Throttle {
             }
         }
         if n == 0 {
-            // Neither a username nor a client address: nothing to judge or count, and no call
-            // to the store (a shared one would be a round trip for nothing).
+            // No username or client address under a limit: nothing to judge or count, and no
+            // call to the store (a shared one would be a round trip for nothing).
             return AuthFuture::ready(Ok(()));
         }
         let admitted = self.store.admit(&list[..n], self.window);

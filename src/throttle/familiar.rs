@@ -213,8 +213,11 @@ impl DerefMut for Guard<'_> {
 
 impl Drop for Guard<'_> {
     fn drop(&mut self) {
-        self.failing
-            .store(self.table.failing > 0, Ordering::Release);
+        let failing = self.table.failing > 0;
+        // Written only when it changes: most guards only read the table.
+        if self.failing.load(Ordering::Relaxed) != failing {
+            self.failing.store(failing, Ordering::Release);
+        }
     }
 }
 
