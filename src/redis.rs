@@ -907,6 +907,25 @@ impl RedisThrottle {
         id
     }
 
+    /// Takes these attempts (a key and the attempt's number) out of flight in Redis: one
+    /// pipelined call, in the background.
+    fn out_of_flight(&self, entries: Vec<(Key, u64)>) {
+        if entries.is_empty() {
+            return;
+        }
+        let entries: Vec<(String, String)> = entries
+            .into_iter()
+            .map(|(key, id)| (self.flight_key(key), self.member(id)))
+            .collect();
+        self.in_background(move |mut conn| async move {
+            let mut pipe = ::redis::pipe();
+            for (flight, member) in &entries {
+                pipe.cmd("ZREM").arg(flight).arg(member).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await
+        });
+    }
+
     /// A call whose answer no request needs (taking an attempt out of flight), run within the
     /// deadline on the runtime without making the request wait for it; dropped outside a
     /// Tokio runtime (the member lapses after [`MAX_IN_FLIGHT`]).
@@ -971,17 +990,8 @@ impl Admitting {
     /// Takes the attempt out of flight in Redis, in the background, in case Redis counted it
     /// (its script was sent, and no answer came in time).
     fn forget_in_redis(&self) {
-        for &(key, _) in &self.keys {
-            let (flight, member) = (self.store.flight_key(key), self.store.member(self.id));
-            self.store.in_background(move |mut conn| async move {
-                ::redis::cmd("ZREM")
-                    .arg(&flight)
-                    .arg(&member)
-                    .query_async::<i64>(&mut conn)
-                    .await
-                    .map(drop)
-            });
-        }
+        let entries = self.keys.iter().map(|&(key, _)| (key, self.id)).collect();
+        self.store.out_of_flight(entries);
     }
 
     /// Admitted: its settling is the policy's now.
@@ -1118,18 +1128,20 @@ impl crate::throttle::ThrottleStore for RedisThrottle {
     }
 
     fn forgive(&self, key: Key) -> AuthFuture<()> {
-        drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
-        if let Some(id) = self.land(key).filter(|&id| id != 0) {
-            let (flight, member) = (self.flight_key(key), self.member(id));
-            self.in_background(move |mut conn| async move {
-                ::redis::cmd("ZREM")
-                    .arg(&flight)
-                    .arg(&member)
-                    .query_async::<i64>(&mut conn)
-                    .await
-                    .map(drop)
-            });
+        self.forgive_all(&[key])
+    }
+
+    /// The attempts' entries in flight in Redis are removed in one pipelined call, in the
+    /// background (the request does not wait for it).
+    fn forgive_all(&self, keys: &[Key]) -> AuthFuture<()> {
+        let mut landed = Vec::new();
+        for &key in keys {
+            drop(crate::throttle::ThrottleStore::forgive(&*self.local, key));
+            if let Some(id) = self.land(key).filter(|&id| id != 0) {
+                landed.push((key, id));
+            }
         }
+        self.out_of_flight(landed);
         AuthFuture::ready(())
     }
 

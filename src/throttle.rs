@@ -126,6 +126,15 @@ pub trait ThrottleStore: Send + Sync + 'static {
     /// Settles a [`begin`](Self::begin) as not a failure of `key`: takes it back.
     fn forgive(&self, key: ThrottleKey) -> AuthFuture<()>;
 
+    /// Settles the [`begin`](Self::begin)s of one attempt's keys as not failures, as
+    /// [`forgive`](Self::forgive) for each; a shared store can do it in one call (every
+    /// success settles this way). Default: `forgive` for each.
+    fn forgive_all(&self, keys: &[ThrottleKey]) -> AuthFuture<()> {
+        keys.iter().fold(AuthFuture::ready(()), |done, &key| {
+            both(Some(done), Some(self.forgive(key)))
+        })
+    }
+
     /// Whether `key`, [blocked](Self::blocked), is blocked only by attempts still being
     /// checked (its failures are under `limit`): the attempt then waits for them to settle
     /// instead of being refused. Default: `false`.
@@ -799,38 +808,42 @@ impl Throttle {
                 Charge::Address | Charge::Nothing => familiar.forgive(pair, Instant::now()),
             }
         }
-        let (user, addr) = match charge {
-            Charge::Secret => (
-                keys.user.map(|k| store.commit(k, window)),
-                keys.addr.map(|k| store.commit(k, window)),
-            ),
-            Charge::Success => (
-                keys.user.map(|k| {
-                    let forgiven = store.forgive(k);
-                    let reset = store.reset(k);
-                    forgiven.and_then(move |()| reset)
-                }),
-                keys.addr.map(|k| store.forgive(k)),
-            ),
-            Charge::Address => (
-                keys.user.map(|k| store.forgive(k)),
-                keys.addr.map(|k| store.commit(k, window)),
-            ),
-            Charge::Nothing => (
-                keys.user.map(|k| store.forgive(k)),
-                keys.addr.map(|k| store.forgive(k)),
-            ),
-        };
-        let pair = keys.shared_pair.map(|k| match charge {
-            Charge::Secret => store.commit(k, window),
-            Charge::Success => {
-                let forgiven = store.forgive(k);
-                let reset = store.reset(k);
+        match charge {
+            Charge::Secret => {
+                let user = keys.user.map(|k| store.commit(k, window));
+                let addr = keys.addr.map(|k| store.commit(k, window));
+                let pair = keys.shared_pair.map(|k| store.commit(k, window));
+                both(Some(both(user, addr)), pair)
+            }
+            Charge::Address => {
+                let user = keys.user.map(|k| store.forgive(k));
+                let addr = keys.addr.map(|k| store.commit(k, window));
+                let pair = keys.shared_pair.map(|k| store.forgive(k));
+                both(Some(both(user, addr)), pair)
+            }
+            // Every key taken back, in one call to the store; a success also resets the
+            // username's and the pair's counts where the store can.
+            Charge::Success | Charge::Nothing => {
+                let mut list = [ThrottleKey::User(0); 3];
+                let mut n = 0;
+                for key in [keys.user, keys.addr, keys.shared_pair]
+                    .into_iter()
+                    .flatten()
+                {
+                    list[n] = key;
+                    n += 1;
+                }
+                let forgiven = store.forgive_all(&list[..n]);
+                if charge != Charge::Success {
+                    return forgiven;
+                }
+                let reset = both(
+                    keys.user.map(|k| store.reset(k)),
+                    keys.shared_pair.map(|k| store.reset(k)),
+                );
                 forgiven.and_then(move |()| reset)
             }
-            Charge::Address | Charge::Nothing => store.forgive(k),
-        });
-        both(Some(both(user, addr)), pair)
+        }
     }
 
     /// Counts an attempt's outcome: a wrong secret against the username and the address, a

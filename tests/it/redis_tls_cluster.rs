@@ -193,6 +193,14 @@ fn start_cluster(scratch: &Scratch) -> (Vec<Redis>, Vec<String>) {
 async fn on_a_three_node_cluster() {
     let scratch = Scratch::new("redis-cluster");
     let (nodes, urls) = start_cluster(&scratch);
+    let ports: Vec<String> = urls
+        .iter()
+        .map(|u| {
+            u.trim_start_matches("redis://127.0.0.1:")
+                .trim_end_matches('/')
+                .to_owned()
+        })
+        .collect();
     let urls = urls.join(",");
     let (_demos, [a, b]) = two_demos(&demo_args(
         &scratch,
@@ -201,5 +209,29 @@ async fn on_a_three_node_cluster() {
     ));
     replays_are_refused_across(&a, &b).await;
     a_flood_trips_the_shared_throttle(&a, &b).await;
+    // Every attempt was settled: the failures counted, the successes taken out of flight
+    // (one pipelined call per success, in the background), on whichever node holds them.
+    let started = Instant::now();
+    loop {
+        let left: usize = ports
+            .iter()
+            .map(|port| {
+                run(
+                    "redis-cli",
+                    &["-p", port, "--scan", "--pattern", "*{throttle}:f:*"],
+                )
+                .lines()
+                .count()
+            })
+            .sum();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{left} attempts left in flight on the cluster"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     drop(nodes);
 }
