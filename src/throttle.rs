@@ -815,25 +815,16 @@ impl Throttle {
                 let pair = keys.shared_pair.map(|k| store.commit(k, window));
                 both(Some(both(user, addr)), pair)
             }
+            // The address's count kept; the username's and the pair's taken back in one call.
             Charge::Address => {
-                let user = keys.user.map(|k| store.forgive(k));
                 let addr = keys.addr.map(|k| store.commit(k, window));
-                let pair = keys.shared_pair.map(|k| store.forgive(k));
-                both(Some(both(user, addr)), pair)
+                let forgiven = forgive_all(&*store, [keys.user, None, keys.shared_pair]);
+                both(Some(forgiven), addr)
             }
             // Every key taken back, in one call to the store; a success also resets the
             // username's and the pair's counts where the store can.
             Charge::Success | Charge::Nothing => {
-                let mut list = [ThrottleKey::User(0); 3];
-                let mut n = 0;
-                for key in [keys.user, keys.addr, keys.shared_pair]
-                    .into_iter()
-                    .flatten()
-                {
-                    list[n] = key;
-                    n += 1;
-                }
-                let forgiven = store.forgive_all(&list[..n]);
+                let forgiven = forgive_all(&*store, [keys.user, keys.addr, keys.shared_pair]);
                 if charge != Charge::Success {
                     return forgiven;
                 }
@@ -886,6 +877,17 @@ impl Throttle {
 
 /// The store's answers for the username's key and the address's key, awaited together (a
 /// shared store that does not answer costs one deadline, not two; either may be absent).
+/// [`ThrottleStore::forgive_all`] for the keys present.
+fn forgive_all(store: &dyn ThrottleStore, keys: [Option<ThrottleKey>; 3]) -> AuthFuture<()> {
+    let mut list = [ThrottleKey::User(0); 3];
+    let mut n = 0;
+    for key in keys.into_iter().flatten() {
+        list[n] = key;
+        n += 1;
+    }
+    store.forgive_all(&list[..n])
+}
+
 fn both(user: Option<AuthFuture<()>>, addr: Option<AuthFuture<()>>) -> AuthFuture<()> {
     let pending = |f: Option<AuthFuture<()>>| f.and_then(|f| f.into_ready().err());
     match (pending(user), pending(addr)) {
