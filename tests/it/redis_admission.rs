@@ -10,7 +10,7 @@ use httpauth::digest::Algorithm;
 use crate::common;
 use crate::digest_client::{challenge, Client};
 use crate::redis_two_instances::{
-    demo_args, free_port, header_values, send, stale, two_demos, Redis, Scratch,
+    demo_args, free_port, header_values, redis_cli, send, stale, two_demos, Redis, Scratch,
 };
 
 /// The demo's default per-username limit.
@@ -202,11 +202,7 @@ async fn with_redis_stopped_each_instance_still_enforces_the_limit() {
 
 /// `used_memory` of the Redis on `port`, in bytes.
 fn used_memory(port: u16) -> u64 {
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "info", "memory"])
-        .output()
-        .expect("redis-cli (scripts/test.sh installs redis-tools)");
-    String::from_utf8_lossy(&out.stdout)
+    redis_cli(port, &["info", "memory"])
         .lines()
         .find_map(|l| l.strip_prefix("used_memory:"))
         .and_then(|v| v.trim().parse().ok())
@@ -327,10 +323,7 @@ async fn guesses_dropped_while_redis_stalls_leave_no_count() {
     // Redis stalls for 2 s (`CLIENT PAUSE`, within the instances' 2 s deadline) while 15 wrong
     // guesses for john wait for their admission, and their clients hang up.
     let stall = std::thread::spawn(move || {
-        std::process::Command::new("redis-cli")
-            .args(["-p", &port.to_string(), "client", "pause", "2000", "all"])
-            .output()
-            .unwrap()
+        redis_cli(port, &["client", "pause", "2000", "all"]);
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     let mut guesses = Vec::new();
@@ -364,17 +357,9 @@ async fn guesses_dropped_while_redis_stalls_leave_no_count() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     // None of them is left counted, in this instance or in Redis: john logs in.
     assert_eq!(login("john", "hello").await, 200);
-    let out = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &port.to_string(),
-            "--scan",
-            "--pattern",
-            "*{throttle}:f:*",
-        ])
-        .output()
-        .unwrap();
-    let left = String::from_utf8_lossy(&out.stdout).lines().count();
+    let left = redis_cli(port, &["--scan", "--pattern", "*{throttle}:f:*"])
+        .lines()
+        .count();
     assert_eq!(left, 0, "attempts left in flight in Redis");
 }
 
@@ -426,11 +411,7 @@ async fn concurrent_right_answers_are_never_throttled() {
 /// The calls Redis has answered that run a script (the throttle's admission, counts and
 /// settlements all do).
 fn script_calls(port: u16) -> u64 {
-    let out = std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string(), "info", "commandstats"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
+    redis_cli(port, &["info", "commandstats"])
         .lines()
         .filter(|l| l.starts_with("cmdstat_eval") || l.starts_with("cmdstat_script"))
         .filter_map(|l| {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::common;
-use crate::redis_two_instances::{demo_args, free_port, Redis, Scratch};
+use crate::redis_two_instances::{demo_args, free_port, redis_cli, Redis, Scratch};
 
 /// `n` wrong Basic guesses for `user` on `base`, one after the other, each from its own
 /// address: the statuses.
@@ -88,19 +88,9 @@ async fn a_redis_clock_ahead_of_the_instances_forgets_no_failure() {
     let [a, b] = skewed_pair(&scratch, &url, Some("-100s"));
     let seen = wrong_in_sequence(&a.base, "susan", 17_200, 10).await;
     assert_eq!(seen.get(&401).copied(), Some(10), "{seen:?}");
-    let keys = std::process::Command::new("redis-cli")
-        .args([
-            "-p",
-            &port.to_string(),
-            "--scan",
-            "--pattern",
-            "*{throttle}:s:*",
-        ])
-        .output()
-        .unwrap();
     eprintln!(
         "sketch slots in Redis after susan's guesses: {:?}",
-        String::from_utf8_lossy(&keys.stdout)
+        redis_cli(port, &["--scan", "--pattern", "*{throttle}:s:*"])
     );
     assert_eq!(
         right_once(&b.base, "susan", "bye", 17_300).await,

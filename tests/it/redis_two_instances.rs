@@ -21,6 +21,17 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
+/// What `redis-cli -p port ARGS` prints.
+pub(crate) fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli (scripts/test.sh installs redis-tools)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A redis-server on `port`, without persistence, killed when dropped.
 pub(crate) struct Redis(Child);
 
